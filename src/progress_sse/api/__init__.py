@@ -1,0 +1,1 @@
+"""HTTP layer: routes, the event stream, and the one error handler."""

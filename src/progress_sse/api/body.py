@@ -1,0 +1,48 @@
+"""Reading request input safely: size limits before parsing, clear errors after."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+
+from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `max_bytes`, 400 when it is not JSON."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise BadRequest("Content-Length must be a number.")
+        if int(declared) > max_bytes:
+            raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    if not body.strip():
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    try:
+        value = json.loads(body)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(f"The request body is not valid JSON: {exc.msg}.", code="invalid_json") from None
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not UTF-8 text.", code="invalid_json") from None
+    if not isinstance(value, dict):
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    return value
+
+
+def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:
+    raw = request.query_params.get(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or not (low <= int(raw) <= high):
+        raise ValidationFailed(
+            f"'{name}' must be a whole number from {low} to {high}.",
+            fields=[{"field": name, "message": f"must be {low}-{high}"}],
+        )
+    return int(raw)

@@ -1,0 +1,48 @@
+"""The one place where exceptions become HTTP responses."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from progress_sse.errors import ProgressSSEError
+
+log = logging.getLogger(__name__)
+
+
+def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    error.update({k: v for k, v in extra.items() if v is not None})
+    return {"success": False, "error": error}
+
+
+async def handle_app_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, ProgressSSEError)
+    return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status_code)
+
+
+async def handle_http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "http_error")
+    return JSONResponse(
+        error_body(code, str(exc.detail)), status_code=exc.status_code, headers=exc.headers
+    )
+
+
+async def handle_unexpected(_request: Request, exc: Exception) -> Response:
+    """Never a stack trace or SQL in a response; the log has them."""
+    log.exception("unhandled error", exc_info=exc)
+    return JSONResponse(
+        error_body("internal_error", "Something went wrong on the server."), status_code=500
+    )
+
+
+EXCEPTION_HANDLERS = {
+    ProgressSSEError: handle_app_error,
+    HTTPException: handle_http_error,
+    Exception: handle_unexpected,
+}

@@ -1,0 +1,184 @@
+"""JSON routes for runs: start, list, active, show, log, cancel."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from progress_sse.api.body import query_int, read_json_object
+from progress_sse.api.serialize import run_json
+from progress_sse.auth import Principal, authenticate
+from progress_sse.errors import BadRequest, ValidationFailed
+from progress_sse.events import dumps
+from progress_sse.services import Services, services
+from progress_sse.statuses import RunStatus
+from progress_sse.store import NewRun
+
+MAX_IDEMPOTENCY_KEY = 200
+
+
+async def caller(request: Request) -> tuple[Services, Principal]:
+    svc = services(request)
+    return svc, await authenticate(svc.sessions, request)
+
+
+async def create_run(request: Request) -> Response:
+    svc, who = await caller(request)
+    body = await read_json_object(request, svc.settings.max_body_bytes)
+    kind_name = body.get("kind")
+    if not isinstance(kind_name, str) or not kind_name:
+        raise ValidationFailed(
+            "'kind' is required and must be a string.",
+            fields=[{"field": "kind", "message": "required string"}],
+        )
+    params = body.get("params", {})
+    if not isinstance(params, dict):
+        raise ValidationFailed(
+            "'params' must be a JSON object.",
+            fields=[{"field": "params", "message": "must be an object"}],
+        )
+    kind, parsed = svc.registry.validate(kind_name, params)
+    idem = request.headers.get("idempotency-key")
+    if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
+        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+    run, created = await svc.store.create_run(
+        NewRun(
+            tenant_id=who.tenant_id,
+            kind=kind.name,
+            params=parsed.model_dump(mode="json"),
+            lock_key=kind.lock_key(parsed),
+            idempotency_key=idem,
+            created_by=who.key_prefix,
+        )
+    )
+    if created and svc.runner is not None:
+        svc.runner.wake()
+    return JSONResponse(
+        {
+            "success": True,
+            "id": run.id,
+            "url": f"/api/runs/{run.id}",
+            "events_url": f"/api/runs/{run.id}/events",
+            "data": run_json(run, svc.settings.stale_after_s),
+        },
+        status_code=202,
+        headers={"Location": f"/api/runs/{run.id}"} | ({} if created else {"Idempotent-Replayed": "true"}),
+    )
+
+
+def _status_filter(request: Request) -> RunStatus | None:
+    raw = request.query_params.get("status")
+    if not raw:
+        return None
+    try:
+        return RunStatus(raw)
+    except ValueError:
+        allowed = ", ".join(s.value for s in RunStatus)
+        raise ValidationFailed(
+            f"'status' must be one of: {allowed}.",
+            fields=[{"field": "status", "message": "unknown status"}],
+        ) from None
+
+
+async def list_runs(request: Request) -> Response:
+    svc, who = await caller(request)
+    limit = query_int(request, "limit", 50, 1, 200)
+    cursor = request.query_params.get("cursor") or None
+    if cursor is not None and (len(cursor) > 32 or not cursor.isalnum()):
+        raise ValidationFailed("'cursor' is not valid.", fields=[{"field": "cursor", "message": "invalid"}])
+    runs = await svc.store.list_runs(
+        who.tenant_id,
+        status=_status_filter(request),
+        kind=request.query_params.get("kind") or None,
+        limit=limit,
+        cursor=cursor,
+    )
+    return JSONResponse(
+        {
+            "success": True,
+            "data": [run_json(r, svc.settings.stale_after_s) for r in runs],
+            "next_cursor": runs[-1].id if len(runs) == limit else None,
+        }
+    )
+
+
+async def active_run(request: Request) -> Response:
+    svc, who = await caller(request)
+    run = await svc.store.active_run(who.tenant_id, request.query_params.get("kind") or None)
+    if run is None:
+        return JSONResponse(
+            {
+                "success": False,
+                "status": "no_active_progress",
+                "progress": None,
+                "message": "No run is active right now.",
+            }
+        )
+    steps = await svc.store.get_steps(run.id)
+    return JSONResponse(
+        {
+            "success": True,
+            "status": run.status,
+            "progress": run_json(run, svc.settings.stale_after_s, steps),
+        }
+    )
+
+
+async def show_run(request: Request) -> Response:
+    svc, who = await caller(request)
+    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    steps = await svc.store.get_steps(run.id)
+    return JSONResponse({"success": True, "data": run_json(run, svc.settings.stale_after_s, steps)})
+
+
+LOG_COLUMNS = ("seq", "event", "ts", "status", "percentage", "step", "step_status", "message")
+
+
+async def run_log(request: Request) -> Response:
+    svc, who = await caller(request)
+    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    events = await svc.store.events_after(run.id, 0, limit=1_000_000)
+    fmt = request.query_params.get("format", "json")
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(LOG_COLUMNS)
+        for e in events:
+            step = e.data.get("step") or {}
+            writer.writerow([
+                e.seq, e.event.value if e.event else "progress", e.data.get("ts"),
+                e.data.get("status"), e.data.get("percentage"), step.get("name", ""),
+                step.get("status", ""), _csv_safe(str(e.data.get("message", ""))),
+            ])
+        return Response(
+            out.getvalue(),
+            media_type="text/csv",
+            headers={"Content-Disposition": f'attachment; filename="run-{run.id}.csv"'},
+        )
+    if fmt != "json":
+        raise ValidationFailed("'format' must be json or csv.", fields=[{"field": "format", "message": "json or csv"}])
+    data = [{"seq": e.seq, "event": e.event.value if e.event else None, "data": e.data} for e in events]
+    return Response(
+        dumps({"success": True, "run_id": run.id, "data": data, "total": len(data)}),
+        media_type="application/json",
+    )
+
+
+def _csv_safe(text: str) -> str:
+    """Cells that a spreadsheet would run as formulas get a leading quote (OWASP)."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def cancel_run(request: Request) -> Response:
+    svc, who = await caller(request)
+    run, event = await svc.store.request_cancel(who.tenant_id, request.path_params["run_id"])
+    if event is not None:
+        await svc.broker.publish(run.id, [event])
+    elif svc.runner is not None:
+        svc.runner.request_cancel(run.id)
+    return JSONResponse(
+        {"success": True, "data": run_json(run, svc.settings.stale_after_s)}, status_code=202
+    )

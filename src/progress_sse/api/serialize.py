@@ -1,0 +1,79 @@
+"""Runs and steps as JSON (TypedDict-free dicts mirror DESIGN.md's run model)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from progress_sse.events import iso, utc_now
+from progress_sse.models import Run, RunStep
+from progress_sse.statuses import RunStatus
+
+
+def _ts(value: datetime | None) -> str | None:
+    return iso(value) if value is not None else None
+
+
+def is_stale(run: Run, stale_after_s: float, now: datetime | None = None) -> bool:
+    """A running run whose heartbeat is older than the threshold (seed 004)."""
+    if run.status != RunStatus.RUNNING or run.heartbeat_at is None:
+        return False
+    return (now or utc_now()) - run.heartbeat_at > timedelta(seconds=stale_after_s)
+
+
+def step_json(step: RunStep) -> dict[str, Any]:
+    return {
+        "index": step.index,
+        "name": step.name,
+        "status": step.status,
+        "pct_start": step.pct_start,
+        "pct_end": step.pct_end,
+        "processed": step.processed,
+        "skipped": step.skipped,
+        "total": step.total,
+        "started_at": _ts(step.started_at),
+        "finished_at": _ts(step.finished_at),
+        "duration_s": (
+            round((step.finished_at - step.started_at).total_seconds(), 3)
+            if step.started_at and step.finished_at
+            else None
+        ),
+        "error": step.error,
+    }
+
+
+def run_json(
+    run: Run, stale_after_s: float, steps: Sequence[RunStep] | None = None
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "id": run.id,
+        "tenant": run.tenant_id,
+        "kind": run.kind,
+        "params": run.params,
+        "status": run.status,
+        "percentage": run.percentage,
+        "message": run.message,
+        "current_step": run.current_step,
+        "processed": run.processed,
+        "skipped": run.skipped,
+        "total": run.total,
+        "rate": run.rate,
+        "eta_s": run.eta_s,
+        "seq": run.seq,
+        "attempt": run.attempt,
+        "heartbeat_at": _ts(run.heartbeat_at),
+        "created_at": _ts(run.created_at),
+        "started_at": _ts(run.started_at),
+        "finished_at": _ts(run.finished_at),
+        "error": run.error,
+        "error_code": run.error_code,
+        "result": run.result,
+        "created_by": run.created_by,
+        "stale": is_stale(run, stale_after_s),
+        "url": f"/api/runs/{run.id}",
+        "events_url": f"/api/runs/{run.id}/events",
+    }
+    if steps is not None:
+        data["steps"] = [step_json(s) for s in steps]
+    return data

@@ -1,0 +1,111 @@
+"""`create_app(settings)`: engines, store, hub, broker and runner in one lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from progress_sse import db
+from progress_sse.api import runs, stream
+from progress_sse.api.errors import EXCEPTION_HANDLERS
+from progress_sse.broker import LocalBroker
+from progress_sse.fanout import Hub
+from progress_sse.jobs import JobRegistry, default_registry
+from progress_sse.runner import Runner
+from progress_sse.services import Services, services
+from progress_sse.settings import Settings
+from progress_sse.store import RunStore
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, registry: JobRegistry) -> AsyncIterator[Services]:
+    """Build every long-lived object, and tear them down in reverse."""
+    engine = db.create_engine(settings.database_url, settings)
+    business_engine = (
+        engine
+        if settings.business_url == settings.database_url
+        else db.create_engine(settings.business_url, settings)
+    )
+    sessions = db.sessionmaker(engine)
+    business_sessions = db.sessionmaker(business_engine)
+    store = RunStore(sessions)
+    hub = Hub(settings.client_buffer)
+    broker = LocalBroker(hub)
+    runner = (
+        Runner(settings, store, registry, broker, business_sessions) if settings.run_jobs else None
+    )
+    svc = Services(
+        settings=settings, engine=engine, business_engine=business_engine, sessions=sessions,
+        business_sessions=business_sessions, store=store, registry=registry, hub=hub,
+        broker=broker, runner=runner,
+    )
+    await broker.start()
+    if runner is not None:
+        await runner.start()
+    try:
+        yield svc
+    finally:
+        if runner is not None:
+            await runner.stop()
+        await broker.stop()
+        await engine.dispose()
+        if business_engine is not engine:
+            await business_engine.dispose()
+
+
+async def healthz(_request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def readyz(request: Request) -> Response:
+    """Ready when the database answers and its schema is at the Alembic head."""
+    svc = services(request)
+    checks: dict[str, Any] = {}
+    try:
+        checks["database"] = await db.schema_is_current(svc.engine)
+        if svc.business_engine is not svc.engine:
+            checks["app_database"] = await db.schema_is_current(svc.business_engine)
+    except Exception:
+        checks["database"] = False
+    checks["broker"] = svc.broker.connected
+    ready = all(checks.values())
+    return JSONResponse(
+        {"status": "ready" if ready else "not_ready", "checks": checks},
+        status_code=200 if ready else 503,
+    )
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/healthz", healthz),
+        Route("/readyz", readyz),
+        Route("/api/runs", runs.create_run, methods=["POST"]),
+        Route("/api/runs", runs.list_runs, methods=["GET"]),
+        Route("/api/runs/active", runs.active_run, methods=["GET"]),
+        Route("/api/runs/{run_id}", runs.show_run, methods=["GET"]),
+        Route("/api/runs/{run_id}/events", stream.run_events, methods=["GET"]),
+        Route("/api/runs/{run_id}/log", runs.run_log, methods=["GET"]),
+        Route("/api/runs/{run_id}/cancel", runs.cancel_run, methods=["POST"]),
+    ]
+
+
+def create_app(settings: Settings | None = None, registry: JobRegistry | None = None) -> Starlette:
+    settings = settings or Settings()
+    registry = registry or default_registry()
+
+    @asynccontextmanager
+    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+        async with open_services(settings, registry) as svc:
+            yield {"services": svc}
+
+    return Starlette(
+        routes=routes(),
+        lifespan=lifespan,
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+    )

@@ -1,0 +1,128 @@
+"""The `progress-sse` command line (Typer): serve, db, keys, demo."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Coroutine
+from typing import Annotated, Any, TypeVar
+
+import typer
+import uvicorn
+from sqlalchemy.exc import SQLAlchemyError
+
+from progress_sse import admin
+from progress_sse.app import create_app
+from progress_sse.auth import Role
+from progress_sse.errors import ProgressSSEError
+from progress_sse.settings import Settings, is_sqlite
+
+T = TypeVar("T")
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
+keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
+demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(demo_app, name="demo")
+
+
+def fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(code=1)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run one coroutine; errors become one clear line and exit code 1."""
+    try:
+        return asyncio.run(coro)
+    except ProgressSSEError as exc:
+        raise fail(exc.message) from None
+    except (SQLAlchemyError, OSError) as exc:
+        raise fail(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Migrate the run store and the business database to the newest schema."""
+    for url in run_async(admin.migrate_all(Settings())):
+        typer.echo(f"migrated {url.split('@')[-1]}")
+
+
+@keys_app.command("create")
+def keys_create(
+    tenant: Annotated[str, typer.Option(help="tenant id (created if new)")],
+    role: Annotated[Role, typer.Option(help="member or admin")] = Role.MEMBER,
+    name: Annotated[str, typer.Option(help="a label for the key")] = "",
+) -> None:
+    """Create an API key; it is printed once, on the last line."""
+    key = run_async(admin.issue_key(Settings(), tenant, role, name))
+    typer.echo(f"created {role.value} key for tenant {tenant} (store it now: it is not kept)")
+    typer.echo(key)
+
+
+@demo_app.command("seed")
+def demo_seed(tenant: Annotated[str, typer.Option(help="tenant id")] = "demo") -> None:
+    """Create the demo tenant, an admin key (last line) and a demo run."""
+    settings = Settings()
+    run_async(admin.migrate_all(settings))
+    key, run_id = run_async(admin.seed_demo(settings, tenant))
+    if run_id:
+        typer.echo(f"queued demo run {run_id}")
+    typer.echo(key)
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="bind address")] = None,
+    port: Annotated[int | None, typer.Option(help="port")] = None,
+    demo: Annotated[bool, typer.Option("--demo", help="seed a demo tenant and print its key")] = False,
+    no_jobs: Annotated[bool, typer.Option("--no-jobs", help="serve HTTP only; run no jobs")] = False,
+    migrate: Annotated[
+        bool | None, typer.Option(help="migrate first (default: on for SQLite)")
+    ] = None,
+) -> None:
+    """Serve the API and the event streams (and run jobs, unless --no-jobs)."""
+    overrides: dict[str, Any] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if no_jobs:
+        overrides["run_jobs"] = False
+    settings = Settings(**overrides)
+    if migrate if migrate is not None else is_sqlite(settings.database_url):
+        run_async(admin.migrate_all(settings))
+    if demo:
+        _print_demo(settings)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
+    uvicorn.run(
+        create_app(settings), host=settings.host, port=settings.port,
+        log_level=settings.log_level, timeout_graceful_shutdown=10,
+    )
+
+
+def _print_demo(settings: Settings) -> None:
+    key, run_id = run_async(admin.seed_demo(settings, "demo"))
+    base = f"http://{settings.host}:{settings.port}"
+    typer.echo(
+        "\n".join([
+            "",
+            "Demo tenant 'demo' is ready. Its admin API key (shown once):",
+            f"  {key}",
+            "",
+            "Start a run and watch it:",
+            f"  curl -s -X POST {base}/api/runs -H 'Authorization: Bearer {key}' "
+            "-H 'Content-Type: application/json' -d '{\"kind\":\"demo\",\"params\":{\"items\":50}}'",
+            f"  curl -N {base}/api/runs/<id>/events -H 'Authorization: Bearer {key}'",
+            f"A finished demo run is already there: {base}/api/runs/{run_id}" if run_id else "",
+            "",
+        ]),
+        file=sys.stderr,
+    )
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,251 @@
+"""What a job sees: steps, progress, messages, cancellation and its business transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from progress_sse.errors import RunCancelled
+from progress_sse.events import utc_now
+from progress_sse.progress import (
+    StepSpec,
+    StepState,
+    clamp,
+    progress_payload,
+    rate_and_eta,
+    step_percentage,
+    validate_steps,
+)
+from progress_sse.statuses import RunStatus, StepStatus
+from progress_sse.store import LeaseLost
+from progress_sse.writer import ProgressWriter
+
+
+class JobContext:
+    """Handed to a job coroutine; every `await` on it is also a cancellation checkpoint."""
+
+    def __init__(
+        self,
+        *,
+        run_id: str,
+        tenant_id: str,
+        attempt: int,
+        writer: ProgressWriter,
+        business: async_sessionmaker[AsyncSession],
+        steps: Sequence[StepSpec] = (),
+        log: logging.LoggerAdapter[logging.Logger] | None = None,
+    ) -> None:
+        self.run_id = run_id
+        self.tenant_id = tenant_id
+        self.attempt = attempt
+        self.log = log or logging.LoggerAdapter(logging.getLogger("progress_sse.job"), {})
+        self._writer = writer
+        self._business = business
+        self._session: AsyncSession | None = None
+        self._steps: list[StepState] = []
+        self._current: StepState | None = None
+        self._step_started = time.monotonic()
+        self.percentage = 0.0
+        self.message = ""
+        self.cancel_requested = False
+        if steps:
+            self.declare_steps(steps)
+
+    # -- steps --------------------------------------------------------------------
+
+    def declare_steps(self, specs: Sequence[StepSpec]) -> None:
+        validate_steps(specs)
+        self._steps = [StepState(index=i, spec=spec) for i, spec in enumerate(specs)]
+        for state in self._steps:
+            self._writer.queue_step(state.as_row())
+
+    @property
+    def steps(self) -> list[StepState]:
+        return self._steps
+
+    @property
+    def current_step(self) -> StepState | None:
+        return self._current
+
+    async def enter_step(self, name: str, *, total: int | None = None, message: str = "") -> None:
+        """Finish the step in progress (if any) and start `name`."""
+        if self._current is not None:
+            await self._finish_step(StepStatus.COMPLETED)
+        state = self._step_named(name)
+        state.status = StepStatus.IN_PROGRESS
+        state.started_at = utc_now()
+        state.total = total
+        self._current = state
+        self._step_started = time.monotonic()
+        self.percentage = max(self.percentage, state.spec.start)
+        await self._report(message or self.message, milestone=True)
+
+    @asynccontextmanager
+    async def step(
+        self, name: str, *, total: int | None = None, message: str = ""
+    ) -> AsyncIterator[StepState]:
+        """`async with ctx.step("load"):` marks the step in progress, then completed."""
+        await self.enter_step(name, total=total, message=message)
+        state = self._step_named(name)
+        yield state
+        if self._current is state:
+            await self._finish_step(StepStatus.COMPLETED)
+
+    async def _finish_step(self, status: StepStatus, error: str | None = None) -> None:
+        state = self._current
+        if state is None:
+            return
+        state.status = status
+        state.finished_at = utc_now()
+        state.error = error
+        if status is StepStatus.COMPLETED:
+            self.percentage = max(self.percentage, state.spec.end)
+        self._current = None
+        await self._report(self.message, milestone=True, step=state)
+
+    def _step_named(self, name: str) -> StepState:
+        for state in self._steps:
+            if state.spec.name == name:
+                return state
+        raise ValueError(f"undeclared step {name!r}")
+
+    # -- progress -------------------------------------------------------------------
+
+    async def progress(
+        self,
+        *,
+        processed: int | None = None,
+        total: int | None = None,
+        fraction: float | None = None,
+        percentage: float | None = None,
+        message: str | None = None,
+    ) -> None:
+        """Report progress: counts or a fraction inside the step, or an overall percentage.
+
+        Cheap to call for every item: it only updates memory; the writer
+        persists the newest state at most every `progress_interval_s`.
+        """
+        state = self._current
+        if state is not None:
+            if total is not None:
+                state.total = total
+            if processed is not None:
+                state.processed = processed
+            if percentage is None and (fraction is not None or state.total):
+                percentage = step_percentage(
+                    state.spec, processed=state.processed, total=state.total, fraction=fraction
+                )
+        if percentage is not None:
+            # The bar never moves backwards within an attempt.
+            self.percentage = max(self.percentage, clamp(round(percentage, 2)))
+        await self._report(message if message is not None else self.message, milestone=False)
+
+    async def skip(self, count: int = 1, message: str | None = None) -> None:
+        """Count items passed over on purpose (they are not failures)."""
+        if self._current is not None:
+            self._current.skipped += count
+        await self._report(message if message is not None else self.message, milestone=False)
+
+    async def set_message(self, message: str) -> None:
+        await self._report(message, milestone=False)
+
+    async def checkpoint(self) -> None:
+        """Raise `RunCancelled` once a cancel was requested (here or in any process)."""
+        if self._writer.lease_lost:
+            raise LeaseLost(self.run_id)
+        if self.cancel_requested or self._writer.cancel_requested:
+            raise RunCancelled()
+
+    def _totals(self) -> tuple[int, int, int | None]:
+        processed = sum(s.processed for s in self._steps)
+        skipped = sum(s.skipped for s in self._steps)
+        state = self._current
+        return processed, skipped, (state.total if state else None)
+
+    async def _report(self, message: str, *, milestone: bool, step: StepState | None = None) -> None:
+        await self.checkpoint()
+        self.message = message
+        state = step or self._current
+        processed, skipped, _ = self._totals()
+        rate, eta = (None, None)
+        if state is not None and state.total:
+            rate, eta = rate_and_eta(
+                state.processed, state.total, time.monotonic() - self._step_started
+            )
+        data = progress_payload(
+            run_id=self.run_id,
+            seq=0,
+            status=RunStatus.RUNNING,
+            percentage=self.percentage,
+            message=message,
+            step=state,
+            processed=state.processed if state else processed,
+            skipped=state.skipped if state else skipped,
+            total=state.total if state else None,
+            rate=rate,
+            eta_s=eta,
+            ts=utc_now(),
+        )
+        run_values = {
+            "percentage": self.percentage,
+            "message": message,
+            "current_step": state.index if state else None,
+            "processed": processed,
+            "skipped": skipped,
+            "total": state.total if state else None,
+            "rate": rate,
+            "eta_s": eta,
+        }
+        row = state.as_row() if state is not None else None
+        self._writer.offer(data, run_values, milestone=milestone, step=row)
+        if self._writer.due:
+            await asyncio.sleep(0)  # let the writer run even in a busy loop
+
+    # -- the business transaction ----------------------------------------------------
+
+    async def session(self) -> AsyncSession:
+        """The run's business session; its one transaction is committed by the runner
+        after the job returns, and rolled back if it raises or is cancelled."""
+        if self._session is None:
+            self._session = self._business()
+            await self._session.begin()
+        return self._session
+
+    @property
+    def has_session(self) -> bool:
+        return self._session is not None
+
+    # -- used by the runner ------------------------------------------------------
+
+    def final_step_rows(self, status: RunStatus, error: str | None) -> list[dict[str, Any]]:
+        """Close the open step: completed after commit, failed after rollback."""
+        now = utc_now()
+        for state in self._steps:
+            if state.status is StepStatus.IN_PROGRESS:
+                state.status = (
+                    StepStatus.COMPLETED if status is RunStatus.COMPLETED else StepStatus.FAILED
+                )
+                state.finished_at = now
+                state.error = error if status is RunStatus.FAILED else None
+            elif state.status is StepStatus.PENDING and status is RunStatus.COMPLETED:
+                state.status = StepStatus.SKIPPED
+        return [s.as_row() for s in self._steps]
+
+    async def commit(self) -> None:
+        if self._session is not None:
+            await self._session.commit()
+
+    async def rollback(self) -> None:
+        if self._session is not None:
+            await self._session.rollback()
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

@@ -1,0 +1,109 @@
+"""Engines, sessions and migrations for SQLite (aiosqlite) and PostgreSQL (asyncpg)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+
+from progress_sse.settings import Settings, is_sqlite
+
+
+def create_engine(url: str, settings: Settings) -> AsyncEngine:
+    """An engine with the pool limits of `settings`; SQLite gets WAL and a busy timeout."""
+    kwargs: dict[str, Any] = {
+        "pool_size": settings.pool_size,
+        "max_overflow": settings.max_overflow,
+        "pool_timeout": settings.pool_timeout_s,
+        "pool_pre_ping": not is_sqlite(url),
+    }
+    if is_sqlite(url):
+        _ensure_sqlite_dir(url)
+        kwargs["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
+    engine = create_async_engine(url, **kwargs)
+    if is_sqlite(url):
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+    return engine
+
+
+def _ensure_sqlite_dir(url: str) -> None:
+    path = url.split(":///", 1)[1] if ":///" in url else ""
+    if path and path != ":memory:":
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    """WAL lets readers run beside the one writer; BEGIN is ours, not pysqlite's.
+
+    pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT, so we
+    turn it off and emit BEGIN ourselves (SQLAlchemy's documented recipe).
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        cursor = dbapi_conn.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+
+def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
+    return async_sessionmaker(engine, expire_on_commit=False)
+
+
+def alembic_config() -> Config:
+    """Alembic's config, found in the installed package or in the source checkout."""
+    here = Path(__file__).resolve().parent
+    for folder, ini in (
+        (here / "_migrations", here / "_migrations" / "alembic.ini"),
+        (here.parents[1] / "alembic", here.parents[1] / "alembic.ini"),
+    ):
+        if folder.is_dir():
+            cfg = Config(str(ini)) if ini.is_file() else Config()
+            cfg.set_main_option("script_location", str(folder))
+            return cfg
+    raise RuntimeError("Alembic migrations not found next to the package")
+
+
+def _upgrade(connection: Connection, cfg: Config) -> None:
+    cfg.attributes["connection"] = connection
+    command.upgrade(cfg, "head")
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Migrate the database behind `engine` to the Alembic head."""
+    cfg = alembic_config()
+    async with engine.begin() as conn:
+        await conn.run_sync(_upgrade, cfg)
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
+
+
+async def schema_is_current(engine: AsyncEngine) -> bool:
+    """True when the database is reachable and at the Alembic head."""
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    async with engine.connect() as conn:
+        current = await conn.run_sync(_revision)
+    return current == head
+
+
+async def ping(engine: AsyncEngine) -> None:
+    async with engine.connect() as conn:
+        await conn.execute(sa.text("SELECT 1"))

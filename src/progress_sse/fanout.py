@@ -1,0 +1,129 @@
+"""In-process fan-out: one channel per run per process, a bounded buffer per watcher.
+
+A watcher that reads slowly never makes memory grow: consecutive progress
+ticks of the same step state are conflated to the latest one, step changes
+and terminal events are queued, and when the queue reaches its bound the
+watcher is marked `lagged` and catches up from the event table instead.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+from progress_sse.events import RunEvent
+
+
+@dataclass(slots=True)
+class HubStats:
+    delivered: int = 0
+    conflated: int = 0
+    lagged: int = 0
+
+
+class Subscriber:
+    """One watcher's buffer: at most `bound` queued events plus one conflatable tick."""
+
+    __slots__ = ("_latest", "_queue", "_stats", "bound", "high_water", "lagged", "wake")
+
+    def __init__(self, bound: int, stats: HubStats) -> None:
+        self.bound = bound
+        self._queue: deque[RunEvent] = deque()
+        self._latest: RunEvent | None = None
+        self._stats = stats
+        self.lagged = False
+        self.high_water = 0
+        self.wake = asyncio.Event()
+
+    def __len__(self) -> int:
+        return len(self._queue) + (self._latest is not None)
+
+    def push(self, event: RunEvent) -> None:
+        latest = self._latest
+        if event.event is None and latest is not None and latest.step_key == event.step_key:
+            self._latest = event  # same step state: only the newest tick matters
+            self._stats.conflated += 1
+        else:
+            if latest is not None:
+                self._enqueue(latest)
+            self._latest = None
+            if event.event is None:
+                self._latest = event
+            else:
+                self._enqueue(event)
+        self.high_water = max(self.high_water, len(self))
+        self.wake.set()
+
+    def _enqueue(self, event: RunEvent) -> None:
+        if self.lagged:
+            return
+        if len(self._queue) >= self.bound:
+            # Too far behind: drop the buffer; the stream replays from the database.
+            self._queue.clear()
+            self.lagged = True
+            self._stats.lagged += 1
+            return
+        self._queue.append(event)
+
+    def drain(self) -> list[RunEvent]:
+        """Everything buffered, oldest first; clears the wake flag."""
+        events = list(self._queue)
+        self._queue.clear()
+        if self._latest is not None:
+            events.append(self._latest)
+            self._latest = None
+        self.wake.clear()
+        self._stats.delivered += len(events)
+        return events
+
+    def reset_lag(self) -> None:
+        self._queue.clear()
+        self._latest = None
+        self.lagged = False
+
+
+@dataclass(slots=True)
+class Channel:
+    subscribers: set[Subscriber] = field(default_factory=set)
+    last_seq: int = 0
+
+
+class Hub:
+    """Routes a run's events to the watchers of this process."""
+
+    def __init__(self, buffer_bound: int) -> None:
+        self.buffer_bound = buffer_bound
+        self.channels: dict[str, Channel] = {}
+        self.stats = HubStats()
+
+    @contextmanager
+    def subscribe(self, run_id: str) -> Iterator[Subscriber]:
+        channel = self.channels.get(run_id)
+        if channel is None:
+            channel = self.channels[run_id] = Channel()
+        sub = Subscriber(self.buffer_bound, self.stats)
+        channel.subscribers.add(sub)
+        try:
+            yield sub
+        finally:
+            channel.subscribers.discard(sub)
+            if not channel.subscribers and self.channels.get(run_id) is channel:
+                del self.channels[run_id]
+
+    def deliver(self, run_id: str, events: list[RunEvent]) -> None:
+        channel = self.channels.get(run_id)
+        if channel is None:
+            return
+        for event in events:
+            if event.seq <= channel.last_seq:
+                continue  # a hint and a direct delivery may carry the same event
+            channel.last_seq = event.seq
+            for sub in channel.subscribers:
+                sub.push(event)
+
+    @property
+    def watchers(self) -> int:
+        return sum(len(c.subscribers) for c in self.channels.values())

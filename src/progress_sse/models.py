@@ -1,0 +1,146 @@
+"""SQLAlchemy models of the run store (tenants, keys, runs, steps, events).
+
+Business tables of jobs live next to their job (`jobs/*/models.py`) on the
+same `Base`, so one Alembic history describes every database.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC on both dialects (SQLite stores no offset)."""
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = sa.MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+
+
+class Tenant(Base):
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ApiKey(Base):
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    key_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(sa.String(16))
+    role: Mapped[str] = mapped_column(sa.String(16))
+    name: Mapped[str] = mapped_column(sa.String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+
+
+class Run(Base):
+    __tablename__ = "runs"
+    __table_args__ = (
+        # One active run per lock key: `active_lock` is the lock key while the
+        # run is pending or running and NULL after, so the database refuses a
+        # second one even when two starts race on two hosts.
+        sa.UniqueConstraint("tenant_id", "active_lock", name="uq_runs_active_lock"),
+        sa.UniqueConstraint("tenant_id", "idempotency_key", name="uq_runs_idempotency"),
+        sa.Index("ix_runs_tenant_created", "tenant_id", "id"),
+        sa.Index("ix_runs_status", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    tenant_id: Mapped[str] = mapped_column(sa.ForeignKey("tenants.id", ondelete="CASCADE"))
+    kind: Mapped[str] = mapped_column(sa.String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    status: Mapped[str] = mapped_column(sa.String(16))
+    percentage: Mapped[float] = mapped_column(sa.Float, default=0.0)
+    message: Mapped[str] = mapped_column(sa.Text, default="")
+    current_step: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    processed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    skipped: Mapped[int] = mapped_column(sa.Integer, default=0)
+    total: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    rate: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    eta_s: Mapped[float | None] = mapped_column(sa.Float, nullable=True)
+    seq: Mapped[int] = mapped_column(sa.Integer, default=0)
+    attempt: Mapped[int] = mapped_column(sa.Integer, default=0)
+    lock_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    active_lock: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    lease_token: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    worker_id: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
+    heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    error_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    created_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+
+
+class RunStep(Base):
+    __tablename__ = "run_steps"
+
+    run_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
+    )
+    index: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(64))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    pct_start: Mapped[float] = mapped_column(sa.Float)
+    pct_end: Mapped[float] = mapped_column(sa.Float)
+    processed: Mapped[int] = mapped_column(sa.Integer, default=0)
+    skipped: Mapped[int] = mapped_column(sa.Integer, default=0)
+    total: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+
+
+class RunEventRow(Base):
+    __tablename__ = "run_events"
+    __table_args__ = (sa.UniqueConstraint("run_id", "seq", name="uq_run_events_run_seq"),)
+
+    id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), primary_key=True, autoincrement=True
+    )
+    run_id: Mapped[str] = mapped_column(sa.ForeignKey("runs.id", ondelete="CASCADE"))
+    seq: Mapped[int] = mapped_column(sa.Integer)
+    event: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())

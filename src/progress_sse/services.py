@@ -1,0 +1,37 @@
+"""Everything a request handler needs, built once in the app's lifespan."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from starlette.requests import HTTPConnection
+
+from progress_sse.broker import Broker
+from progress_sse.fanout import Hub
+from progress_sse.jobs import JobRegistry
+from progress_sse.runner import Runner
+from progress_sse.settings import Settings
+from progress_sse.store import RunStore
+
+
+@dataclass(slots=True)
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    business_engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    business_sessions: async_sessionmaker[AsyncSession]
+    store: RunStore
+    registry: JobRegistry
+    hub: Hub
+    broker: Broker
+    runner: Runner | None
+
+
+def services(conn: HTTPConnection) -> Services:
+    """The lifespan's services, from the request's typed state."""
+    svc: Any = conn.state.services
+    assert isinstance(svc, Services)
+    return svc

@@ -1,0 +1,91 @@
+"""One settings object, read from `PROGRESS_SSE_*` environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./progress_sse.db"
+
+
+def normalize_url(url: str) -> str:
+    """Pick the async driver for a plain `postgresql://` or `sqlite:///` URL."""
+    for plain, driver in (
+        ("postgres://", "postgresql+asyncpg://"),
+        ("postgresql://", "postgresql+asyncpg://"),
+        ("sqlite://", "sqlite+aiosqlite://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url
+
+
+def is_sqlite(url: str) -> bool:
+    return url.startswith("sqlite")
+
+
+def sibling_sqlite_url(url: str, suffix: str = "_app") -> str:
+    """`sqlite+aiosqlite:///x/runs.db` -> `sqlite+aiosqlite:///x/runs_app.db`.
+
+    SQLite has one writer per file, so business data lives in its own file
+    and a long business transaction never blocks progress writes (issue 2).
+    """
+    prefix = "sqlite+aiosqlite:///"
+    path = Path(url[len(prefix) :])
+    return prefix + str(path.with_name(f"{path.stem}{suffix}{path.suffix or '.db'}"))
+
+
+class Settings(BaseSettings):
+    """Runtime configuration; every field is `PROGRESS_SSE_<NAME>` in the environment."""
+
+    model_config = SettingsConfigDict(env_prefix="PROGRESS_SSE_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    # Business data (the job's own tables). Default: a sibling SQLite file on
+    # SQLite, the same database on PostgreSQL.
+    app_database_url: str | None = None
+
+    pool_size: int = Field(default=10, ge=1, le=1000)
+    max_overflow: int = Field(default=10, ge=0, le=1000)
+    pool_timeout_s: float = Field(default=10.0, gt=0)
+    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+
+    ping_interval_s: float = Field(default=15.0, gt=0)
+    retry_ms: int = Field(default=3000, ge=0)
+    client_buffer: int = Field(default=256, ge=4, le=100_000)
+    replay_page: int = Field(default=500, ge=1, le=10_000)
+
+    progress_interval_s: float = Field(default=0.1, ge=0)
+    heartbeat_interval_s: float = Field(default=5.0, gt=0)
+    stale_after_s: float = Field(default=300.0, gt=0)
+    run_jobs: bool = True
+    job_concurrency: int = Field(default=8, ge=1, le=1000)
+    poll_interval_s: float = Field(default=1.0, gt=0)
+
+    max_body_bytes: int = Field(default=64 * 1024, ge=256)
+    log_level: str = "info"
+
+    @field_validator("database_url", "app_database_url")
+    @classmethod
+    def _normalize(cls, value: str | None) -> str | None:
+        return normalize_url(value) if value else value
+
+    @model_validator(mode="after")
+    def _default_app_database(self) -> Settings:
+        if not self.app_database_url:
+            self.app_database_url = (
+                sibling_sqlite_url(self.database_url)
+                if is_sqlite(self.database_url)
+                else self.database_url
+            )
+        return self
+
+    @property
+    def business_url(self) -> str:
+        assert self.app_database_url is not None  # set by the validator
+        return self.app_database_url

@@ -1,0 +1,405 @@
+"""The run store: every read and write of runs, steps and events (short sessions only)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from progress_sse.errors import Conflict, NotFound
+from progress_sse.events import RunEvent, utc_now
+from progress_sse.ids import new_run_id
+from progress_sse.models import Run, RunEventRow, RunStep
+from progress_sse.progress import progress_payload, terminal_payload
+from progress_sse.statuses import ACTIVE_STATUSES, TERMINAL_EVENT_FOR, EventName, RunStatus
+
+
+class LeaseLost(Exception):
+    """This process no longer owns the run (it was finished or taken elsewhere)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    tenant_id: str
+    kind: str
+    params: dict[str, Any]
+    lock_key: str | None
+    idempotency_key: str | None
+    created_by: str | None
+
+
+def to_event(row: RunEventRow) -> RunEvent:
+    return RunEvent(
+        run_id=row.run_id,
+        seq=row.seq,
+        event=EventName(row.event) if row.event else None,
+        data=row.data,
+    )
+
+
+def _event_row(event: RunEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "event": event.event.value if event.event else None,
+        "data": event.data,
+        "created_at": now,
+    }
+
+
+class RunStore:
+    """Run-store queries; each public method is one short unit of work."""
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.sessions = sessions
+
+    # -- creating and reading -------------------------------------------------
+
+    async def create_run(self, new: NewRun) -> tuple[Run, bool]:
+        """Insert a pending run and its first event; (run, created).
+
+        An `Idempotency-Key` seen before returns the earlier run; an active
+        run on the same lock key raises `Conflict` naming it.
+        """
+        if new.idempotency_key:
+            earlier = await self._by_idempotency_key(new.tenant_id, new.idempotency_key)
+            if earlier is not None:
+                return self._check_idempotent(earlier, new), False
+        now = utc_now()
+        run = Run(
+            id=new_run_id(),
+            tenant_id=new.tenant_id,
+            kind=new.kind,
+            params=new.params,
+            status=RunStatus.PENDING.value,
+            percentage=0.0,
+            message="Waiting for a worker",
+            processed=0,
+            skipped=0,
+            seq=1,
+            attempt=0,
+            lock_key=new.lock_key,
+            active_lock=new.lock_key,
+            idempotency_key=new.idempotency_key,
+            cancel_requested=False,
+            created_at=now,
+            created_by=new.created_by,
+        )
+        first = RunEvent(run.id, 1, None, _snapshot_data(run, now))
+        try:
+            async with self.sessions.begin() as session:
+                session.add(run)
+                await session.flush()
+                await session.execute(sa.insert(RunEventRow), [_event_row(first, now)])
+        except IntegrityError:
+            return await self._explain_conflict(new), False
+        return run, True
+
+    async def _by_idempotency_key(self, tenant_id: str, key: str) -> Run | None:
+        async with self.sessions() as session:
+            return (
+                await session.execute(
+                    sa.select(Run).where(Run.tenant_id == tenant_id, Run.idempotency_key == key)
+                )
+            ).scalar_one_or_none()
+
+    @staticmethod
+    def _check_idempotent(earlier: Run, new: NewRun) -> Run:
+        if earlier.kind != new.kind or earlier.params != new.params:
+            raise Conflict(
+                "This Idempotency-Key was already used for a different request.",
+                code="idempotency_key_reused",
+                run_id=earlier.id,
+            )
+        return earlier
+
+    async def _explain_conflict(self, new: NewRun) -> Run:
+        """Turn a unique-constraint failure into the right answer after the race."""
+        if new.idempotency_key:
+            earlier = await self._by_idempotency_key(new.tenant_id, new.idempotency_key)
+            if earlier is not None:
+                return self._check_idempotent(earlier, new)
+        async with self.sessions() as session:
+            active = (
+                await session.execute(
+                    sa.select(Run.id).where(
+                        Run.tenant_id == new.tenant_id, Run.active_lock == new.lock_key
+                    )
+                )
+            ).scalar_one_or_none()
+        raise Conflict(
+            "A run for the same work is already active.",
+            code="run_active",
+            run_id=active,
+        )
+
+    async def get_run(self, tenant_id: str, run_id: str) -> Run:
+        """The caller's run; another tenant's is indistinguishable from a missing one."""
+        async with self.sessions() as session:
+            run = (
+                await session.execute(
+                    sa.select(Run).where(Run.id == run_id, Run.tenant_id == tenant_id)
+                )
+            ).scalar_one_or_none()
+        if run is None:
+            raise NotFound("No such run.", code="run_not_found")
+        return run
+
+    async def get_run_any_tenant(self, run_id: str) -> Run | None:
+        async with self.sessions() as session:
+            return await session.get(Run, run_id)
+
+    async def get_steps(self, run_id: str) -> list[RunStep]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                sa.select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.index)
+            )
+            return list(rows.scalars())
+
+    async def list_runs(
+        self,
+        tenant_id: str,
+        *,
+        status: RunStatus | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[Run]:
+        """Newest first; `cursor` is the id of the last run of the previous page."""
+        query = sa.select(Run).where(Run.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(Run.status == status.value)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        if cursor is not None:
+            query = query.where(Run.id < cursor)
+        async with self.sessions() as session:
+            rows = await session.execute(query.order_by(Run.id.desc()).limit(limit))
+            return list(rows.scalars())
+
+    async def active_run(self, tenant_id: str, kind: str | None) -> Run | None:
+        """The newest pending or running run of the tenant (of `kind`, if given)."""
+        query = sa.select(Run).where(
+            Run.tenant_id == tenant_id, Run.status.in_([s.value for s in ACTIVE_STATUSES])
+        )
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        async with self.sessions() as session:
+            rows = await session.execute(query.order_by(Run.id.desc()).limit(1))
+            return rows.scalar_one_or_none()
+
+    async def events_after(self, run_id: str, after_seq: int, limit: int) -> list[RunEvent]:
+        """Persisted events with seq > after_seq, oldest first (uses the (run, seq) index)."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                sa.select(RunEventRow)
+                .where(RunEventRow.run_id == run_id, RunEventRow.seq > after_seq)
+                .order_by(RunEventRow.seq)
+                .limit(limit)
+            )
+            return [to_event(row) for row in rows.scalars()]
+
+    async def last_event(self, run_id: str) -> RunEvent | None:
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    sa.select(RunEventRow)
+                    .where(RunEventRow.run_id == run_id)
+                    .order_by(RunEventRow.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return to_event(row) if row else None
+
+    # -- cancelling -------------------------------------------------------------
+
+    async def request_cancel(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent | None]:
+        """Cancel a pending run at once, or flag a running one for its next checkpoint."""
+        run = await self.get_run(tenant_id, run_id)
+        if RunStatus(run.status).is_terminal:
+            raise Conflict(f"The run has already ended ({run.status}).", code="run_finished")
+        if run.status == RunStatus.PENDING:
+            event = await self.finish(
+                run_id,
+                lease=None,
+                status=RunStatus.CANCELLED,
+                message="Cancelled before it started.",
+                error_code="cancelled",
+                expect_status=RunStatus.PENDING,
+            )
+            if event is not None:
+                return await self.get_run(tenant_id, run_id), event
+        async with self.sessions.begin() as session:
+            await session.execute(
+                sa.update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+                .values(cancel_requested=True)
+            )
+        return await self.get_run(tenant_id, run_id), None
+
+    # -- the runner's side ----------------------------------------------------
+
+    async def pending_ids(self, limit: int) -> list[str]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                sa.select(Run.id)
+                .where(Run.status == RunStatus.PENDING.value)
+                .order_by(Run.id)
+                .limit(limit)
+            )
+            return list(rows.scalars())
+
+    async def claim(self, run_id: str, worker_id: str, lease: str) -> Run | None:
+        """Take a pending run; the conditional UPDATE makes exactly one claimer win."""
+        now = utc_now()
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                sa.update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.PENDING.value)
+                .values(
+                    status=RunStatus.RUNNING.value,
+                    lease_token=lease,
+                    worker_id=worker_id,
+                    attempt=Run.attempt + 1,
+                    started_at=sa.func.coalesce(Run.started_at, now),
+                    heartbeat_at=now,
+                    message="Starting",
+                )
+            )
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return await session.get(Run, run_id)
+
+    async def write_progress(
+        self,
+        run_id: str,
+        lease: str,
+        events: Sequence[RunEvent],
+        run_values: dict[str, Any],
+        steps: Sequence[dict[str, Any]],
+    ) -> bool:
+        """Persist events, run columns and step rows in one short transaction.
+
+        Returns whether a cancel was requested; raises `LeaseLost` when the run
+        is no longer this attempt's (the UPDATE's lease check is the fence).
+        """
+        now = utc_now()
+        values = dict(run_values, heartbeat_at=now)
+        if events:
+            values["seq"] = events[-1].seq
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                sa.update(Run)
+                .where(
+                    Run.id == run_id,
+                    Run.lease_token == lease,
+                    Run.status == RunStatus.RUNNING.value,
+                )
+                .values(**values)
+                .returning(Run.cancel_requested)
+            )
+            cancel = result.scalar_one_or_none()
+            if cancel is None:
+                raise LeaseLost(run_id)
+            if events:
+                await session.execute(
+                    sa.insert(RunEventRow), [_event_row(e, now) for e in events]
+                )
+            for step in steps:
+                await self._upsert_step(session, run_id, step)
+        return bool(cancel)
+
+    @staticmethod
+    async def _upsert_step(session: AsyncSession, run_id: str, step: dict[str, Any]) -> None:
+        values = dict(step, run_id=run_id)
+        updated = await session.execute(
+            sa.update(RunStep)
+            .where(RunStep.run_id == run_id, RunStep.index == step["index"])
+            .values(**values)
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            await session.execute(sa.insert(RunStep).values(**values))
+
+    async def finish(
+        self,
+        run_id: str,
+        *,
+        lease: str | None,
+        status: RunStatus,
+        message: str,
+        error_code: str | None = None,
+        error: str | None = None,
+        result: dict[str, Any] | None = None,
+        steps: Sequence[dict[str, Any]] = (),
+        expect_status: RunStatus = RunStatus.RUNNING,
+    ) -> RunEvent | None:
+        """Record the terminal state and its event atomically; None if not ours to finish."""
+        now = utc_now()
+        async with self.sessions.begin() as session:
+            conditions = [Run.id == run_id, Run.status == expect_status.value]
+            if lease is not None:
+                conditions.append(Run.lease_token == lease)
+            run = (
+                await session.execute(sa.select(Run).where(*conditions).with_for_update())
+            ).scalar_one_or_none()
+            if run is None:
+                return None
+            seq = run.seq + 1
+            percentage = 100.0 if status is RunStatus.COMPLETED else run.percentage
+            data = terminal_payload(
+                run_id=run_id,
+                seq=seq,
+                status=status,
+                percentage=percentage,
+                message=message,
+                processed=run.processed,
+                error_code=error_code,
+                result=result,
+                ts=now,
+            )
+            event = RunEvent(run_id, seq, TERMINAL_EVENT_FOR[status], data)
+            run.status = status.value
+            run.seq = seq
+            run.percentage = percentage
+            run.message = message
+            run.finished_at = now
+            run.error = error if status is not RunStatus.COMPLETED else None
+            run.error_code = error_code
+            run.result = result
+            run.active_lock = None
+            run.lease_token = None
+            run.rate = None
+            run.eta_s = None
+            await session.execute(sa.insert(RunEventRow), [_event_row(event, now)])
+            for step in steps:
+                await self._upsert_step(session, run_id, step)
+        return event
+
+    async def heartbeat_age(self, run_id: str) -> timedelta | None:
+        async with self.sessions() as session:
+            beat = (
+                await session.execute(sa.select(Run.heartbeat_at).where(Run.id == run_id))
+            ).scalar_one_or_none()
+        return utc_now() - beat if beat else None
+
+
+def _snapshot_data(run: Run, now: datetime) -> dict[str, Any]:
+    return progress_payload(
+        run_id=run.id,
+        seq=run.seq,
+        status=RunStatus(run.status),
+        percentage=run.percentage,
+        message=run.message,
+        step=None,
+        processed=run.processed,
+        skipped=run.skipped,
+        total=run.total,
+        rate=None,
+        eta_s=None,
+        ts=now,
+    )
