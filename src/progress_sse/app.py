@@ -100,8 +100,9 @@ def create_app(settings: Settings | None = None, registry: JobRegistry | None = 
     registry = registry or default_registry()
 
     @asynccontextmanager
-    async def lifespan(_app: Starlette) -> AsyncIterator[dict[str, Any]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Any]]:
         async with open_services(settings, registry) as svc:
+            app.state.services = svc  # for operators and tests holding the app object
             yield {"services": svc}
 
     return Starlette(

@@ -1,0 +1,107 @@
+"""Fixtures: every integration test runs on SQLite and, when configured, PostgreSQL.
+
+Set PROGRESS_SSE_TEST_DATABASE_URL (for example
+postgresql://postgres@127.0.0.1:5432/test) to add the PostgreSQL run.
+Each database is migrated once per session; SQLite tests copy the migrated
+files, PostgreSQL tests start from truncated tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from progress_sse import admin, db
+from progress_sse.jobs import load_business_models
+from progress_sse.models import Base
+from progress_sse.settings import Settings, normalize_url
+
+PG_URL = os.environ.get("PROGRESS_SSE_TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+def _fast(**overrides: object) -> dict[str, object]:
+    """Test timings: short intervals so runs and heartbeats happen in milliseconds."""
+    base: dict[str, object] = {
+        "progress_interval_s": 0.02,
+        "heartbeat_interval_s": 0.5,
+        "poll_interval_s": 0.1,
+        "ping_interval_s": 15,
+        "retry_ms": 1000,
+    }
+    base.update(overrides)
+    return base
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("template")
+    settings = Settings(database_url=f"sqlite:///{folder}/store.db")
+    asyncio.run(admin.migrate_all(settings))
+    return folder
+
+
+@pytest.fixture(scope="session")
+def pg_migrated() -> str | None:
+    if not PG_URL:
+        return None
+    url = normalize_url(PG_URL)
+    asyncio.run(admin.migrate_all(Settings(database_url=url)))
+    return url
+
+
+async def _truncate(url: str) -> None:
+    load_business_models()
+    engine = db.create_engine(url, Settings(database_url=url))
+    try:
+        async with engine.begin() as conn:
+            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def db_urls(
+    backend: str, tmp_path: Path, sqlite_template: Path, pg_migrated: str | None
+) -> Iterator[dict[str, str]]:
+    if backend == "sqlite":
+        for name in ("store.db", "store_app.db"):
+            shutil.copy(sqlite_template / name, tmp_path / name)
+        yield {"database_url": f"sqlite:///{tmp_path}/store.db"}
+    else:
+        assert pg_migrated is not None
+        asyncio.run(_truncate(pg_migrated))
+        yield {"database_url": pg_migrated}
+
+
+@pytest.fixture
+def make_settings(db_urls: dict[str, str]):  # type: ignore[no-untyped-def]
+    def make(**overrides: object) -> Settings:
+        return Settings(**{**db_urls, **_fast(**overrides)})  # type: ignore[arg-type]
+
+    return make
+
+
+@pytest.fixture
+def settings(make_settings) -> Settings:  # type: ignore[no-untyped-def]
+    return make_settings()  # type: ignore[no-any-return]
+
+
+@pytest.fixture
+async def server(settings: Settings) -> AsyncIterator[object]:
+    from tests.support import run_server
+
+    async with run_server(settings) as handle:
+        yield handle
