@@ -92,18 +92,28 @@ async def collect(
     frames: list[Frame] = []
 
     async def read() -> None:
-        async with aconnect_sse(client, "GET", url, headers=headers or {}) as source:
-            source.response.raise_for_status()
-            async for sse in source.aiter_sse():
-                if not sse.data and sse.event == "message":
-                    continue  # e.g. the lone `retry:` block: browsers dispatch nothing for it
-                frame = Frame(sse.id or None, sse.event, json.loads(sse.data) if sse.data else {})
-                frames.append(frame)
-                if frame.event == "end" or (stop is not None and stop(frame)):
-                    return
+        async for frame in sse_frames(client, url, headers=headers):
+            frames.append(frame)
+            if stop is not None and stop(frame):
+                return
 
     await asyncio.wait_for(read(), limit_s)
     return frames
+
+
+async def sse_frames(
+    client: httpx.AsyncClient, url: str, *, headers: dict[str, str] | None = None
+) -> AsyncIterator[Frame]:
+    """Parsed events of one stream (httpx-sse), up to and including `end`."""
+    async with aconnect_sse(client, "GET", url, headers=headers or {}) as source:
+        source.response.raise_for_status()
+        async for sse in source.aiter_sse():
+            if not sse.data and sse.event == "message":
+                continue  # e.g. the lone `retry:` block: browsers dispatch nothing for it
+            frame = Frame(sse.id or None, sse.event, json.loads(sse.data) if sse.data else {})
+            yield frame
+            if frame.event == "end":
+                return
 
 
 async def start_run(

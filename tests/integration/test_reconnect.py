@@ -1,0 +1,84 @@
+"""Reconnecting with Last-Event-ID loses no step or terminal event and repeats nothing."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+
+from tests.support import Frame, Server, collect, start_run, transitions
+
+
+async def reconnecting_watcher(
+    client: httpx.AsyncClient, run_id: str, cut_after: list[int], *, use_query: bool
+) -> tuple[list[Frame], int]:
+    """Disconnect after each count of frames in `cut_after`, resume from the last id seen."""
+    frames: list[Frame] = []
+    last_id: str | None = "0"
+    connections = 0
+    for budget in [*cut_after, 10_000]:
+        connections += 1
+        url, headers = f"/api/runs/{run_id}/events", {}
+        if last_id is not None and use_query:
+            url += f"?last_event_id={last_id}"
+        elif last_id is not None:
+            headers["Last-Event-ID"] = last_id
+        got = await collect(client, url, headers=headers, stop=lambda _f, n=[0], b=budget: _count(n, b))
+        frames += got
+        if got and got[-1].event == "end":
+            return frames, connections
+        last_id = next(f.id for f in reversed(got) if f.id is not None)
+    raise AssertionError("stream never ended")
+
+
+def _count(counter: list[int], budget: int) -> bool:
+    counter[0] += 1
+    return counter[0] >= budget
+
+
+async def test_reconnects_see_the_same_steps_and_terminal_as_an_uninterrupted_watcher(
+    server: Server,
+) -> None:
+    async with server.client() as client:
+        run_id = await start_run(client, items=60, delay_ms=8)
+        steady, (by_header, n_header), (by_query, n_query) = await asyncio.gather(
+            collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}),
+            reconnecting_watcher(client, run_id, [2, 3, 5, 8], use_query=False),
+            reconnecting_watcher(client, run_id, [1, 4, 7], use_query=True),
+        )
+    assert n_header == 5 and n_query == 4, "the watchers really did reconnect"
+    expected = transitions(steady)
+    assert expected[0] == ("init", "in_progress") and expected[-1] == ("complete",)
+    assert ("finalize", "in_progress") in expected
+    for frames in (by_header, by_query):
+        assert transitions(frames) == expected
+        ids = [f.seq for f in frames if f.event != "end"]
+        assert ids == sorted(set(ids)), "no duplicate and no backwards id across reconnects"
+        assert [f.event for f in frames].count("end") == 1
+
+
+async def test_reconnect_after_the_end_replays_only_what_was_missed(server: Server) -> None:
+    async with server.client() as client:
+        run_id = await start_run(client, items=10, delay_ms=0)
+        full = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+        middle = full[len(full) // 2]
+        rest = await collect(
+            client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": str(middle.seq)}
+        )
+        persisted = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]
+    # Replay is exact: every persisted event after the id, none before it.
+    assert [f.seq for f in rest if f.event != "end"] == [
+        e["seq"] for e in persisted if e["seq"] > middle.seq
+    ]
+    assert rest[-1].event == "end"
+
+
+async def test_bogus_last_event_id_gives_the_current_state(server: Server) -> None:
+    async with server.client() as client:
+        run_id = await start_run(client, items=3, delay_ms=0)
+        await collect(client, f"/api/runs/{run_id}/events")
+        for bogus in ("abc", "-5", "99999999", "1" * 40, "3.5"):
+            frames = await collect(
+                client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": bogus}
+            )
+            assert [f.event for f in frames] == ["complete", "end"], bogus
