@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from progress_sse.models import Base
 from progress_sse.jobs import load_business_models
+from progress_sse.models import Base
 
 load_business_models()
 target_metadata = Base.metadata

@@ -39,11 +39,17 @@ class Server:
 
 
 @contextlib.asynccontextmanager
-async def run_server(settings: Settings, registry: JobRegistry | None = None) -> AsyncIterator[Server]:
-    """uvicorn in this event loop on a free loopback port (httpx's ASGI transport buffers bodies)."""
+async def run_server(
+    settings: Settings, registry: JobRegistry | None = None
+) -> AsyncIterator[Server]:
+    """uvicorn in this loop on a free loopback port (httpx's ASGI transport buffers bodies)."""
     app = create_app(settings, registry)
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=0, log_level="warning", lifespan="on",
+        app,
+        host="127.0.0.1",
+        port=0,
+        log_level="warning",
+        lifespan="on",
         timeout_graceful_shutdown=2,
     )
     server = uvicorn.Server(config)
@@ -116,9 +122,7 @@ async def sse_frames(
                 return
 
 
-async def start_run(
-    client: httpx.AsyncClient, kind: str = "demo", **params: Any
-) -> str:
+async def start_run(client: httpx.AsyncClient, kind: str = "demo", **params: Any) -> str:
     response = await client.post("/api/runs", json={"kind": kind, "params": params})
     assert response.status_code == 202, response.text
     run_id = response.json()["id"]

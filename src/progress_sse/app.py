@@ -41,9 +41,16 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         Runner(settings, store, registry, broker, business_sessions) if settings.run_jobs else None
     )
     svc = Services(
-        settings=settings, engine=engine, business_engine=business_engine, sessions=sessions,
-        business_sessions=business_sessions, store=store, registry=registry, hub=hub,
-        broker=broker, runner=runner,
+        settings=settings,
+        engine=engine,
+        business_engine=business_engine,
+        sessions=sessions,
+        business_sessions=business_sessions,
+        store=store,
+        registry=registry,
+        hub=hub,
+        broker=broker,
+        runner=runner,
     )
     await broker.start()
     if runner is not None:
@@ -108,5 +115,5 @@ def create_app(settings: Settings | None = None, registry: JobRegistry | None = 
     return Starlette(
         routes=routes(),
         lifespan=lifespan,
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers=EXCEPTION_HANDLERS,
     )

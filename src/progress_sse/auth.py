@@ -45,8 +45,14 @@ def new_key() -> str:
 
 
 async def ensure_tenant(session: AsyncSession, tenant_id: str, name: str | None = None) -> Tenant:
-    if not tenant_id or len(tenant_id) > 64 or not tenant_id.replace("-", "").replace("_", "").isalnum():
-        raise ValidationFailed("A tenant id is 1-64 letters, digits, '-' or '_'.", code="bad_tenant")
+    if (
+        not tenant_id
+        or len(tenant_id) > 64
+        or not tenant_id.replace("-", "").replace("_", "").isalnum()
+    ):
+        raise ValidationFailed(
+            "A tenant id is 1-64 letters, digits, '-' or '_'.", code="bad_tenant"
+        )
     tenant = await session.get(Tenant, tenant_id)
     if tenant is None:
         tenant = Tenant(id=tenant_id, name=name or tenant_id, created_at=utc_now())
@@ -100,4 +106,6 @@ async def authenticate(
         ).scalar_one_or_none()
     if key is None:
         raise Unauthorized("The API key is not valid.", code="invalid_key")
-    return Principal(tenant_id=key.tenant_id, role=Role(key.role), key_id=key.id, key_prefix=key.prefix)
+    return Principal(
+        tenant_id=key.tenant_id, role=Role(key.role), key_id=key.id, key_prefix=key.prefix
+    )

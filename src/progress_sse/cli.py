@@ -41,7 +41,9 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     except ProgressSSEError as exc:
         raise fail(exc.message) from None
     except (SQLAlchemyError, OSError) as exc:
-        raise fail(f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
+        raise fail(
+            f"database error: {exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        ) from None
 
 
 @db_app.command("upgrade")
@@ -78,8 +80,12 @@ def demo_seed(tenant: Annotated[str, typer.Option(help="tenant id")] = "demo") -
 def serve(
     host: Annotated[str | None, typer.Option(help="bind address")] = None,
     port: Annotated[int | None, typer.Option(help="port")] = None,
-    demo: Annotated[bool, typer.Option("--demo", help="seed a demo tenant and print its key")] = False,
-    no_jobs: Annotated[bool, typer.Option("--no-jobs", help="serve HTTP only; run no jobs")] = False,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="seed a demo tenant and print its key")
+    ] = False,
+    no_jobs: Annotated[
+        bool, typer.Option("--no-jobs", help="serve HTTP only; run no jobs")
+    ] = False,
     migrate: Annotated[
         bool | None, typer.Option(help="migrate first (default: on for SQLite)")
     ] = None,
@@ -97,29 +103,39 @@ def serve(
         run_async(admin.migrate_all(settings))
     if demo:
         _print_demo(settings)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s")
-    uvicorn.run(
-        create_app(settings), host=settings.host, port=settings.port,
-        log_level=settings.log_level, timeout_graceful_shutdown=10,
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
     )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+
+
+DEMO_BODY = '{"kind":"demo","params":{"items":50}}'
 
 
 def _print_demo(settings: Settings) -> None:
     key, run_id = run_async(admin.seed_demo(settings, "demo"))
     base = f"http://{settings.host}:{settings.port}"
     typer.echo(
-        "\n".join([
-            "",
-            "Demo tenant 'demo' is ready. Its admin API key (shown once):",
-            f"  {key}",
-            "",
-            "Start a run and watch it:",
-            f"  curl -s -X POST {base}/api/runs -H 'Authorization: Bearer {key}' "
-            "-H 'Content-Type: application/json' -d '{\"kind\":\"demo\",\"params\":{\"items\":50}}'",
-            f"  curl -N {base}/api/runs/<id>/events -H 'Authorization: Bearer {key}'",
-            f"A finished demo run is already there: {base}/api/runs/{run_id}" if run_id else "",
-            "",
-        ]),
+        "\n".join(
+            [
+                "",
+                "Demo tenant 'demo' is ready. Its admin API key (shown once):",
+                f"  {key}",
+                "",
+                "Start a run and watch it:",
+                f"  curl -s -X POST {base}/api/runs -H 'Authorization: Bearer {key}' "
+                f"-H 'Content-Type: application/json' -d '{DEMO_BODY}'",
+                f"  curl -N {base}/api/runs/<id>/events -H 'Authorization: Bearer {key}'",
+                f"A finished demo run is already there: {base}/api/runs/{run_id}" if run_id else "",
+                "",
+            ]
+        ),
         file=sys.stderr,
     )
 

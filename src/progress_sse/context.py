@@ -168,7 +168,9 @@ class JobContext:
         state = self._current
         return processed, skipped, (state.total if state else None)
 
-    async def _report(self, message: str, *, milestone: bool, step: StepState | None = None) -> None:
+    async def _report(
+        self, message: str, *, milestone: bool, step: StepState | None = None
+    ) -> None:
         await self.checkpoint()
         self.message = message
         state = step or self._current

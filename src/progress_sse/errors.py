@@ -1,16 +1,16 @@
 """The exceptions of progress-sse, each mapped to one HTTP status in `api/errors.py`.
 
-    ProgressSSEError
-     ├── BadRequest            400  malformed JSON or header
-     ├── Unauthorized          401  no or unknown API key
-     ├── Forbidden             403  authenticated, not allowed
-     ├── NotFound              404  unknown, or another tenant's
-     ├── Conflict              409  active run for the lock key, finished run, ...
-     ├── PayloadTooLarge       413
-     ├── ValidationFailed      422  unknown kind, bad params (fields named)
-     └── RateLimited           429
-    JobError                        raised by a job: its message is safe to show users
-     └── RunCancelled               the run was cancelled at a checkpoint
+ProgressSSEError
+ ├── BadRequest            400  malformed JSON or header
+ ├── Unauthorized          401  no or unknown API key
+ ├── Forbidden             403  authenticated, not allowed
+ ├── NotFound              404  unknown, or another tenant's
+ ├── Conflict              409  active run for the lock key, finished run, ...
+ ├── PayloadTooLarge       413
+ ├── ValidationFailed      422  unknown kind, bad params (fields named)
+ └── RateLimited           429
+JobError                        raised by a job: its message is safe to show users
+ └── RunCancelled               the run was cancelled at a checkpoint
 """
 
 from __future__ import annotations

@@ -9,10 +9,13 @@ contract: business COMMIT returns, then the run is marked `completed` and
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import secrets
 import socket
+from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -20,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from progress_sse.broker import Broker
 from progress_sse.context import JobContext
 from progress_sse.errors import JobError, RunCancelled
-from progress_sse.jobs import JobRegistry
+from progress_sse.jobs import JobFn, JobRegistry
 from progress_sse.models import Run
 from progress_sse.settings import Settings
 from progress_sse.statuses import RunStatus
@@ -28,6 +31,18 @@ from progress_sse.store import LeaseLost, RunStore
 from progress_sse.writer import ProgressWriter
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How an attempt ended, before it is written down."""
+
+    status: RunStatus
+    message: str
+    code: str | None = None
+    error: str | None = None
+    result: dict[str, Any] | None = None
+
 
 GENERIC_FAILURE = "The job failed unexpectedly. The details are in the server log (run {run_id})."
 
@@ -88,10 +103,8 @@ class Runner:
                 await self._claim_some()
             except Exception:
                 log.exception("claiming pending runs failed; retrying")
-            try:
+            with suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval_s)
-            except TimeoutError:
-                pass
             self._wake.clear()
 
     async def _claim_some(self) -> None:
@@ -103,18 +116,15 @@ class Runner:
             if run is not None:
                 task = asyncio.create_task(self._execute(run), name=f"run:{run.id}")
                 self.tasks[run.id] = task
-                task.add_done_callback(lambda _t, rid=run.id: self._done(rid))
+                task.add_done_callback(functools.partial(self._done, run.id))
 
-    def _done(self, run_id: str) -> None:
+    def _done(self, run_id: str, _task: asyncio.Task[None]) -> None:
         self.tasks.pop(run_id, None)
         self.contexts.pop(run_id, None)
         self._wake.set()  # a slot is free
 
-    async def _execute(self, run: Run) -> None:
-        assert run.lease_token is not None
-        lease = run.lease_token
-        logger = logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id})
-        writer = ProgressWriter(
+    def _writer_for(self, run: Run, lease: str) -> ProgressWriter:
+        return ProgressWriter(
             self.store,
             self.broker.publish,
             run_id=run.id,
@@ -123,77 +133,91 @@ class Runner:
             interval_s=self.settings.progress_interval_s,
             heartbeat_s=self.settings.heartbeat_interval_s,
         )
+
+    async def _execute(self, run: Run) -> None:
+        assert run.lease_token is not None
+        lease = run.lease_token
+        writer = self._writer_for(run, lease)
         writer.start()
+        ctx: JobContext | None = None
         try:
-            kind = self.registry.get(run.kind)
-            params = kind.params.model_validate(run.params)
-        except Exception as exc:
-            await writer.close()
-            await self._finish(run, lease, RunStatus.FAILED, "The run's parameters are invalid.",
-                               code="invalid_params", error=str(exc), steps=[])
-            return
-        ctx = JobContext(
-            run_id=run.id, tenant_id=run.tenant_id, attempt=run.attempt,
-            writer=writer, business=self.business, steps=kind.steps, log=logger,
-        )
-        self.contexts[run.id] = ctx
-        await self._run_job(run, lease, kind.run, params, ctx, writer, logger)
-
-    async def _run_job(
-        self, run: Run, lease: str, fn: Any, params: Any, ctx: JobContext,
-        writer: ProgressWriter, logger: logging.LoggerAdapter[logging.Logger],
-    ) -> None:
-        """Run the coroutine; commit-then-complete, or rollback-then-error/cancelled."""
-        status, message, code, error, result = RunStatus.FAILED, "", None, None, None
-        try:
-            result = await fn(ctx, params)
-            await ctx.checkpoint()  # a cancel that came during the last step still wins
-            await ctx.commit()
-            status, message = RunStatus.COMPLETED, "Completed."
-        except RunCancelled:
-            await ctx.rollback()
-            status, message, code = RunStatus.CANCELLED, "Cancelled; nothing was changed.", "cancelled"
-        except LeaseLost:
-            await ctx.rollback()
-            logger.warning("run %s: lease lost; rolled back and left it to its new owner", run.id)
-            await ctx.close()
-            await writer.close()
-            return
-        except JobError as exc:
-            await ctx.rollback()
-            message, code, error = exc.message, exc.code, exc.message
+            try:
+                kind = self.registry.get(run.kind)
+                params = kind.params.model_validate(run.params)
+            except Exception:
+                log.exception("run %s: stored params no longer validate", run.id)
+                outcome: Outcome | None = Outcome(
+                    RunStatus.FAILED, "The run's parameters are invalid.", "invalid_params"
+                )
+            else:
+                ctx = JobContext(
+                    run_id=run.id,
+                    tenant_id=run.tenant_id,
+                    attempt=run.attempt,
+                    writer=writer,
+                    business=self.business,
+                    steps=kind.steps,
+                    log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),
+                )
+                self.contexts[run.id] = ctx
+                outcome = await self._outcome(run.id, kind.run, params, ctx)
         except asyncio.CancelledError:
-            await asyncio.shield(self._abort(run, lease, ctx, writer))
+            # The process is shutting down mid-job: the business work was rolled back.
+            message = "The worker stopped before the run finished; nothing was changed."
+            outcome = Outcome(RunStatus.FAILED, message, "interrupted", message)
+            await asyncio.shield(self._conclude(run.id, lease, writer, ctx, outcome))
             raise
-        except Exception as exc:
-            logger.exception("run %s failed", run.id)
-            await ctx.rollback()
-            message, code = GENERIC_FAILURE.format(run_id=run.id), "internal_error"
-            error = message
-            del exc
-        finally:
-            await ctx.close()
-        await writer.close()
-        await self._finish(run, lease, status, message, code=code, error=error,
-                           result=result if status is RunStatus.COMPLETED else None,
-                           steps=ctx.final_step_rows(status, error))
+        await self._conclude(run.id, lease, writer, ctx, outcome)
 
-    async def _abort(self, run: Run, lease: str, ctx: JobContext, writer: ProgressWriter) -> None:
-        """The process is shutting down mid-job: roll back and say so."""
-        await ctx.rollback()
-        await ctx.close()
-        await writer.close()
-        message = "The worker stopped before the run finished; nothing was changed."
-        await self._finish(run, lease, RunStatus.FAILED, message, code="interrupted",
-                           error=message, steps=ctx.final_step_rows(RunStatus.FAILED, message))
+    async def _outcome(
+        self, run_id: str, fn: JobFn, params: Any, ctx: JobContext
+    ) -> Outcome | None:
+        """Run the coroutine: COMMIT then `completed`, or ROLLBACK then the failure."""
+        try:
+            try:
+                result = await fn(ctx, params)
+                await ctx.checkpoint()  # a cancel that came during the last step still wins
+                await ctx.commit()
+            except BaseException:
+                await ctx.rollback()
+                raise
+            finally:
+                await ctx.close()
+        except RunCancelled:
+            return Outcome(RunStatus.CANCELLED, "Cancelled; nothing was changed.", "cancelled")
+        except LeaseLost:
+            log.warning("run %s: lease lost; rolled back and left to its new owner", run_id)
+            return None
+        except JobError as exc:
+            return Outcome(RunStatus.FAILED, exc.message, exc.code, exc.message)
+        except Exception:
+            log.exception("run %s failed", run_id)  # the traceback stays in the log
+            message = GENERIC_FAILURE.format(run_id=run_id)
+            return Outcome(RunStatus.FAILED, message, "internal_error", message)
+        return Outcome(RunStatus.COMPLETED, "Completed.", result=result)
 
-    async def _finish(
-        self, run: Run, lease: str, status: RunStatus, message: str, *, code: str | None,
-        error: str | None, steps: list[dict[str, Any]], result: dict[str, Any] | None = None,
+    async def _conclude(
+        self,
+        run_id: str,
+        lease: str,
+        writer: ProgressWriter,
+        ctx: JobContext | None,
+        outcome: Outcome | None,
     ) -> None:
+        """Flush progress, then write the terminal state and publish its event."""
+        await writer.close()
+        if outcome is None or writer.lease_lost:
+            return
+        steps = ctx.final_step_rows(outcome.status, outcome.error) if ctx is not None else []
         event = await self.store.finish(
-            run.id, lease=lease, status=status, message=message,
-            error_code=code, error=error, result=result, steps=steps,
+            run_id,
+            lease=lease,
+            status=outcome.status,
+            message=outcome.message,
+            error_code=outcome.code,
+            error=outcome.error,
+            result=outcome.result,
+            steps=steps,
         )
         if event is not None:
-            await self.broker.publish(run.id, [event])
+            await self.broker.publish(run_id, [event])

@@ -31,10 +31,14 @@ def sibling_sqlite_url(url: str, suffix: str = "_app") -> str:
 
     SQLite has one writer per file, so business data lives in its own file
     and a long business transaction never blocks progress writes (issue 2).
+    An in-memory URL has no file to sit beside and is returned unchanged.
     """
-    prefix = "sqlite+aiosqlite:///"
-    path = Path(url[len(prefix) :])
-    return prefix + str(path.with_name(f"{path.stem}{suffix}{path.suffix or '.db'}"))
+    prefix, sep, path = url.partition(":///")
+    if not sep or path in ("", ":memory:") or path.startswith(":memory:"):
+        return url
+    file = Path(path)
+    sibling = file.with_name(f"{file.stem}{suffix}{file.suffix or '.db'}")
+    return f"{prefix}:///{sibling}"
 
 
 class Settings(BaseSettings):

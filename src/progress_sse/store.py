@@ -307,9 +307,7 @@ class RunStore:
             if cancel is None:
                 raise LeaseLost(run_id)
             if events:
-                await session.execute(
-                    sa.insert(RunEventRow), [_event_row(e, now) for e in events]
-                )
+                await session.execute(sa.insert(RunEventRow), [_event_row(e, now) for e in events])
             for step in steps:
                 await self._upsert_step(session, run_id, step)
         return bool(cancel)

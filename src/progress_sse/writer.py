@@ -13,6 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import suppress
 from typing import Any
 
 from progress_sse.events import RunEvent
@@ -97,16 +98,12 @@ class ProgressWriter:
 
     async def _loop(self) -> None:
         while not self._stop.is_set():
-            try:
+            with suppress(TimeoutError):  # nothing new: the flush below is a pure heartbeat
                 await asyncio.wait_for(self._wake.wait(), timeout=self.heartbeat_s)
-            except TimeoutError:
-                pass  # nothing new: the flush below is a pure heartbeat
             wait = self._last_flush + self.interval_s - time.monotonic()
             if not self._urgent and wait > 0:
-                try:  # coalesce until the interval is up, unless closing
+                with suppress(TimeoutError):  # coalesce until the interval is up, unless closing
                     await asyncio.wait_for(self._stop.wait(), timeout=wait)
-                except TimeoutError:
-                    pass
             try:
                 await self.flush()
             except LeaseLost:
@@ -135,9 +132,13 @@ class ProgressWriter:
                     self.run_id, self.lease, events, run_values, list(steps.values())
                 )
             except BaseException:
-                # Nothing was written: put the drafts back for the next round.
+                # Nothing was written: put the drafts back, in their order, before
+                # anything offered while the write was in flight.
+                if latest is not None and (self._milestones or self._latest is not None):
+                    milestones = [*milestones, latest]
+                    latest = None
                 self._milestones = milestones + self._milestones
-                self._latest = self._latest or latest
+                self._latest = self._latest if self._latest is not None else latest
                 self._run_values = run_values | self._run_values
                 self._steps = steps | self._steps
                 raise

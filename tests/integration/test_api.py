@@ -25,8 +25,12 @@ def assert_error(response: httpx.Response, status: int, code: str | None = None)
 async def test_no_or_bad_key_is_401_on_every_route(server: Server) -> None:
     async with server.client(tenant="") as anonymous:
         for method, path in [
-            ("POST", "/api/runs"), ("GET", "/api/runs"), ("GET", "/api/runs/active"),
-            ("GET", "/api/runs/x"), ("GET", "/api/runs/x/events"), ("GET", "/api/runs/x/log"),
+            ("POST", "/api/runs"),
+            ("GET", "/api/runs"),
+            ("GET", "/api/runs/active"),
+            ("GET", "/api/runs/x"),
+            ("GET", "/api/runs/x/events"),
+            ("GET", "/api/runs/x/log"),
             ("POST", "/api/runs/x/cancel"),
         ]:
             assert_error(await anonymous.request(method, path), 401)
@@ -38,8 +42,10 @@ async def test_another_tenants_run_is_404_everywhere_like_a_missing_one(server: 
     async with server.client("acme") as acme, server.client("globex") as globex:
         run_id = await start_run(acme, items=3, delay_ms=0)
         for method, path in [
-            ("GET", f"/api/runs/{run_id}"), ("GET", f"/api/runs/{run_id}/events"),
-            ("GET", f"/api/runs/{run_id}/log"), ("POST", f"/api/runs/{run_id}/cancel"),
+            ("GET", f"/api/runs/{run_id}"),
+            ("GET", f"/api/runs/{run_id}/events"),
+            ("GET", f"/api/runs/{run_id}/log"),
+            ("POST", f"/api/runs/{run_id}/cancel"),
         ]:
             theirs = await globex.request(method, path)
             missing = await globex.request(method, path.replace(run_id, "0" * 26))
@@ -57,7 +63,9 @@ async def test_bad_input_gets_a_clear_status_and_writes_nothing(server: Server) 
         assert_error(await client.post("/api/runs", content=b"{not json"), 400, "invalid_json")
         assert_error(await client.post("/api/runs", content=b"[1,2]"), 400, "invalid_json")
         assert_error(await client.post("/api/runs", json={"params": {}}), 422)
-        err = assert_error(await client.post("/api/runs", json={"kind": "nope"}), 422, "unknown_kind")
+        err = assert_error(
+            await client.post("/api/runs", json={"kind": "nope"}), 422, "unknown_kind"
+        )
         assert "demo" in err["message"]
         err = assert_error(
             await client.post("/api/runs", json={"kind": "demo", "params": {"items": 0}}), 422
@@ -146,7 +154,9 @@ async def test_list_show_active_and_log(make_settings) -> None:  # type: ignore[
         await collect(client, f"/api/runs/{active}/events")
         none = (await client.get("/api/runs/active")).json()
     assert none == {
-        "success": False, "status": "no_active_progress", "progress": None,
+        "success": False,
+        "status": "no_active_progress",
+        "progress": None,
         "message": "No run is active right now.",
     }
 

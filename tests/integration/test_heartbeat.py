@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from datetime import datetime
 from typing import Any
 
@@ -12,7 +13,9 @@ from progress_sse.jobs.demo.models import DemoItem
 from tests.support import run_server, run_status, start_run, wait_for
 
 
-async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(make_settings) -> None:  # type: ignore[no-untyped-def]
+async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(
+    make_settings,
+) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings(stale_after_s=1.0, heartbeat_interval_s=0.2)
     other = db.create_engine(settings.business_url, settings)
     async with run_server(settings) as srv, srv.client() as client:
@@ -28,7 +31,9 @@ async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(ma
             beats.append(datetime.fromisoformat(state["heartbeat_at"].replace("Z", "+00:00")))
             async with other.connect() as conn:
                 visible = await conn.scalar(
-                    sa.select(sa.func.count()).select_from(DemoItem).where(DemoItem.run_id == run_id)
+                    sa.select(sa.func.count())
+                    .select_from(DemoItem)
+                    .where(DemoItem.run_id == run_id)
                 )
             visible_rows.append(int(visible or 0))
             await _sleep(0.1)
@@ -37,7 +42,7 @@ async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(ma
     # Only the last sample may fall between COMMIT and the `completed` update.
     assert len(visible_rows) >= 10 and set(visible_rows[:-1]) == {0}, visible_rows
     assert (beats[-1] - beats[0]).total_seconds() > settings.stale_after_s, "heartbeats went on"
-    gaps = [(b - a).total_seconds() for a, b in zip(beats, beats[1:], strict=False)]
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(beats)]
     assert max(gaps) < settings.stale_after_s
 
 

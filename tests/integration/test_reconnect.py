@@ -15,15 +15,15 @@ async def reconnecting_watcher(
     """Disconnect after each count of frames in `cut_after`, resume from the last id seen."""
     frames: list[Frame] = []
     last_id: str | None = "0"
-    connections = 0
-    for budget in [*cut_after, 10_000]:
-        connections += 1
+    for connections, budget in enumerate([*cut_after, 10_000], start=1):
         url, headers = f"/api/runs/{run_id}/events", {}
         if last_id is not None and use_query:
             url += f"?last_event_id={last_id}"
         elif last_id is not None:
             headers["Last-Event-ID"] = last_id
-        got = await collect(client, url, headers=headers, stop=lambda _f, n=[0], b=budget: _count(n, b))
+        got = await collect(
+            client, url, headers=headers, stop=lambda _f, n=[0], b=budget: _count(n, b)
+        )
         frames += got
         if got and got[-1].event == "end":
             return frames, connections

@@ -49,7 +49,9 @@ async def test_stalled_watcher_is_bounded_and_the_job_finishes(make_settings) ->
         hub = srv.services.hub
         run_id = await start_run(client, "chatty")
         port = int(srv.base_url.rsplit(":", 1)[1])
-        sock = await asyncio.to_thread(stalled_reader, port, f"/api/runs/{run_id}/events", srv.keys["acme"])
+        sock = await asyncio.to_thread(
+            stalled_reader, port, f"/api/runs/{run_id}/events", srv.keys["acme"]
+        )
         try:
             await wait_for(lambda: _has_watcher(hub, run_id))
             subscriber = next(iter(hub.channels[run_id].subscribers))
@@ -85,7 +87,9 @@ async def test_lagged_watcher_catches_up_from_the_table_without_gaps(make_settin
         frames = []
         from tests.support import sse_frames
 
-        async for frame in sse_frames(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}):
+        async for frame in sse_frames(
+            client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
+        ):
             frames.append(frame)
             if len(frames) % 50 == 0:
                 await asyncio.sleep(0.2)  # fall behind now and then

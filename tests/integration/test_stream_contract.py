@@ -40,11 +40,15 @@ async def test_ids_equal_seq_and_strictly_increase(server: Server) -> None:
         run_id = await start_run(client, items=30, delay_ms=5)
         frames = await collect(client, f"/api/runs/{run_id}/events")
     with_ids = [f for f in frames if f.event != "end"]
-    assert all(f.seq == f.data.get("seq") for f in with_ids), [f for f in with_ids if "seq" not in f.data]
+    assert all(f.seq == f.data.get("seq") for f in with_ids), [
+        f for f in with_ids if "seq" not in f.data
+    ]
     seqs = [f.seq for f in with_ids]
     assert seqs == sorted(set(seqs)), "ids strictly increase"
     for frame in with_ids:
-        assert frame.data["ts"].endswith("Z") and len(frame.data["ts"]) == len("2026-11-22T16:40:01.123456Z")
+        assert frame.data["ts"].endswith("Z") and len(frame.data["ts"]) == len(
+            "2026-11-22T16:40:01.123456Z"
+        )
         assert frame.data["run_id"] == run_id
 
 
@@ -53,9 +57,13 @@ async def test_progress_carries_step_counts_rate_and_eta(server: Server) -> None
         run_id = await start_run(client, items=40, delay_ms=5)
         frames = await collect(client, f"/api/runs/{run_id}/events")
     counted = [
-        f for f in frames
-        if f.event == "message" and f.data["step"] and f.data["step"]["name"] == "process"
-        and f.data["processed"] > 0 and f.data["step"]["status"] == "in_progress"
+        f
+        for f in frames
+        if f.event == "message"
+        and f.data["step"]
+        and f.data["step"]["name"] == "process"
+        and f.data["processed"] > 0
+        and f.data["step"]["status"] == "in_progress"
     ]
     assert counted
     for frame in counted:
@@ -100,6 +108,7 @@ async def test_idle_stream_gets_ping_comments(make_settings) -> None:  # type: i
         run_id = await start_run(client, items=3)
         pings = 0
         async with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+
             async def read() -> None:
                 nonlocal pings
                 async for line in response.aiter_lines():
@@ -107,5 +116,6 @@ async def test_idle_stream_gets_ping_comments(make_settings) -> None:  # type: i
                         pings += 1
                         if pings == 2:
                             return
+
             await asyncio.wait_for(read(), 10)
     assert pings == 2

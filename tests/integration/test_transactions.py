@@ -15,7 +15,7 @@ from progress_sse.jobs import JobKind, default_registry
 from progress_sse.jobs.demo import STEPS, DemoParams
 from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.settings import Settings
-from tests.support import Server, collect, sse_frames, run_server, run_status, start_run, wait_for
+from tests.support import Server, collect, run_server, run_status, sse_frames, start_run, wait_for
 
 
 @pytest.fixture
@@ -76,9 +76,15 @@ async def test_failing_job_rolls_back_then_reports_error(
 async def _leaky_job(ctx: JobContext, params: DemoParams) -> dict[str, Any]:
     async with ctx.step("init"):
         session = await ctx.session()
-        await session.execute(sa.insert(DemoItem).values(
-            tenant_id=ctx.tenant_id, run_id=ctx.run_id, item_no=1, value=1,
-            created_at=sa.func.now()))
+        await session.execute(
+            sa.insert(DemoItem).values(
+                tenant_id=ctx.tenant_id,
+                run_id=ctx.run_id,
+                item_no=1,
+                value=1,
+                created_at=sa.func.now(),
+            )
+        )
         raise RuntimeError("password=hunter2 SELECT * FROM secret_table")
 
 

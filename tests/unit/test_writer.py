@@ -224,11 +224,6 @@ async def test_an_idle_flush_is_a_heartbeat_that_publishes_nothing() -> None:
     assert writer.seq == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason="bug: writer.py:140 puts a failed batch's tick back after newer milestones",
-)
 async def test_a_tick_offered_before_a_milestone_stays_before_it_after_a_failed_write() -> None:
     """A write can fail while the job goes on; order must survive the retry."""
     writer: ProgressWriter

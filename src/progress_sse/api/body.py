@@ -10,11 +10,16 @@ from starlette.requests import Request
 from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
 
 
+def is_ascii_number(text: str) -> bool:
+    """Digits 0-9 only: `str.isdigit` also accepts '²' and other scripts' digits."""
+    return text.isascii() and text.isdigit()
+
+
 async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     """The body as a JSON object; 413 past `max_bytes`, 400 when it is not JSON."""
     declared = request.headers.get("content-length")
     if declared is not None:
-        if not declared.isdigit():
+        if not is_ascii_number(declared):
             raise BadRequest("Content-Length must be a number.")
         if int(declared) > max_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
@@ -28,7 +33,9 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
     try:
         value = json.loads(body)
     except json.JSONDecodeError as exc:
-        raise BadRequest(f"The request body is not valid JSON: {exc.msg}.", code="invalid_json") from None
+        raise BadRequest(
+            f"The request body is not valid JSON: {exc.msg}.", code="invalid_json"
+        ) from None
     except UnicodeDecodeError:
         raise BadRequest("The request body is not UTF-8 text.", code="invalid_json") from None
     if not isinstance(value, dict):
@@ -40,7 +47,7 @@ def query_int(request: Request, name: str, default: int, low: int, high: int) ->
     raw = request.query_params.get(name)
     if raw is None or raw == "":
         return default
-    if not raw.isdigit() or not (low <= int(raw) <= high):
+    if not is_ascii_number(raw) or not (low <= int(raw) <= high):
         raise ValidationFailed(
             f"'{name}' must be a whole number from {low} to {high}.",
             fields=[{"field": name, "message": f"must be {low}-{high}"}],

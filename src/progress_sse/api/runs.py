@@ -65,7 +65,8 @@ async def create_run(request: Request) -> Response:
             "data": run_json(run, svc.settings.stale_after_s),
         },
         status_code=202,
-        headers={"Location": f"/api/runs/{run.id}"} | ({} if created else {"Idempotent-Replayed": "true"}),
+        headers={"Location": f"/api/runs/{run.id}"}
+        | ({} if created else {"Idempotent-Replayed": "true"}),
     )
 
 
@@ -88,7 +89,9 @@ async def list_runs(request: Request) -> Response:
     limit = query_int(request, "limit", 50, 1, 200)
     cursor = request.query_params.get("cursor") or None
     if cursor is not None and (len(cursor) > 32 or not cursor.isalnum()):
-        raise ValidationFailed("'cursor' is not valid.", fields=[{"field": "cursor", "message": "invalid"}])
+        raise ValidationFailed(
+            "'cursor' is not valid.", fields=[{"field": "cursor", "message": "invalid"}]
+        )
     runs = await svc.store.list_runs(
         who.tenant_id,
         status=_status_filter(request),
@@ -148,19 +151,30 @@ async def run_log(request: Request) -> Response:
         writer.writerow(LOG_COLUMNS)
         for e in events:
             step = e.data.get("step") or {}
-            writer.writerow([
-                e.seq, e.event.value if e.event else "progress", e.data.get("ts"),
-                e.data.get("status"), e.data.get("percentage"), step.get("name", ""),
-                step.get("status", ""), _csv_safe(str(e.data.get("message", ""))),
-            ])
+            writer.writerow(
+                [
+                    e.seq,
+                    e.event.value if e.event else "progress",
+                    e.data.get("ts"),
+                    e.data.get("status"),
+                    e.data.get("percentage"),
+                    step.get("name", ""),
+                    step.get("status", ""),
+                    _csv_safe(str(e.data.get("message", ""))),
+                ]
+            )
         return Response(
             out.getvalue(),
             media_type="text/csv",
             headers={"Content-Disposition": f'attachment; filename="run-{run.id}.csv"'},
         )
     if fmt != "json":
-        raise ValidationFailed("'format' must be json or csv.", fields=[{"field": "format", "message": "json or csv"}])
-    data = [{"seq": e.seq, "event": e.event.value if e.event else None, "data": e.data} for e in events]
+        raise ValidationFailed(
+            "'format' must be json or csv.", fields=[{"field": "format", "message": "json or csv"}]
+        )
+    data = [
+        {"seq": e.seq, "event": e.event.value if e.event else None, "data": e.data} for e in events
+    ]
     return Response(
         dumps({"success": True, "run_id": run.id, "data": data, "total": len(data)}),
         media_type="application/json",

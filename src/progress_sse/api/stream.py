@@ -13,6 +13,7 @@ from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
 
+from progress_sse.api.body import is_ascii_number
 from progress_sse.api.runs import caller
 from progress_sse.events import END, RunEvent, retry_line
 from progress_sse.fanout import Hub
@@ -27,7 +28,7 @@ def parse_last_event_id(request: Request) -> int | None:
     if raw is None:
         return None
     raw = raw.strip()
-    if not raw.isdigit() or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
+    if not is_ascii_number(raw) or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
         return None
     return int(raw)
 
@@ -36,8 +37,12 @@ async def run_events(request: Request) -> Response:
     svc, who = await caller(request)
     run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
     stream = event_stream(
-        svc.store, svc.hub, run.id, parse_last_event_id(request),
-        retry_ms=svc.settings.retry_ms, page=svc.settings.replay_page,
+        svc.store,
+        svc.hub,
+        run.id,
+        parse_last_event_id(request),
+        retry_ms=svc.settings.retry_ms,
+        page=svc.settings.replay_page,
     )
     return EventSourceResponse(
         stream,

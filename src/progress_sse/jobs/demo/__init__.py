@@ -57,9 +57,18 @@ async def run_demo(ctx: JobContext, params: DemoParams) -> dict[str, Any]:
         rows = []
         for i in range(1, n + 1):
             if params.fail_at == i:
-                raise JobError(f"Item {i} could not be processed (demo failure).", code="demo_failure")
-            rows.append({"tenant_id": ctx.tenant_id, "run_id": ctx.run_id, "item_no": i,
-                         "value": i * i, "created_at": utc_now()})
+                raise JobError(
+                    f"Item {i} could not be processed (demo failure).", code="demo_failure"
+                )
+            rows.append(
+                {
+                    "tenant_id": ctx.tenant_id,
+                    "run_id": ctx.run_id,
+                    "item_no": i,
+                    "value": i * i,
+                    "created_at": utc_now(),
+                }
+            )
             total_value += i * i
             if len(rows) >= 500:
                 await session.execute(sa.insert(DemoItem), rows)
