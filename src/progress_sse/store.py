@@ -15,7 +15,7 @@ from progress_sse.errors import Conflict, NotFound
 from progress_sse.events import RunEvent, utc_now
 from progress_sse.ids import new_run_id
 from progress_sse.models import Run, RunEventRow, RunStep
-from progress_sse.progress import progress_payload, terminal_payload
+from progress_sse.progress import StepSpec, StepState, progress_payload, terminal_payload
 from progress_sse.statuses import ACTIVE_STATUSES, TERMINAL_EVENT_FOR, EventName, RunStatus
 
 
@@ -31,6 +31,7 @@ class NewRun:
     lock_key: str | None
     idempotency_key: str | None
     created_by: str | None
+    steps: Sequence[StepSpec] = ()
 
 
 def to_event(row: RunEventRow) -> RunEvent:
@@ -96,6 +97,14 @@ class RunStore:
                 session.add(run)
                 await session.flush()
                 await session.execute(sa.insert(RunEventRow), [_event_row(first, now)])
+                if new.steps:  # declared steps are visible as `pending` from the start
+                    await session.execute(
+                        sa.insert(RunStep),
+                        [
+                            StepState(index=i, spec=spec).as_row() | {"run_id": run.id}
+                            for i, spec in enumerate(new.steps)
+                        ],
+                    )
         except IntegrityError:
             return await self._explain_conflict(new), False
         return run, True

@@ -109,14 +109,17 @@ async def test_idempotency_key_returns_the_same_run(make_settings) -> None:  # t
         assert len((await client.get("/api/runs")).json()["data"]) == 1
 
 
-async def test_start_answers_202_with_urls(server: Server) -> None:
-    async with server.client() as client:
+async def test_start_answers_202_with_urls_and_pending_steps(make_settings) -> None:  # type: ignore[no-untyped-def]
+    async with run_server(make_settings(run_jobs=False)) as srv, srv.client() as client:
         response = await client.post("/api/runs", json={"kind": "demo", "params": {"items": 2}})
-    body = response.json()
+        body = response.json()
+        steps = (await client.get(body["url"])).json()["data"]["steps"]
     assert response.status_code == 202 and body["success"] is True
     assert body["url"] == f"/api/runs/{body['id']}"
     assert body["events_url"] == f"/api/runs/{body['id']}/events"
     assert body["data"]["status"] == "pending" and body["data"]["tenant"] == "acme"
+    assert [s["name"] for s in steps] == ["init", "prepare", "load", "process", "finalize"]
+    assert {s["status"] for s in steps} == {"pending"}
 
 
 async def test_list_show_active_and_log(make_settings) -> None:  # type: ignore[no-untyped-def]

@@ -52,6 +52,7 @@ async def create_run(request: Request) -> Response:
             lock_key=kind.lock_key(parsed),
             idempotency_key=idem,
             created_by=who.key_prefix,
+            steps=kind.steps,
         )
     )
     if created and svc.runner is not None:
