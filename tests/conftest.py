@@ -3,19 +3,24 @@
 Set PROGRESS_SSE_TEST_DATABASE_URL (for example
 postgresql://postgres@127.0.0.1:5432/test) to add the PostgreSQL run.
 Each database is migrated once per session; SQLite tests copy the migrated
-files, PostgreSQL tests start from truncated tables.
+files, PostgreSQL tests start from truncated tables in a database created
+for this session and dropped after it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
 
 from progress_sse import admin, db
 from progress_sse.jobs import load_business_models
@@ -48,12 +53,29 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def pg_migrated() -> str | None:
+def pg_migrated() -> Iterator[str | None]:
+    """A database of this test session's own, so concurrent sessions never meet."""
     if not PG_URL:
-        return None
-    url = normalize_url(PG_URL)
-    asyncio.run(admin.migrate_all(Settings(database_url=url)))
-    return url
+        yield None
+        return
+    base = make_url(normalize_url(PG_URL))
+    name = f"progress_sse_test_{os.getpid()}_{secrets.token_hex(3)}"
+    asyncio.run(_admin(base, f'CREATE DATABASE "{name}"'))
+    url = base.set(database=name).render_as_string(hide_password=False)
+    try:
+        asyncio.run(admin.migrate_all(Settings(database_url=url)))
+        yield url
+    finally:
+        asyncio.run(_admin(base, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+async def _admin(url: URL, statement: str) -> None:
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    try:
+        async with engine.connect() as conn:
+            await conn.exec_driver_sql(statement)
+    finally:
+        await engine.dispose()
 
 
 async def _truncate(url: str) -> None:

@@ -15,7 +15,7 @@ from httpx_sse import aconnect_sse
 from starlette.applications import Starlette
 
 from progress_sse.app import create_app
-from progress_sse.auth import Role
+from progress_sse.auth import Role, create_key
 from progress_sse.jobs import JobRegistry
 from progress_sse.services import Services
 from progress_sse.settings import Settings
@@ -40,7 +40,7 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def run_server(
-    settings: Settings, registry: JobRegistry | None = None
+    settings: Settings, registry: JobRegistry | None = None, *, keys: bool = True
 ) -> AsyncIterator[Server]:
     """uvicorn in this loop on a free loopback port (httpx's ASGI transport buffers bodies)."""
     app = create_app(settings, registry)
@@ -63,11 +63,10 @@ async def run_server(
     assert server.started, "server did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
     handle = Server(app=app, base_url=f"http://127.0.0.1:{port}")
-    from progress_sse.auth import create_key
-
-    for tenant in ("acme", "globex"):
-        handle.keys[tenant] = await create_key(handle.services.sessions, tenant, Role.ADMIN)
-    handle.keys["acme-member"] = await create_key(handle.services.sessions, "acme", Role.MEMBER)
+    if keys:
+        for tenant in ("acme", "globex"):
+            handle.keys[tenant] = await create_key(handle.services.sessions, tenant, Role.ADMIN)
+        handle.keys["acme-member"] = await create_key(handle.services.sessions, "acme", Role.MEMBER)
     try:
         yield handle
     finally:

@@ -169,3 +169,13 @@ async def test_health_endpoints(server: Server, path: str) -> None:
     async with server.client(tenant="") as client:
         response = await client.get(path)
     assert response.status_code == 200
+
+
+async def test_readiness_fails_when_the_schema_is_missing(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings(database_url=f"sqlite:///{tmp_path}/never-migrated.db")
+    settings = settings.model_copy(update={"run_jobs": False})
+    async with run_server(settings, keys=False) as srv, srv.client(tenant="") as client:
+        ready = await client.get("/readyz")
+        alive = await client.get("/healthz")
+    assert alive.status_code == 200
+    assert ready.status_code == 503 and ready.json()["checks"]["database"] is False

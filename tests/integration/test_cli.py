@@ -1,0 +1,120 @@
+"""The command line through its real entry point: migrate, keys, demo, serve --demo."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from starlette.requests import Request
+
+from progress_sse import db
+from progress_sse.auth import Role, authenticate
+from progress_sse.settings import Settings
+from tests.support import collect
+
+CLI = str(Path(sys.executable).parent / "progress-sse")
+
+
+def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [CLI, *args], env=os.environ | env, cwd=cwd, capture_output=True, text=True, timeout=60
+    )
+
+
+@pytest.fixture
+def fresh_sqlite(tmp_path: Path) -> dict[str, str]:
+    return {"PROGRESS_SSE_DATABASE_URL": f"sqlite:///{tmp_path}/fresh.db"}
+
+
+@pytest.fixture
+def cli_env(backend: str, fresh_sqlite: dict[str, str], db_urls: dict[str, str]) -> dict[str, str]:
+    """A brand-new SQLite file, or the (truncated) PostgreSQL test database."""
+    if backend == "sqlite":
+        return fresh_sqlite
+    return {"PROGRESS_SSE_DATABASE_URL": db_urls["database_url"]}
+
+
+async def test_db_upgrade_then_keys_create_prints_a_working_key(
+    cli_env: dict[str, str], backend: str, tmp_path: Path
+) -> None:
+    upgraded = cli("db", "upgrade", env=cli_env, cwd=tmp_path)
+    assert upgraded.returncode == 0, upgraded.stderr
+    if backend == "sqlite":
+        assert (tmp_path / "fresh.db").exists() and (tmp_path / "fresh_app.db").exists()
+    made = cli("keys", "create", "--tenant", "acme", "--role", "member", env=cli_env, cwd=tmp_path)
+    assert made.returncode == 0, made.stderr
+    key = made.stdout.strip().splitlines()[-1]
+    assert key.startswith("pss_")
+
+    settings = Settings(database_url=cli_env["PROGRESS_SSE_DATABASE_URL"])
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        scope = {"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode())]}
+        who = await authenticate(db.sessionmaker(engine), Request(scope))
+        async with engine.connect() as conn:
+            stored = (await conn.exec_driver_sql("SELECT key_hash FROM api_keys")).scalars().all()
+    finally:
+        await engine.dispose()
+    assert who.tenant_id == "acme" and who.role is Role.MEMBER
+    assert key not in stored and len(stored) == 1, "only a hash of the key is stored"
+
+
+def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli("db", "upgrade", env=cli_env, cwd=tmp_path)
+    result = cli("keys", "create", "--tenant", "bad tenant!", env=cli_env, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.strip().startswith("error:") and "Traceback" not in result.stderr
+    wrong = cli("keys", "create", "--tenant", "a", "--role", "root", env=cli_env, cwd=tmp_path)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def test_serve_demo_on_a_fresh_folder_runs_and_streams_a_job(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    """What the README's first command does: migrate, seed, print a key, serve."""
+    import httpx
+
+    port = free_port()
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        proc = await asyncio.create_subprocess_exec(
+            CLI, "serve", "--demo", "--port", str(port),
+            env=os.environ | fresh_sqlite, cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+    try:
+        key, text = None, ""
+        for _ in range(300):  # bounded: 30 s
+            text = log_path.read_text()
+            match = re.search(r"^\s+(pss_\S+)$", text, re.M)
+            if match and "Uvicorn running" in text:
+                key = match.group(1)
+                break
+            await asyncio.sleep(0.1)
+        assert key, text
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
+        ) as client:
+            seeded = (await client.get("/api/runs")).json()["data"]
+            assert len(seeded) == 1, "the demo seed left a run to look at"
+            started = await client.post(
+                "/api/runs", json={"kind": "demo", "params": {"items": 5, "delay_ms": 1}}
+            )
+            frames = await collect(client, started.json()["events_url"])
+        assert [f.event for f in frames][-2:] == ["complete", "end"]
+    finally:
+        proc.terminate()
+        await asyncio.wait_for(proc.wait(), 15)
