@@ -24,7 +24,7 @@ from progress_sse.progress import (
 )
 from progress_sse.statuses import RunStatus, StepStatus
 from progress_sse.store import LeaseLost
-from progress_sse.writer import ProgressWriter
+from progress_sse.writer import Draft, ProgressWriter
 
 
 class JobContext:
@@ -54,6 +54,9 @@ class JobContext:
         self.percentage = 0.0
         self.message = ""
         self.cancel_requested = False
+        self._fraction: float | None = None
+        self._explicit: float | None = None
+        writer.snapshot = self._draft
         if steps:
             self.declare_steps(steps)
 
@@ -83,8 +86,11 @@ class JobContext:
         state.total = total
         self._current = state
         self._step_started = time.monotonic()
+        self._fraction = None
         self.percentage = max(self.percentage, state.spec.start)
-        await self._report(message or self.message, milestone=True)
+        if message:
+            self.message = message
+        await self._milestone(state)
 
     @asynccontextmanager
     async def step(
@@ -105,9 +111,11 @@ class JobContext:
         state.finished_at = utc_now()
         state.error = error
         if status is StepStatus.COMPLETED:
+            self._settle_percentage()
             self.percentage = max(self.percentage, state.spec.end)
         self._current = None
-        await self._report(self.message, milestone=True, step=state)
+        self._fraction = None
+        await self._milestone(state)
 
     def _step_named(self, name: str) -> StepState:
         for state in self._steps:
@@ -128,8 +136,9 @@ class JobContext:
     ) -> None:
         """Report progress: counts or a fraction inside the step, or an overall percentage.
 
-        Cheap to call for every item: it only updates memory; the writer
-        persists the newest state at most every `progress_interval_s`.
+        Cheap enough to call for every item: it only records the numbers; the
+        writer turns the newest state into an event at most every
+        `progress_interval_s`.
         """
         state = self._current
         if state is not None:
@@ -137,55 +146,73 @@ class JobContext:
                 state.total = total
             if processed is not None:
                 state.processed = processed
-            if percentage is None and (fraction is not None or state.total):
-                percentage = step_percentage(
-                    state.spec, processed=state.processed, total=state.total, fraction=fraction
-                )
+        if fraction is not None:
+            self._fraction = fraction
         if percentage is not None:
-            # The bar never moves backwards within an attempt.
-            self.percentage = max(self.percentage, clamp(round(percentage, 2)))
-        await self._report(message if message is not None else self.message, milestone=False)
+            self._explicit = percentage
+        if message is not None:
+            self.message = message
+        await self._tick()
 
     async def skip(self, count: int = 1, message: str | None = None) -> None:
         """Count items passed over on purpose (they are not failures)."""
         if self._current is not None:
             self._current.skipped += count
-        await self._report(message if message is not None else self.message, milestone=False)
+        if message is not None:
+            self.message = message
+        await self._tick()
 
     async def set_message(self, message: str) -> None:
-        await self._report(message, milestone=False)
+        self.message = message
+        await self._tick()
 
     async def checkpoint(self) -> None:
         """Raise `RunCancelled` once a cancel was requested (here or in any process)."""
-        if self._writer.lease_lost:
+        self._check()
+
+    def _check(self) -> None:
+        writer = self._writer
+        if writer.lease_lost:
             raise LeaseLost(self.run_id)
-        if self.cancel_requested or self._writer.cancel_requested:
+        if self.cancel_requested or writer.cancel_requested:
             raise RunCancelled()
 
-    def _totals(self) -> tuple[int, int, int | None]:
-        processed = sum(s.processed for s in self._steps)
-        skipped = sum(s.skipped for s in self._steps)
-        state = self._current
-        return processed, skipped, (state.total if state else None)
+    async def _tick(self) -> None:
+        self._check()
+        writer = self._writer
+        writer.mark_dirty()
+        if writer.due:
+            await asyncio.sleep(0)  # let the writer run even in a busy loop
 
-    async def _report(
-        self, message: str, *, milestone: bool, step: StepState | None = None
-    ) -> None:
-        await self.checkpoint()
-        self.message = message
+    def _settle_percentage(self) -> float:
+        """Fold the reported numbers into the bar, which never moves backwards."""
+        state, explicit = self._current, self._explicit
+        if explicit is None and state is not None and (self._fraction is not None or state.total):
+            explicit = step_percentage(
+                state.spec, processed=state.processed, total=state.total, fraction=self._fraction
+            )
+        if explicit is not None:
+            self.percentage = max(self.percentage, clamp(round(explicit, 2)))
+        self._explicit = None
+        return self.percentage
+
+    def _draft(self, step: StepState | None = None) -> Draft:
+        """The current state as an event draft (built per flush, not per tick)."""
         state = step or self._current
-        processed, skipped, _ = self._totals()
+        percentage = self._settle_percentage()
         rate, eta = (None, None)
-        if state is not None and state.total:
+        if state is not None and state.total and state.status is StepStatus.IN_PROGRESS:
             rate, eta = rate_and_eta(
                 state.processed, state.total, time.monotonic() - self._step_started
             )
+        processed = sum(s.processed for s in self._steps)
+        skipped = sum(s.skipped for s in self._steps)
         data = progress_payload(
             run_id=self.run_id,
             seq=0,
             status=RunStatus.RUNNING,
-            percentage=self.percentage,
-            message=message,
+            percentage=percentage,
+            message=self.message,
             step=state,
             processed=state.processed if state else processed,
             skipped=state.skipped if state else skipped,
@@ -195,8 +222,8 @@ class JobContext:
             ts=utc_now(),
         )
         run_values = {
-            "percentage": self.percentage,
-            "message": message,
+            "percentage": percentage,
+            "message": self.message,
             "current_step": state.index if state else None,
             "processed": processed,
             "skipped": skipped,
@@ -204,10 +231,12 @@ class JobContext:
             "rate": rate,
             "eta_s": eta,
         }
-        row = state.as_row() if state is not None else None
-        self._writer.offer(data, run_values, milestone=milestone, step=row)
-        if self._writer.due:
-            await asyncio.sleep(0)  # let the writer run even in a busy loop
+        return Draft(data, run_values, state.as_row() if state is not None else None)
+
+    async def _milestone(self, step: StepState) -> None:
+        self._check()
+        self._writer.offer_milestone(self._draft(step))
+        await asyncio.sleep(0)  # step changes are written at once
 
     # -- the business transaction ----------------------------------------------------
 

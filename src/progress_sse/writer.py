@@ -1,10 +1,11 @@
 """Coalesced persistence of one run's progress, on its own short transactions.
 
-A job may report a million ticks; the writer keeps only the newest one and
-writes at most one batch per `interval` (about 10 per second by default),
-plus every step change at once. Each batch is one transaction on the run
-store: the events, the run row (which is also the heartbeat) and changed
-steps. Nothing here touches the job's business transaction (issue 2, point 4).
+A job may report a million ticks; a tick only marks the run dirty, and the
+writer builds one snapshot of the newest state per `interval` (about 10 writes
+per second by default), plus every milestone (a step change) at once. Each
+batch is one transaction on the run store: the events, the run row (which is
+also the heartbeat) and changed steps. Nothing here touches the job's
+business transaction (issue 2, point 4).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import suppress
+from dataclasses import dataclass
 from typing import Any
 
 from progress_sse.events import RunEvent
@@ -22,6 +24,18 @@ from progress_sse.store import LeaseLost, RunStore
 log = logging.getLogger(__name__)
 
 Publish = Callable[[str, list[RunEvent]], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Draft:
+    """An event before it has a seq: its data, the run columns it sets, its step row."""
+
+    data: dict[str, Any]
+    run_values: dict[str, Any]
+    step: dict[str, Any] | None = None
+
+
+Snapshot = Callable[[], Draft]
 
 
 class ProgressWriter:
@@ -45,47 +59,38 @@ class ProgressWriter:
         self.seq = seq
         self.interval_s = interval_s
         self.heartbeat_s = heartbeat_s
+        self.snapshot: Snapshot | None = None
         self.cancel_requested = False
         self.lease_lost = False
-        self._milestones: list[dict[str, Any]] = []
-        self._latest: dict[str, Any] | None = None
-        self._run_values: dict[str, Any] = {}
+        self.writes = 0
+        self._milestones: list[Draft] = []
+        self._dirty = False
         self._steps: dict[int, dict[str, Any]] = {}
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._urgent = False
         self._last_flush = 0.0
         self._lock = asyncio.Lock()
-        self._stop = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
-        self.writes = 0
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"writer:{self.run_id}")
 
-    def offer(
-        self,
-        data: dict[str, Any],
-        run_values: dict[str, Any],
-        *,
-        milestone: bool,
-        step: dict[str, Any] | None = None,
-    ) -> None:
-        """Queue a progress event; milestones (step changes) are never coalesced away."""
-        if milestone:
-            if self._latest is not None:
-                self._milestones.append(self._latest)
-                self._latest = None
-            self._milestones.append(data)
-            self._urgent = True
-        else:
-            self._latest = data
-        self._run_values.update(run_values)
-        if step is not None:
-            self._steps[step["index"]] = step
+    def mark_dirty(self) -> None:
+        """A tick: the newest state will be snapshotted at the next flush."""
+        self._dirty = True
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def offer_milestone(self, draft: Draft) -> None:
+        """A step change: persisted as its own event, never coalesced away."""
+        self._milestones.append(draft)
+        self._dirty = False  # the milestone is the newest state
+        self._urgent = True
         self._wake.set()
 
     def queue_step(self, step: dict[str, Any]) -> None:
-        """Persist a step row with the next batch (declared steps start `pending`)."""
+        """Persist a step row with the next batch."""
         self._steps[step["index"]] = step
         self._wake.set()
 
@@ -119,28 +124,32 @@ class ProgressWriter:
         async with self._lock:
             self._wake.clear()
             self._urgent = False
-            milestones, latest = self._milestones, self._latest
-            run_values, steps = self._run_values, self._steps
-            self._milestones, self._latest, self._run_values, self._steps = [], None, {}, {}
-            drafts = milestones + ([latest] if latest is not None else [])
+            milestones, queued, dirty = self._milestones, self._steps, self._dirty
+            drafts = list(milestones)
+            if dirty and self.snapshot is not None:
+                drafts.append(self.snapshot())
+            self._milestones, self._dirty, self._steps = [], False, {}
+            steps = dict(queued)
+            for draft in drafts:
+                if draft.step is not None:
+                    steps[draft.step["index"]] = draft.step
             events = [
-                RunEvent(self.run_id, seq, None, data | {"seq": seq})
-                for seq, data in enumerate(drafts, start=self.seq + 1)
+                RunEvent(self.run_id, seq, None, draft.data | {"seq": seq})
+                for seq, draft in enumerate(drafts, start=self.seq + 1)
             ]
+            run_values: dict[str, Any] = {}
+            for draft in drafts:
+                run_values.update(draft.run_values)
             try:
                 cancel = await self.store.write_progress(
                     self.run_id, self.lease, events, run_values, list(steps.values())
                 )
             except BaseException:
-                # Nothing was written: put the drafts back, in their order, before
-                # anything offered while the write was in flight.
-                if latest is not None and (self._milestones or self._latest is not None):
-                    milestones = [*milestones, latest]
-                    latest = None
+                # Nothing was written: keep the milestones, in order, before anything
+                # offered meanwhile; a tick is simply re-snapshotted next time.
                 self._milestones = milestones + self._milestones
-                self._latest = self._latest if self._latest is not None else latest
-                self._run_values = run_values | self._run_values
-                self._steps = steps | self._steps
+                self._dirty = self._dirty or dirty
+                self._steps = queued | self._steps
                 raise
             self.seq += len(events)
             self.cancel_requested = self.cancel_requested or cancel
@@ -156,5 +165,5 @@ class ProgressWriter:
         if self._task is not None:
             await self._task
             self._task = None
-        if not self.lease_lost and (self._milestones or self._latest or self._steps):
+        if not self.lease_lost and (self._milestones or self._dirty or self._steps):
             await self.flush()

@@ -10,7 +10,7 @@ import pytest
 
 from progress_sse.events import RunEvent
 from progress_sse.store import LeaseLost, RunStore
-from progress_sse.writer import ProgressWriter
+from progress_sse.writer import Draft, ProgressWriter
 
 
 class FakeStore:
@@ -72,8 +72,28 @@ def make(
     )
 
 
-def draft(message: str) -> dict[str, Any]:
-    return {"run_id": "r", "seq": 0, "message": message}
+def draft(message: str, run_values: dict[str, Any] | None = None, step: Any = None) -> Draft:
+    return Draft({"run_id": "r", "seq": 0, "message": message}, run_values or {}, step)
+
+
+class Job:
+    """Stands in for a job context: ticks change `message`, snapshots read it."""
+
+    def __init__(self, writer: ProgressWriter) -> None:
+        self.writer = writer
+        self.message = ""
+        self.run_values: dict[str, Any] = {}
+        self.snapshots = 0
+        writer.snapshot = self.snapshot
+
+    def snapshot(self) -> Draft:
+        self.snapshots += 1
+        return draft(self.message, dict(self.run_values))
+
+    def tick(self, message: str, **run_values: Any) -> None:
+        self.message = message
+        self.run_values = run_values
+        self.writer.mark_dirty()
 
 
 def messages(events: list[RunEvent]) -> list[str]:
@@ -88,13 +108,15 @@ def assert_consecutive(events: list[RunEvent], first: int) -> None:
 async def test_ten_thousand_ticks_become_a_few_writes_ending_with_the_newest() -> None:
     store, published = FakeStore(), Published()
     writer = make(store, published, seq=3)
+    job = Job(writer)
     writer.start()
     for i in range(10_000):
-        writer.offer(draft(f"tick {i}"), {"percentage": i / 100}, milestone=False)
+        job.tick(f"tick {i}", percentage=i / 100)
         if i % 500 == 0:
             await asyncio.sleep(0)  # let the writer's loop run as it would in a real job
     await writer.close()
     assert 1 <= len(store.calls) <= 5
+    assert job.snapshots == len(store.events), "a snapshot is built per write, not per tick"
     assert writer.writes == len(store.calls)
     assert messages(store.events)[-1] == "tick 9999"
     assert store.calls[-1][1] == {"percentage": 99.99}
@@ -106,49 +128,60 @@ async def test_ten_thousand_ticks_become_a_few_writes_ending_with_the_newest() -
 async def test_milestones_are_never_coalesced_away() -> None:
     store, published = FakeStore(), Published()
     writer = make(store, published, seq=7)
-    writer.offer(draft("tick 1"), {}, milestone=False)
-    writer.offer(draft("tick 2"), {}, milestone=False)
-    writer.offer(draft("A"), {}, milestone=True)
-    writer.offer(draft("tick 3"), {}, milestone=False)
-    writer.offer(draft("B"), {}, milestone=True)
-    writer.offer(draft("tick 4"), {}, milestone=False)
-    writer.offer(draft("tick 5"), {}, milestone=False)
+    job = Job(writer)
+    job.tick("tick 1")
+    job.tick("tick 2")
+    writer.offer_milestone(draft("A"))
+    job.tick("tick 3")
+    writer.offer_milestone(draft("B"))
+    job.tick("tick 4")
+    job.tick("tick 5")
     await writer.close()
-    # each milestone keeps the tick just before it; other ticks conflate
-    assert messages(store.events) == ["tick 2", "A", "tick 3", "B", "tick 5"]
+    # a milestone is newer than the ticks before it; ticks after it conflate to the newest
+    assert messages(store.events) == ["A", "B", "tick 5"]
     assert_consecutive(store.events, 8)
     assert published.events == store.events
 
 
 async def test_a_milestone_makes_the_writer_due_at_once() -> None:
     writer = make(FakeStore(), Published())
-    writer.offer(draft("A"), {}, milestone=True)
+    assert not writer.due
+    writer.offer_milestone(draft("A"))
     assert writer.due
+
+
+async def test_a_tick_is_due_only_after_the_interval() -> None:
+    writer = make(FakeStore(), Published(), interval_s=10.0)
+    await writer.flush()
+    Job(writer).tick("t")
+    assert not writer.due
 
 
 async def test_the_writer_sets_seq_without_changing_the_offered_dict() -> None:
     store = FakeStore()
     writer = make(store, Published(), seq=41)
-    data = draft("m")
-    writer.offer(data, {}, milestone=True)
+    offered = draft("m")
+    writer.offer_milestone(offered)
     await writer.flush()
     assert store.events[0].data == {"run_id": "r", "seq": 42, "message": "m"}
-    assert data["seq"] == 0
+    assert offered.data["seq"] == 0
 
 
 async def test_a_failed_write_keeps_the_drafts_for_the_next_flush_without_a_gap() -> None:
     store, published = FakeStore(fail=RuntimeError("database is locked")), Published()
     writer = make(store, published, seq=10)
-    writer.offer(draft("A"), {"message": "A"}, milestone=True, step={"index": 1, "status": "x"})
-    writer.offer(draft("tick"), {"percentage": 40}, milestone=False)
+    job = Job(writer)
+    writer.offer_milestone(draft("A", {"message": "A"}, {"index": 1, "status": "x"}))
+    job.tick("tick", percentage=40)
     with pytest.raises(RuntimeError):
         await writer.flush()
     assert (store.failures, store.calls, published.events, writer.seq) == (1, [], [], 10)
+    job.tick("newer tick", percentage=45)
     await writer.flush()
     events, run_values, steps = store.calls[0]
-    assert messages(events) == ["A", "tick"]
+    assert messages(events) == ["A", "newer tick"], "the tick is re-snapshotted, newest state"
     assert_consecutive(events, 11)
-    assert run_values == {"message": "A", "percentage": 40}
+    assert run_values == {"message": "A", "percentage": 45}
     assert steps == [{"index": 1, "status": "x"}]
     assert published.events == events
     assert writer.seq == 12
@@ -158,7 +191,7 @@ async def test_the_loop_survives_a_failed_write_and_retries() -> None:
     store = FakeStore(fail=RuntimeError("connection reset"))
     writer = make(store, Published(), seq=0, interval_s=0.0, heartbeat_s=0.001)
     writer.start()
-    writer.offer(draft("A"), {}, milestone=True)
+    writer.offer_milestone(draft("A"))
     for _ in range(200):
         if store.events:
             break
@@ -190,7 +223,7 @@ async def test_lease_lost_in_the_loop_stops_the_writer() -> None:
     store, published = FakeStore(fail=LeaseLost("r")), Published()
     writer = make(store, published, interval_s=0.0)
     writer.start()
-    writer.offer(draft("A"), {}, milestone=True)
+    writer.offer_milestone(draft("A"))
     for _ in range(100):
         if writer.lease_lost:
             break
@@ -207,7 +240,7 @@ async def test_step_rows_keep_the_newest_state_per_index() -> None:
     writer = make(store, Published())
     writer.queue_step({"index": 0, "status": "pending"})
     writer.queue_step({"index": 1, "status": "pending"})
-    writer.offer(draft("A"), {}, milestone=True, step={"index": 0, "status": "in_progress"})
+    writer.offer_milestone(draft("A", step={"index": 0, "status": "in_progress"}))
     await writer.flush()
     assert store.calls[0][2] == [
         {"index": 0, "status": "in_progress"},
@@ -224,20 +257,23 @@ async def test_an_idle_flush_is_a_heartbeat_that_publishes_nothing() -> None:
     assert writer.seq == 5
 
 
-async def test_a_tick_offered_before_a_milestone_stays_before_it_after_a_failed_write() -> None:
+async def test_a_milestone_offered_during_a_failed_write_keeps_its_order() -> None:
     """A write can fail while the job goes on; order must survive the retry."""
     writer: ProgressWriter
 
     class FailingWhileJobRuns(FakeStore):
         async def write_progress(self, *args: Any) -> bool:
             if self.fail is not None:
-                writer.offer(draft("B"), {}, milestone=True)  # the job moved on meanwhile
+                writer.offer_milestone(draft("B"))  # the job moved on meanwhile
+                job.message = "after B"
             return await super().write_progress(*args)
 
     store = FailingWhileJobRuns(fail=RuntimeError("database is locked"))
     writer = make(store, Published())
-    writer.offer(draft("tick"), {}, milestone=False)
+    writer.offer_milestone(draft("A"))
+    job = Job(writer)
+    job.tick("tick")
     with pytest.raises(RuntimeError):
         await writer.flush()
     await writer.flush()
-    assert messages(store.events) == ["tick", "B"]
+    assert messages(store.events) == ["A", "B", "after B"]
