@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -386,13 +386,6 @@ class RunStore:
             for step in steps:
                 await self._upsert_step(session, run_id, step)
         return event
-
-    async def heartbeat_age(self, run_id: str) -> timedelta | None:
-        async with self.sessions() as session:
-            beat = (
-                await session.execute(sa.select(Run.heartbeat_at).where(Run.id == run_id))
-            ).scalar_one_or_none()
-        return utc_now() - beat if beat else None
 
 
 def _snapshot_data(run: Run, now: datetime) -> dict[str, Any]:
