@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from progress_sse import db
 from progress_sse.auth import Role, create_key
+from progress_sse.events import utc_now
+from progress_sse.jobs.depreciation import periods
+from progress_sse.jobs.depreciation.demo_data import demo_assets
+from progress_sse.jobs.depreciation.models import Asset
+from progress_sse.jobs.depreciation.periods import Period
+from progress_sse.jobs.depreciation.schedule import resolve_terms
 from progress_sse.settings import Settings
+from progress_sse.sql import dialect_insert
 from progress_sse.store import NewRun, RunStore
 
 
@@ -29,9 +36,38 @@ async def issue_key(settings: Settings, tenant: str, role: Role, name: str = "")
         await engine.dispose()
 
 
-async def seed_demo(settings: Settings, tenant: str) -> tuple[str, str | None]:
-    """An admin key for `tenant` and one short demo run, so lists are not empty."""
+async def seed_assets(settings: Settings, tenant: str, count: int) -> int:
+    """Insert the demo register into the business database (existing codes are kept)."""
+    rows = []
+    now = utc_now()
+    for asset in demo_assets(count, today=now.date()):
+        life, rate = resolve_terms(
+            asset["method"], asset["tax_group"], asset["life_months"], asset["annual_rate"]
+        )
+        rows.append(asset | {
+            "tenant_id": tenant, "life_months": life, "annual_rate": rate,
+            "method": asset["method"].value,
+            "tax_group": asset["tax_group"].value if asset["tax_group"] else None,
+            "created_at": now, "updated_at": now,
+        })  # fmt: skip
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        async with db.sessionmaker(engine).begin() as session:
+            stmt = dialect_insert(session, Asset).on_conflict_do_nothing(
+                index_elements=["tenant_id", "code"]
+            )
+            for start in range(0, len(rows), 5_000):
+                await session.execute(stmt, rows[start : start + 5_000])
+    finally:
+        await engine.dispose()
+    return len(rows)
+
+
+async def seed_demo(settings: Settings, tenant: str, assets: int = 0) -> tuple[str, str | None]:
+    """An admin key for `tenant`, an asset register and one short demo run."""
     key = await issue_key(settings, tenant, Role.ADMIN, name="demo")
+    if assets:
+        await seed_assets(settings, tenant, assets)
     engine = db.create_engine(settings.database_url, settings)
     try:
         store = RunStore(db.sessionmaker(engine))
@@ -48,3 +84,15 @@ async def seed_demo(settings: Settings, tenant: str) -> tuple[str, str | None]:
     finally:
         await engine.dispose()
     return key, run.id if created else None
+
+
+async def set_period_lock(settings: Settings, tenant: str, period: Period, *, locked: bool) -> None:
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        sessions = db.sessionmaker(engine)
+        if locked:
+            await periods.lock(sessions, tenant, period, by="cli")
+        else:
+            await periods.unlock(sessions, tenant, period)
+    finally:
+        await engine.dispose()

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from progress_sse import db
-from progress_sse.api import runs, stream
+from progress_sse.api import accounting, runs, stream
 from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.broker import LocalBroker
 from progress_sse.fanout import Hub
@@ -99,6 +99,8 @@ def routes() -> list[Route]:
         Route("/api/runs/{run_id}/events", stream.run_events, methods=["GET"]),
         Route("/api/runs/{run_id}/log", runs.run_log, methods=["GET"]),
         Route("/api/runs/{run_id}/cancel", runs.cancel_run, methods=["POST"]),
+        Route("/api/runs/{run_id}/resume", runs.resume_run, methods=["POST"]),
+        *accounting.routes(),
     ]
 
 

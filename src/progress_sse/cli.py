@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import sys
 from collections.abc import Coroutine
+from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -16,6 +18,7 @@ from progress_sse import admin
 from progress_sse.app import create_app
 from progress_sse.auth import Role
 from progress_sse.errors import ProgressSSEError
+from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.settings import Settings, is_sqlite
 
 T = TypeVar("T")
@@ -26,7 +29,9 @@ keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
 demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
+periods_app = typer.Typer(no_args_is_help=True, help="Lock and unlock accounting periods.")
 app.add_typer(demo_app, name="demo")
+app.add_typer(periods_app, name="periods")
 
 
 def fail(message: str) -> typer.Exit:
@@ -66,14 +71,37 @@ def keys_create(
 
 
 @demo_app.command("seed")
-def demo_seed(tenant: Annotated[str, typer.Option(help="tenant id")] = "demo") -> None:
-    """Create the demo tenant, an admin key (last line) and a demo run."""
+def demo_seed(
+    tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
+    assets: Annotated[int, typer.Option(min=0, max=1_000_000, help="assets to create")] = 500,
+) -> None:
+    """Create the demo tenant, an asset register, an admin key (last line) and a demo run."""
     settings = Settings()
     run_async(admin.migrate_all(settings))
-    key, run_id = run_async(admin.seed_demo(settings, tenant))
+    key, run_id = run_async(admin.seed_demo(settings, tenant, assets))
+    typer.echo(f"tenant {tenant}: {assets} demo assets")
     if run_id:
         typer.echo(f"queued demo run {run_id}")
     typer.echo(key)
+
+
+Year = Annotated[int, typer.Option(min=2000, max=2100, help="year")]
+Month = Annotated[int, typer.Option(min=1, max=12, help="month 1-12")]
+Tenant = Annotated[str, typer.Option(help="tenant id")]
+
+
+@periods_app.command("lock")
+def periods_lock(tenant: Tenant, year: Year, month: Month) -> None:
+    """Close a month: depreciation runs for it are refused (409 period_locked)."""
+    run_async(admin.set_period_lock(Settings(), tenant, Period(year, month), locked=True))
+    typer.echo(f"locked {Period(year, month)} for tenant {tenant}")
+
+
+@periods_app.command("unlock")
+def periods_unlock(tenant: Tenant, year: Year, month: Month) -> None:
+    """Open a month again."""
+    run_async(admin.set_period_lock(Settings(), tenant, Period(year, month), locked=False))
+    typer.echo(f"unlocked {Period(year, month)} for tenant {tenant}")
 
 
 @app.command()
@@ -115,12 +143,16 @@ def serve(
     )
 
 
-DEMO_BODY = '{"kind":"demo","params":{"items":50}}'
+DEMO_ASSETS = 2_000
 
 
 def _print_demo(settings: Settings) -> None:
-    key, run_id = run_async(admin.seed_demo(settings, "demo"))
+    key, run_id = run_async(admin.seed_demo(settings, "demo", DEMO_ASSETS))
     base = f"http://{settings.host}:{settings.port}"
+    today = datetime.now(UTC).date()
+    body = json.dumps(
+        {"kind": "asset_depreciation", "params": {"year": today.year, "month": today.month}}
+    )
     typer.echo(
         "\n".join(
             [
@@ -128,10 +160,12 @@ def _print_demo(settings: Settings) -> None:
                 "Demo tenant 'demo' is ready. Its admin API key (shown once):",
                 f"  {key}",
                 "",
-                "Start a run and watch it:",
+                f"It has {DEMO_ASSETS} demo assets. Depreciate this month and watch it:",
                 f"  curl -s -X POST {base}/api/runs -H 'Authorization: Bearer {key}' "
-                f"-H 'Content-Type: application/json' -d '{DEMO_BODY}'",
+                f"-H 'Content-Type: application/json' -d '{body}'",
                 f"  curl -N {base}/api/runs/<id>/events -H 'Authorization: Bearer {key}'",
+                f"  curl -s {base}/api/depreciation/{today.year}/{today.month}?format=csv "
+                f"-H 'Authorization: Bearer {key}'",
                 f"A finished demo run is already there: {base}/api/runs/{run_id}" if run_id else "",
                 "",
             ]

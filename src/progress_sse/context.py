@@ -177,6 +177,12 @@ class JobContext:
         if self.cancel_requested or writer.cancel_requested:
             raise RunCancelled()
 
+    async def note(self, message: str) -> None:
+        """An event of its own that is never conflated (a bad import row, say)."""
+        self.message = message
+        self._check()
+        self._writer.offer_milestone(self._draft())
+
     async def _tick(self) -> None:
         self._check()
         writer = self._writer
@@ -247,6 +253,18 @@ class JobContext:
             self._session = self._business()
             await self._session.begin()
         return self._session
+
+    @asynccontextmanager
+    async def chunk(self) -> AsyncIterator[AsyncSession]:
+        """A transaction of its own, committed when the block ends (batch jobs).
+
+        A cancel or failure inside the block rolls back only this chunk;
+        chunks committed before stay, which is what makes a run resumable.
+        """
+        self._check()
+        async with self._business() as session, session.begin():
+            yield session
+            self._check()  # cancelled meanwhile: roll this chunk back
 
     @property
     def has_session(self) -> bool:

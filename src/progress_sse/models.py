@@ -7,6 +7,7 @@ same `Base`, so one Alembic history describes every database.
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,6 +35,36 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class ExactDecimal(TypeDecorator[Decimal]):
+    """NUMERIC(p, s) on both dialects, `Decimal` in Python, never a float in between.
+
+    SQLite keeps NUMERIC as REAL; we bind the value's text and quantize what
+    comes back, which is exact for the 15 significant digits a REAL holds.
+    """
+
+    impl = sa.Numeric(18, 2)
+    cache_ok = True
+
+    def __init__(self, precision: int = 18, scale: int = 2) -> None:
+        super().__init__(precision, scale)
+        self.quantum = Decimal(1).scaleb(-scale)
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(sa.Numeric(asdecimal=False))
+        return dialect.type_descriptor(self.impl)
+
+    def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return float(value) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
+        if value is None:
+            return None
+        return Decimal(repr(value) if isinstance(value, float) else value).quantize(self.quantum)
 
 
 class Base(DeclarativeBase):

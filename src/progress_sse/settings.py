@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     poll_interval_s: float = Field(default=1.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=256)
+    max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_level: str = "info"
 
     @field_validator("database_url", "app_database_url")

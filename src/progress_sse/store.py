@@ -251,6 +251,45 @@ class RunStore:
             )
         return await self.get_run(tenant_id, run_id), None
 
+    async def resume(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent]:
+        """Queue a failed or cancelled run again; its seq and attempt carry on."""
+        run = await self.get_run(tenant_id, run_id)
+        if run.status not in (RunStatus.FAILED, RunStatus.CANCELLED):
+            raise Conflict(
+                f"Only a failed or cancelled run can be resumed; this one is {run.status}.",
+                code="not_resumable",
+            )
+        now = utc_now()
+        try:
+            async with self.sessions.begin() as session:
+                fresh = (
+                    await session.execute(
+                        sa.select(Run)
+                        .where(Run.id == run_id, Run.status == run.status)
+                        .with_for_update()
+                    )
+                ).scalar_one_or_none()
+                if fresh is None:
+                    raise Conflict("The run changed meanwhile; try again.", code="conflict")
+                fresh.status = RunStatus.PENDING.value
+                fresh.seq += 1
+                fresh.message = "Resumed; waiting for a worker"
+                fresh.cancel_requested = False
+                fresh.error = fresh.error_code = None
+                fresh.finished_at = None
+                fresh.active_lock = fresh.lock_key
+                event = RunEvent(run_id, fresh.seq, None, _snapshot_data(fresh, now))
+                await session.flush()
+                await session.execute(sa.insert(RunEventRow), [_event_row(event, now)])
+        except IntegrityError:
+            active = await self.active_run(tenant_id, run.kind)
+            raise Conflict(
+                "Another run for the same work is active; resume it after that one ends.",
+                code="run_active",
+                run_id=active.id if active else None,
+            ) from None
+        return await self.get_run(tenant_id, run_id), event
+
     # -- the runner's side ----------------------------------------------------
 
     async def pending_ids(self, limit: int) -> list[str]:
@@ -364,7 +403,7 @@ class RunStore:
                 status=status,
                 percentage=percentage,
                 message=message,
-                processed=run.processed,
+                processed=int((result or {}).get("records_processed", run.processed)),
                 error_code=error_code,
                 result=result,
                 ts=now,

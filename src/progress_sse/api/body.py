@@ -15,8 +15,8 @@ def is_ascii_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; 413 past `max_bytes`, 400 when it is not JSON."""
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `max_bytes` (never buffered past it)."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not is_ascii_number(declared):
@@ -28,6 +28,12 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         body += chunk
         if len(body) > max_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    return bytes(body)
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `max_bytes`, 400 when it is not JSON."""
+    body = await read_body(request, max_bytes)
     if not body.strip():
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     try:

@@ -5,14 +5,16 @@ from __future__ import annotations
 import csv
 import io
 
+from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from progress_sse.api.body import query_int, read_json_object
 from progress_sse.api.serialize import run_json
 from progress_sse.auth import Principal, authenticate
-from progress_sse.errors import BadRequest, ValidationFailed
+from progress_sse.errors import BadRequest, Conflict, ValidationFailed
 from progress_sse.events import dumps
+from progress_sse.jobs import JobKind
 from progress_sse.services import Services, services
 from progress_sse.statuses import RunStatus
 from progress_sse.store import NewRun
@@ -41,9 +43,18 @@ async def create_run(request: Request) -> Response:
             fields=[{"field": "params", "message": "must be an object"}],
         )
     kind, parsed = svc.registry.validate(kind_name, params)
+    return await start(svc, who, request, kind, parsed)
+
+
+async def start(
+    svc: Services, who: Principal, request: Request, kind: JobKind, parsed: BaseModel
+) -> Response:
+    """Create a validated run and answer 202 (shared by every route that starts jobs)."""
     idem = request.headers.get("idempotency-key")
     if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
         raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+    if kind.precheck is not None:
+        await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
     run, created = await svc.store.create_run(
         NewRun(
             tenant_id=who.tenant_id,
@@ -185,6 +196,24 @@ async def run_log(request: Request) -> Response:
 def _csv_safe(text: str) -> str:
     """Cells that a spreadsheet would run as formulas get a leading quote (OWASP)."""
     return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+async def resume_run(request: Request) -> Response:
+    svc, who = await caller(request)
+    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    kind = svc.registry.get(run.kind)
+    if not kind.resumable:
+        raise Conflict(
+            f"Runs of kind {run.kind!r} cannot be resumed; start a new run instead.",
+            code="not_resumable",
+        )
+    run, event = await svc.store.resume(who.tenant_id, run.id)
+    await svc.broker.publish(run.id, [event])
+    if svc.runner is not None:
+        svc.runner.wake()
+    return JSONResponse(
+        {"success": True, "data": run_json(run, svc.settings.stale_after_s)}, status_code=202
+    )
 
 
 async def cancel_run(request: Request) -> Response:

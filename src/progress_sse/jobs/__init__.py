@@ -7,12 +7,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from progress_sse.context import JobContext
 from progress_sse.errors import ValidationFailed
 from progress_sse.progress import StepSpec
 
 JobFn = Callable[[JobContext, Any], Awaitable[dict[str, Any] | None]]
+# Checks that must answer the HTTP request (e.g. 409 for a locked period)
+# before a run exists: (business sessions, tenant id, parsed params).
+Precheck = Callable[[async_sessionmaker[AsyncSession], str, Any], Awaitable[None]]
 
 
 def _no_lock(_params: Any) -> str | None:
@@ -29,6 +33,7 @@ class JobKind:
     steps: tuple[StepSpec, ...] = ()
     lock_key: Callable[[Any], str | None] = field(default=_no_lock)
     resumable: bool = False
+    precheck: Precheck | None = None
 
 
 class JobRegistry:
@@ -75,11 +80,15 @@ class JobRegistry:
 
 def default_registry() -> JobRegistry:
     """A fresh registry with every built-in kind (no module-level mutable state)."""
+    from progress_sse.jobs.asset_import.job import ASSET_IMPORT
     from progress_sse.jobs.demo import DEMO
+    from progress_sse.jobs.depreciation.job import ASSET_DEPRECIATION
 
-    return JobRegistry([DEMO])
+    return JobRegistry([ASSET_DEPRECIATION, ASSET_IMPORT, DEMO])
 
 
 def load_business_models() -> None:
     """Import every job's business tables so they join `Base.metadata`."""
-    from progress_sse.jobs.demo import models  # noqa: F401
+    from progress_sse.jobs.asset_import import models as _import  # noqa: F401
+    from progress_sse.jobs.demo import models as _demo  # noqa: F401
+    from progress_sse.jobs.depreciation import models as _depreciation  # noqa: F401

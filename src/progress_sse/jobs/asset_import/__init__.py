@@ -1,0 +1,1 @@
+"""The resumable, chunked asset-register import job."""

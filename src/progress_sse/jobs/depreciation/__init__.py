@@ -1,0 +1,1 @@
+"""The month-end fixed-asset depreciation job."""

@@ -1,0 +1,189 @@
+"""`asset_depreciation`: depreciate every asset of a tenant for one month, in one transaction.
+
+Steps and ranges follow seed 001 ("proses aktiva"): init 0-5, prepare 5-15,
+load 15-35, process 35-90, finalize 90-100. Everything happens in the run's
+one business transaction, so a failure, a cancel or a crash leaves the
+period exactly as it was, its earlier entries included.
+"""
+
+from __future__ import annotations
+
+import calendar
+from collections import Counter
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from progress_sse.context import JobContext
+from progress_sse.errors import JobError
+from progress_sse.events import utc_now
+from progress_sse.jobs import JobKind
+from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry, DocumentSequence
+from progress_sse.jobs.depreciation.periods import Period, is_locked, refuse_locked
+from progress_sse.jobs.depreciation.schedule import AssetTerms, Method, Skipped, depreciate
+from progress_sse.progress import StepSpec
+from progress_sse.sql import dialect_insert
+
+STEPS = (
+    StepSpec("init", 0, 5),
+    StepSpec("prepare", 5, 15),
+    StepSpec("load", 15, 35),
+    StepSpec("process", 35, 90),
+    StepSpec("finalize", 90, 100),
+)
+INSERT_BATCH = 5_000  # rows per executemany: few round trips, bounded memory
+SERIES = "DEP"
+
+Fault = Callable[[int], None]  # tests inject a failure at the n-th asset
+
+
+class DepreciationParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    year: int = Field(ge=2000, le=2100)
+    month: int = Field(ge=1, le=12)
+
+    @property
+    def period(self) -> Period:
+        return Period(self.year, self.month)
+
+
+def lock_key(params: DepreciationParams) -> str:
+    return f"asset_depreciation:{params.period}"
+
+
+async def precheck(
+    business: async_sessionmaker[AsyncSession], tenant_id: str, params: DepreciationParams
+) -> None:
+    await refuse_locked(business, tenant_id, params.period)
+
+
+async def next_document_no(session: AsyncSession, tenant_id: str, period: Period) -> str:
+    """`DEP/YYYY/MM/NNNN` from a per-tenant counter moved inside the run's transaction."""
+    stmt = dialect_insert(session, DocumentSequence).values(
+        tenant_id=tenant_id, series=SERIES, last_value=1
+    )
+    stmt = stmt.on_conflict_do_update(
+        index_elements=["tenant_id", "series"],
+        set_={"last_value": DocumentSequence.last_value + 1},
+    ).returning(DocumentSequence.last_value)
+    number = (await session.execute(stmt)).scalar_one()
+    return f"{SERIES}/{period.year:04d}/{period.month:02d}/{number:04d}"
+
+
+async def load_assets(session: AsyncSession, tenant_id: str) -> list[tuple[int, AssetTerms]]:
+    """Every asset of the tenant in one set-based query, as pure schedule inputs."""
+    rows = await session.execute(
+        sa.select(
+            Asset.id, Asset.cost, Asset.salvage, Asset.life_months, Asset.method,
+            Asset.annual_rate, Asset.acquired_on, Asset.disposed_on,
+        )
+        .where(Asset.tenant_id == tenant_id)
+        .order_by(Asset.id)
+    )  # fmt: skip
+    return [
+        (r.id, AssetTerms(
+            cost=r.cost, salvage=r.salvage, life_months=r.life_months, method=Method(r.method),
+            annual_rate=r.annual_rate, acquired_on=r.acquired_on, disposed_on=r.disposed_on,
+        ))
+        for r in rows
+    ]  # fmt: skip
+
+
+async def run_depreciation(
+    ctx: JobContext, params: DepreciationParams, *, fault: Fault | None = None
+) -> dict[str, Any]:
+    period = params.period
+    session = await ctx.session()
+    async with ctx.step("init", message=f"Checking period {period}"):
+        if await is_locked(session, ctx.tenant_id, period):
+            raise JobError(f"The period {period} is locked.", code="period_locked")
+    async with ctx.step("prepare", message="Preparing the month end and document number"):
+        month_end = date(
+            period.year, period.month, calendar.monthrange(period.year, period.month)[1]
+        )
+        document_no = await next_document_no(session, ctx.tenant_id, period)
+    async with ctx.step("load", message=f"Removing earlier entries of {period}"):
+        removed = await remove_entries(session, ctx.tenant_id, period)
+        await ctx.progress(fraction=0.5, message="Loading the asset register")
+        assets = await load_assets(session, ctx.tenant_id)
+    posted, skipped, total = await process(ctx, session, assets, period, document_no, fault)
+    await ctx.enter_step("finalize", message=f"Posting {document_no}")
+    if await is_locked(session, ctx.tenant_id, period):  # locked while we worked
+        raise JobError(f"The period {period} was locked during the run.", code="period_locked")
+    return {
+        "period": str(period),
+        "month_end": month_end.isoformat(),
+        "document_no": document_no,
+        "records_processed": posted,
+        "skipped": dict(skipped),
+        "total_amount": str(total),
+        "assets": len(assets),
+        "replaced_entries": removed,
+    }
+
+
+async def remove_entries(session: AsyncSession, tenant_id: str, period: Period) -> int:
+    """A rerun replaces the period: its earlier entries go, inside this transaction."""
+    result = await session.execute(
+        sa.delete(DepreciationEntry).where(
+            DepreciationEntry.tenant_id == tenant_id,
+            DepreciationEntry.year == period.year,
+            DepreciationEntry.month == period.month,
+        )
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def process(
+    ctx: JobContext,
+    session: AsyncSession,
+    assets: list[tuple[int, AssetTerms]],
+    period: Period,
+    document_no: str,
+    fault: Fault | None,
+) -> tuple[int, Counter[str], Decimal]:
+    """Depreciate each asset (pure), report each one, insert in batches."""
+    n, year, month = len(assets), period.year, period.month
+    skipped: Counter[str] = Counter()
+    total, posted, batch = Decimal(0), 0, []
+    now, tenant, run_id = utc_now(), ctx.tenant_id, ctx.run_id
+    async with ctx.step("process", total=n, message=f"Processing asset 1 of {n}"):
+        for i, (asset_id, asset) in enumerate(assets, 1):
+            if fault is not None:
+                fault(i)
+            result = depreciate(asset, year, month)
+            if isinstance(result, Skipped):
+                skipped[result.reason.value] += 1
+                await ctx.skip()
+            else:
+                total += result.amount
+                posted += 1
+                batch.append({
+                    "tenant_id": tenant, "asset_id": asset_id, "year": year,
+                    "month": month, "amount": result.amount, "accumulated": result.accumulated,
+                    "book_value": result.book_value, "document_no": document_no,
+                    "run_id": run_id, "created_at": now,
+                })  # fmt: skip
+                if len(batch) >= INSERT_BATCH:
+                    await session.execute(sa.insert(DepreciationEntry), batch)
+                    batch = []
+            await ctx.progress(processed=i, message=f"Processing asset {i} of {n}")
+        if batch:
+            await session.execute(sa.insert(DepreciationEntry), batch)
+    return posted, skipped, total
+
+
+ASSET_DEPRECIATION = JobKind(
+    name="asset_depreciation",
+    params=DepreciationParams,
+    run=run_depreciation,
+    steps=STEPS,
+    lock_key=lock_key,
+    precheck=precheck,
+)

@@ -1,0 +1,80 @@
+"""Business tables of the fixed-asset register and its depreciation (app database)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from progress_sse.models import Base, ExactDecimal, UTCDateTime
+
+
+class Asset(Base):
+    __tablename__ = "assets"
+    __table_args__ = (sa.UniqueConstraint("tenant_id", "code", name="uq_assets_tenant_code"),)
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(64))
+    code: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(sa.String(200))
+    category: Mapped[str] = mapped_column(sa.String(100), default="")
+    acquired_on: Mapped[date] = mapped_column(sa.Date)
+    cost: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
+    salvage: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
+    life_months: Mapped[int] = mapped_column(sa.Integer)
+    method: Mapped[str] = mapped_column(sa.String(32))
+    annual_rate: Mapped[Decimal | None] = mapped_column(ExactDecimal(9, 6), nullable=True)
+    tax_group: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    disposed_on: Mapped[date | None] = mapped_column(sa.Date, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class DepreciationEntry(Base):
+    __tablename__ = "depreciation_entries"
+    __table_args__ = (
+        sa.UniqueConstraint(
+            "tenant_id", "asset_id", "year", "month", name="uq_depreciation_entries_asset_month"
+        ),
+        sa.Index("ix_depreciation_entries_period", "tenant_id", "year", "month"),
+    )
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(64))
+    asset_id: Mapped[int] = mapped_column(sa.ForeignKey("assets.id", ondelete="CASCADE"))
+    year: Mapped[int] = mapped_column(sa.Integer)
+    month: Mapped[int] = mapped_column(sa.Integer)
+    amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
+    accumulated: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
+    book_value: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
+    document_no: Mapped[str] = mapped_column(sa.String(32))
+    run_id: Mapped[str] = mapped_column(sa.String(32))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class PeriodLock(Base):
+    """A closed month: no depreciation run may change it until an admin unlocks it."""
+
+    __tablename__ = "period_locks"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    year: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    month: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    locked_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    locked_by: Mapped[str] = mapped_column(sa.String(200), default="")
+
+
+class DocumentSequence(Base):
+    """Per-tenant document counters, advanced inside the business transaction.
+
+    Because the counter row changes in the run's own transaction, a rollback
+    takes the number back: the sequence has no gaps.
+    """
+
+    __tablename__ = "document_sequences"
+
+    tenant_id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    series: Mapped[str] = mapped_column(sa.String(16), primary_key=True)
+    last_value: Mapped[int] = mapped_column(sa.Integer, default=0)

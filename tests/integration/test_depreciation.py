@@ -1,0 +1,210 @@
+"""The month-end depreciation run: posts every asset once, replaces on rerun, never corrupts."""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import re
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from progress_sse import admin, db
+from progress_sse.jobs import JobKind, default_registry
+from progress_sse.jobs.depreciation.job import ASSET_DEPRECIATION, run_depreciation
+from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
+from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
+from progress_sse.settings import Settings
+from tests.support import Server, collect, run_server, run_status, start_run, transitions
+
+YEAR, MONTH = 2026, 6
+ASSETS = 150
+
+
+@pytest.fixture
+async def register(settings: Settings) -> int:
+    """The demo register for tenant acme (every method and tax group)."""
+    return await admin.seed_assets(settings, "acme", ASSETS)
+
+
+async def depreciate_period(
+    client: Any, year: int = YEAR, month: int = MONTH
+) -> tuple[str, list[Any]]:
+    run_id = await start_run(client, "asset_depreciation", year=year, month=month)
+    return run_id, await collect(
+        client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
+    )
+
+
+async def stored_entries(settings: Settings) -> list[Any]:
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        async with db.sessionmaker(engine)() as session:
+            rows = await session.execute(
+                sa.select(DepreciationEntry, Asset)
+                .join(Asset, Asset.id == DepreciationEntry.asset_id)
+                .where(DepreciationEntry.year == YEAR, DepreciationEntry.month == MONTH)
+            )
+            return [tuple(row) for row in rows]
+    finally:
+        await engine.dispose()
+
+
+async def test_a_run_posts_every_asset_in_five_steps(server: Server, register: int) -> None:
+    async with server.client() as client:
+        run_id, frames = await depreciate_period(client)
+        journal = (await client.get(f"/api/depreciation/{YEAR}/{MONTH}")).json()
+        state = await run_status(client, run_id)
+    seen = transitions(frames)
+    done = [t[0] for t in seen if t[1:] == ("completed",)]
+    # finalize commits; its completion is the `complete` event itself
+    assert done == ["init", "prepare", "load", "process"]
+    assert seen[-2:] == [("finalize", "in_progress"), ("complete",)]
+    assert [s["status"] for s in state["steps"]] == ["completed"] * 5
+    complete = frames[-2]
+    assert complete.event == "complete"
+    result = complete.data["result"]
+    assert re.fullmatch(rf"DEP/{YEAR}/{MONTH:02d}/0001", result["document_no"])
+    assert result["records_processed"] + sum(result["skipped"].values()) == register
+    assert complete.data["records_processed"] == result["records_processed"]
+    assert set(result["skipped"]) <= {"not_acquired", "disposed", "fully_depreciated"}
+    assert len(result["skipped"]) >= 2, "the demo register has assets of several skip reasons"
+    assert journal["totals"] == {
+        "entries": result["records_processed"],
+        "amount": result["total_amount"],
+    }
+    assert sum(Decimal(e["amount"]) for e in journal["data"]) == Decimal(result["total_amount"])
+    process = next(s for s in state["steps"] if s["name"] == "process")
+    assert process["processed"] == register and process["skipped"] == sum(
+        result["skipped"].values()
+    )
+
+
+async def test_posted_figures_are_the_pure_schedule(
+    server: Server, register: int, settings: Settings
+) -> None:
+    async with server.client() as client:
+        await depreciate_period(client)
+    rows = await stored_entries(settings)
+    assert rows
+    for entry, asset in rows:
+        terms = AssetTerms(
+            cost=asset.cost, salvage=asset.salvage, life_months=asset.life_months,
+            method=Method(asset.method), annual_rate=asset.annual_rate,
+            acquired_on=asset.acquired_on, disposed_on=asset.disposed_on,
+        )  # fmt: skip
+        expected = depreciate(terms, YEAR, MONTH)
+        assert isinstance(expected, Depreciation)
+        assert (entry.amount, entry.accumulated, entry.book_value) == (
+            expected.amount, expected.accumulated, expected.book_value,
+        )  # fmt: skip
+        assert isinstance(entry.amount, Decimal) and entry.amount.as_tuple().exponent == -2
+
+
+async def test_a_rerun_replaces_the_period_and_never_duplicates(
+    server: Server, register: int, settings: Settings
+) -> None:
+    async with server.client() as client:
+        first, _ = await depreciate_period(client)
+        second, frames = await depreciate_period(client)
+    rows = await stored_entries(settings)
+    assert frames[-2].data["result"]["document_no"].endswith("/0002")
+    assert frames[-2].data["result"]["replaced_entries"] == len(rows)
+    assert {entry.run_id for entry, _ in rows} == {second}
+    assert len({asset.id for _, asset in rows}) == len(rows), "one entry per asset and month"
+
+
+def failing_at(n: int, i: int) -> None:
+    if i == n:
+        raise RuntimeError(f"injected failure at asset {i}")
+
+
+async def test_a_failure_in_process_leaves_the_earlier_entries_intact(make_settings) -> None:  # type: ignore[no-untyped-def]
+    settings = make_settings()
+    await admin.seed_assets(settings, "acme", ASSETS)
+    registry = default_registry()
+    async with run_server(settings, registry) as srv, srv.client() as client:
+        good, _ = await depreciate_period(client)
+        before = sorted((e.asset_id, e.amount, e.run_id) for e, _ in await stored_entries(settings))
+        # Same job, now failing at the 60th asset (after it has deleted and re-posted some).
+        registry._kinds.pop("asset_depreciation")  # noqa: SLF001 - swapping in a faulty twin
+        registry.register(JobKind(**{**ASSET_DEPRECIATION.__dict__, "run": functools.partial(
+            run_depreciation, fault=functools.partial(failing_at, 60))}))  # fmt: skip
+        bad, frames = await depreciate_period(client)
+        after = sorted((e.asset_id, e.amount, e.run_id) for e, _ in await stored_entries(settings))
+        registry._kinds.pop("asset_depreciation")  # noqa: SLF001
+        registry.register(ASSET_DEPRECIATION)
+        _, again = await depreciate_period(client)
+    assert frames[-2].event == "error" and frames[-2].data["error_code"] == "internal_error"
+    assert after == before and {r[2] for r in after} == {good}
+    # The rolled-back run took no document number: the sequence has no gap.
+    assert again[-2].data["result"]["document_no"].endswith("/0002")
+
+
+async def test_locked_period_is_409_and_unlocking_allows_the_run(
+    server: Server, register: int
+) -> None:
+    async with server.client() as admin_client, server.client("acme-member") as member:
+        forbidden = await member.post(f"/api/periods/{YEAR}/{MONTH}/lock")
+        locked = await admin_client.post(f"/api/periods/{YEAR}/{MONTH}/lock")
+        refused = await admin_client.post(
+            "/api/runs",
+            json={"kind": "asset_depreciation", "params": {"year": YEAR, "month": MONTH}},
+        )
+        listed = (await admin_client.get("/api/periods")).json()["data"]
+        other_month = await admin_client.post(
+            "/api/runs", json={"kind": "asset_depreciation", "params": {"year": YEAR, "month": 7}}
+        )
+        await admin_client.post(f"/api/periods/{YEAR}/{MONTH}/unlock")
+        _, frames = await depreciate_period(admin_client)
+    assert forbidden.status_code == 403
+    assert locked.status_code == 200 and locked.json()["locked"] is True
+    assert refused.status_code == 409 and refused.json()["error"]["code"] == "period_locked"
+    assert [p["period"] for p in listed] == [f"{YEAR}-{MONTH:02d}"]
+    assert other_month.status_code == 202
+    assert frames[-2].event == "complete"
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [({"year": YEAR, "month": 13}, "params.month"), ({"year": 1999, "month": 1}, "params.year"),
+     ({"year": 2101, "month": 0}, "params.year"), ({"month": 5}, "params.year")],
+)  # fmt: skip
+async def test_out_of_range_periods_are_422(
+    server: Server, params: dict[str, int], field: str
+) -> None:
+    async with server.client() as client:
+        response = await client.post(
+            "/api/runs", json={"kind": "asset_depreciation", "params": params}
+        )
+        bad_path = await client.get("/api/depreciation/2026/13")
+    assert response.status_code == 422
+    assert field in [f["field"] for f in response.json()["error"]["fields"]]
+    assert bad_path.status_code == 422
+
+
+async def test_second_run_for_the_same_period_is_409_while_active(make_settings) -> None:  # type: ignore[no-untyped-def]
+    async with run_server(make_settings(run_jobs=False)) as srv, srv.client() as client:
+        first = await start_run(client, "asset_depreciation", year=YEAR, month=MONTH)
+        second = await client.post(
+            "/api/runs",
+            json={"kind": "asset_depreciation", "params": {"year": YEAR, "month": MONTH}},
+        )
+    assert second.status_code == 409 and second.json()["error"]["run_id"] == first
+
+
+async def test_the_journal_downloads_as_csv_with_a_total(server: Server, register: int) -> None:
+    async with server.client() as client:
+        _, frames = await depreciate_period(client)
+        response = await client.get(f"/api/depreciation/{YEAR}/{MONTH}?format=csv")
+    assert response.headers["content-type"].startswith("text/csv")
+    assert f"depreciation-{YEAR}-{MONTH:02d}.csv" in response.headers["content-disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    total = rows.pop()
+    result = frames[-2].data["result"]
+    assert total["document_no"] == "TOTAL" and total["amount"] == result["total_amount"]
+    assert len(rows) == result["records_processed"]
+    assert sum(Decimal(r["amount"]) for r in rows) == Decimal(result["total_amount"])
