@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import functools
 import io
 import re
@@ -13,7 +14,7 @@ import pytest
 import sqlalchemy as sa
 
 from progress_sse import admin, db
-from progress_sse.jobs import JobKind, default_registry
+from progress_sse.jobs import default_registry
 from progress_sse.jobs.depreciation.job import ASSET_DEPRECIATION, run_depreciation
 from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
 from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
@@ -108,7 +109,7 @@ async def test_a_rerun_replaces_the_period_and_never_duplicates(
     server: Server, register: int, settings: Settings
 ) -> None:
     async with server.client() as client:
-        first, _ = await depreciate_period(client)
+        await depreciate_period(client)
         second, frames = await depreciate_period(client)
     rows = await stored_entries(settings)
     assert frames[-2].data["result"]["document_no"].endswith("/0002")
@@ -130,13 +131,11 @@ async def test_a_failure_in_process_leaves_the_earlier_entries_intact(make_setti
         good, _ = await depreciate_period(client)
         before = sorted((e.asset_id, e.amount, e.run_id) for e, _ in await stored_entries(settings))
         # Same job, now failing at the 60th asset (after it has deleted and re-posted some).
-        registry._kinds.pop("asset_depreciation")  # noqa: SLF001 - swapping in a faulty twin
-        registry.register(JobKind(**{**ASSET_DEPRECIATION.__dict__, "run": functools.partial(
-            run_depreciation, fault=functools.partial(failing_at, 60))}))  # fmt: skip
-        bad, frames = await depreciate_period(client)
+        faulty = functools.partial(run_depreciation, fault=functools.partial(failing_at, 60))
+        registry.replace(dataclasses.replace(ASSET_DEPRECIATION, run=faulty))
+        _, frames = await depreciate_period(client)
         after = sorted((e.asset_id, e.amount, e.run_id) for e, _ in await stored_entries(settings))
-        registry._kinds.pop("asset_depreciation")  # noqa: SLF001
-        registry.register(ASSET_DEPRECIATION)
+        registry.replace(ASSET_DEPRECIATION)
         _, again = await depreciate_period(client)
     assert frames[-2].event == "error" and frames[-2].data["error_code"] == "internal_error"
     assert after == before and {r[2] for r in after} == {good}

@@ -47,6 +47,11 @@ class JobRegistry:
             raise ValueError(f"job kind {kind.name!r} registered twice")
         self._kinds[kind.name] = kind
 
+    def replace(self, kind: JobKind) -> None:
+        """Swap the implementation of a registered kind (a faulty twin in tests, a plugin)."""
+        self.get(kind.name)
+        self._kinds[kind.name] = kind
+
     @property
     def names(self) -> list[str]:
         return sorted(self._kinds)
