@@ -15,8 +15,8 @@ BIN = Path(sys.executable).parent
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "alembic"],
-        ["ruff", "format", "--check", "src", "tests", "alembic"],
+        ["ruff", "check", "src", "tests", "alembic", "bench"],
+        ["ruff", "format", "--check", "src", "tests", "alembic", "bench"],
         ["mypy"],
     ],
     ids=["ruff-check", "ruff-format", "mypy"],

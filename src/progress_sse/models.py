@@ -50,6 +50,7 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def __init__(self, precision: int = 18, scale: int = 2) -> None:
         super().__init__(precision, scale)
         self.quantum = Decimal(1).scaleb(-scale)
+        self.float_format = f".{scale}f"  # a REAL back to exactly `scale` decimals
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
@@ -64,7 +65,9 @@ class ExactDecimal(TypeDecorator[Decimal]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        return Decimal(repr(value) if isinstance(value, float) else value).quantize(self.quantum)
+        if isinstance(value, float):
+            return Decimal(format(value, self.float_format))
+        return Decimal(value).quantize(self.quantum)
 
 
 class Base(DeclarativeBase):

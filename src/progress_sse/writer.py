@@ -97,8 +97,10 @@ class ProgressWriter:
     @property
     def due(self) -> bool:
         """True when a flush is waiting, so the job should yield to let it run."""
-        return self._wake.is_set() and (
-            self._urgent or time.monotonic() - self._last_flush >= self.interval_s
+        return (
+            self._wake.is_set()
+            and not self._lock.locked()  # a flush in flight will pick the tick up anyway
+            and (self._urgent or time.monotonic() - self._last_flush >= self.interval_s)
         )
 
     async def _loop(self) -> None:

@@ -22,9 +22,8 @@ from enum import StrEnum
 from types import MappingProxyType
 
 CENT = Decimal("0.01")
-ZERO = Decimal("0.00")
 ONE = Decimal(1)
-TWELVE = Decimal(12)
+HUNDRED = Decimal(100)
 
 
 class Method(StrEnum):
@@ -80,8 +79,7 @@ TAX_GROUPS: Mapping[TaxGroup, TaxGroupTerms] = MappingProxyType(
 class AssetTerms:
     """What the schedule needs of an asset; checked on construction so every month computes.
 
-    `annual_rate` is used by declining balance only. `asset_id` is carried for
-    the caller (the depreciation job) and ignored by the schedule.
+    `annual_rate` is used by declining balance only.
     """
 
     cost: Decimal
@@ -91,7 +89,6 @@ class AssetTerms:
     annual_rate: Decimal | None
     acquired_on: date
     disposed_on: date | None = None
-    asset_id: int | None = None
 
     def __post_init__(self) -> None:
         check_money(self.cost, self.salvage)
@@ -132,17 +129,23 @@ def round_money(value: Decimal) -> Decimal:
 
 def check_money(cost: Decimal | None, salvage: Decimal | None) -> None:
     """Each amount given is whole cents and not negative, and salvage <= cost."""
-    for name, value in (("cost", cost), ("salvage value", salvage)):
-        if value is None:
-            continue
-        if not value.is_finite():
-            raise ValueError(f"{name} must be a number, got {value}")
-        if value < 0:
-            raise ValueError(f"{name} must not be negative, got {value}")
-        if value != round_money(value):
-            raise ValueError(f"{name} must be in whole cents, got {value}")
+    if cost is not None:
+        _check_amount("cost", cost)
+    if salvage is not None:
+        _check_amount("salvage value", salvage)
     if cost is not None and salvage is not None and salvage > cost:
         raise ValueError(f"salvage value {salvage} must not exceed the cost {cost}")
+
+
+def _check_amount(name: str, value: Decimal) -> None:
+    # One cheap test for the valid case: this runs for every asset of a run.
+    if value.is_finite() and value >= 0 and value == value.quantize(CENT):
+        return
+    if not value.is_finite():
+        raise ValueError(f"{name} must be a number, got {value}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    raise ValueError(f"{name} must be in whole cents, got {value}")
 
 
 def check_life(life_months: int) -> None:
@@ -222,34 +225,33 @@ def depreciate(asset: AssetTerms, year: int, month: int) -> Depreciation | Skipp
 
 
 def _straight_line(asset: AssetTerms, k: int) -> Depreciation | Skipped:
-    base = asset.cost - asset.salvage
-    monthly = round_money(base / asset.life_months)
-    last = asset.life_months - 1
-    before = _straight_line_accumulated(base, monthly, last, k - 1)
+    cost, life = _cents(asset.cost), asset.life_months
+    base = cost - _cents(asset.salvage)
+    monthly = (2 * base + life) // (2 * life)  # round_half_up(base / life), in cents
+    before = _straight_line_accumulated(base, monthly, life - 1, k - 1)
     if before == base:
         # Reached early when the monthly amount was rounded up over a long life.
         return FULLY_DEPRECIATED
-    after = _straight_line_accumulated(base, monthly, last, k)
-    return Depreciation(after - before, after, asset.cost - after)
+    after = _straight_line_accumulated(base, monthly, life - 1, k)
+    return Depreciation(_money(after - before), _money(after), _money(cost - after))
 
 
-def _straight_line_accumulated(base: Decimal, monthly: Decimal, last: int, k: int) -> Decimal:
+def _straight_line_accumulated(base: int, monthly: int, last: int, k: int) -> int:
     """Accumulated after month k: monthly x (k + 1) capped at base, exactly base at the end."""
     if k < 0:
-        return ZERO
+        return 0
     if k >= last:
         return base
     return min(monthly * (k + 1), base)
 
 
 def _declining_balance(asset: AssetTerms, k: int, year: int, month: int) -> Depreciation | Skipped:
-    rate = asset.annual_rate
+    rate, acquired = asset.annual_rate, asset.acquired_on
     if rate is None:  # AssetTerms refuses this; the check narrows the type
         raise ValueError("declining balance needs an annual rate")
-    salvage = asset.salvage
-    year_start = _declining_balance_year_start(asset, rate, year)
-    first_month = asset.acquired_on.month if year == asset.acquired_on.year else 1
-    monthly = round_money(rate * year_start / TWELVE)
+    cost, salvage = _cents(asset.cost), _cents(asset.salvage)
+    year_start, monthly = _declining_balance_year(rate, acquired, cost, salvage, year)
+    first_month = acquired.month if year == acquired.year else 1
     before = max(year_start - monthly * (month - first_month), salvage)
     remaining = before - salvage
     if remaining <= 0:
@@ -257,16 +259,41 @@ def _declining_balance(asset: AssetTerms, k: int, year: int, month: int) -> Depr
     # The last month of the life writes off the rest; any other month stops at salvage.
     amount = remaining if k == asset.life_months - 1 else min(monthly, remaining)
     after = before - amount
-    return Depreciation(amount, asset.cost - after, after)
+    return Depreciation(_money(amount), _money(cost - after), _money(after))
 
 
-def _declining_balance_year_start(asset: AssetTerms, rate: Decimal, year: int) -> Decimal:
-    """Book value at the start of calendar `year`: one step per year, never below salvage."""
-    book_value, salvage = asset.cost, asset.salvage
-    months = 13 - asset.acquired_on.month  # the acquisition year's depreciated months
-    for _ in range(year - asset.acquired_on.year):
-        book_value -= round_money(rate * book_value / TWELVE) * months
+def _declining_balance_year(
+    rate: Decimal, acquired: date, cost: int, salvage: int, year: int
+) -> tuple[int, int]:
+    """Book value at the start of calendar `year` and that year's monthly amount, in cents.
+
+    One step per calendar year, at most life / 12 + 1 of them; once salvage is
+    reached nothing is left, so the loop stops there. With rate = n / d,
+    round_half_up(rate x BV / 12) = (2 n BV + 12 d) // (24 d): exact integers.
+    """
+    numerator, denominator = rate.as_integer_ratio()
+    twice, half, divisor = 2 * numerator, 12 * denominator, 24 * denominator
+    book_value = cost
+    monthly = (twice * book_value + half) // divisor
+    months = 13 - acquired.month  # the acquisition year's depreciated months
+    for _ in range(year - acquired.year):
+        book_value -= monthly * months
         if book_value <= salvage:
-            return salvage
+            return salvage, 0
+        monthly = (twice * book_value + half) // divisor
         months = 12
-    return book_value
+    return book_value, monthly
+
+
+# The schedule computes in whole cents as integers: exact, and several times faster than
+# Decimal in the declining-balance year loop (a run over 100,000 assets must stay well
+# under a second). Decimal appears only at the edges.
+
+
+def _cents(value: Decimal) -> int:
+    """Exact for whole cents (AssetTerms guarantees them) below 10**26 (28 digits of context)."""
+    return int(value * HUNDRED)
+
+
+def _money(cents: int) -> Decimal:
+    return Decimal(cents) * CENT

@@ -1,0 +1,207 @@
+"""Benchmark: a month-end depreciation run over N assets, against a per-asset ORM loop.
+
+    .venv/bin/python bench/depreciation.py --assets 100000 \
+        --pg postgresql://postgres@127.0.0.1:5432/test
+
+Each backend gets a fresh database (a temp folder for SQLite, a new
+PostgreSQL database that is dropped afterwards), the demo register of N
+assets, and then:
+  * the real `asset_depreciation` job through the real runner (progress on,
+    default 10 writes/s), timed from the run's started_at to finished_at;
+  * the same job with progress tracking off (every progress call is a no-op);
+  * the naive baseline: one ORM object and one flush per asset, as a
+    hand-written controller does it (run on a sample, reported as assets/s).
+Prints one Markdown table; `--write` appends it to bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import secrets
+import sys
+import tempfile
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import date
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import NullPool
+
+from progress_sse import admin, db
+from progress_sse.app import open_services
+from progress_sse.auth import Role, create_key
+from progress_sse.context import JobContext
+from progress_sse.events import utc_now
+from progress_sse.jobs import default_registry
+from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
+from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
+from progress_sse.settings import Settings, normalize_url
+from progress_sse.store import NewRun
+
+YEAR, MONTH = 2026, 11
+RESULTS_HEADER = (
+    "# Benchmark results\n\nFigures from `bench/`; each names the command that made it.\n"
+)
+
+
+@asynccontextmanager
+async def sqlite_db() -> AsyncIterator[str]:
+    with tempfile.TemporaryDirectory() as folder:
+        yield f"sqlite:///{folder}/bench.db"
+
+
+@asynccontextmanager
+async def postgres_db(base_url: str) -> AsyncIterator[str]:
+    base = sa.make_url(normalize_url(base_url))
+    name = f"progress_sse_bench_{secrets.token_hex(3)}"
+    admin_engine = create_async_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
+    async with admin_engine.connect() as conn:
+        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    try:
+        yield base.set(database=name).render_as_string(hide_password=False)
+    finally:
+        async with admin_engine.connect() as conn:
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin_engine.dispose()
+
+
+async def run_job(settings: Settings, tracking: bool) -> dict[str, float]:
+    registry = default_registry()
+    if not tracking:
+        JobContext.progress = _noop  # type: ignore[method-assign]
+        JobContext.skip = _noop  # type: ignore[method-assign]
+    try:
+        async with open_services(settings, registry) as svc:
+            run, _ = await svc.store.create_run(NewRun(
+                tenant_id="bench", kind="asset_depreciation", params={"year": YEAR, "month": MONTH},
+                lock_key=None, idempotency_key=None, created_by="bench",
+            ))  # fmt: skip
+            assert svc.runner is not None
+            svc.runner.wake()
+            for _ in range(6000):  # bounded: 10 minutes
+                state = await svc.store.get_run("bench", run.id)
+                if state.finished_at is not None:
+                    break
+                await asyncio.sleep(0.1)
+            assert state.status == "completed", (state.status, state.error)
+            events = await svc.store.events_after(run.id, 0, 1_000_000)
+    finally:
+        JobContext.progress = _ORIGINAL[0]  # type: ignore[method-assign]
+        JobContext.skip = _ORIGINAL[1]  # type: ignore[method-assign]
+    assert state.started_at is not None
+    seconds = (state.finished_at - state.started_at).total_seconds()
+    return {"seconds": seconds, "events": len(events), "posted": float(state.processed)}
+
+
+_ORIGINAL = (JobContext.progress, JobContext.skip)
+
+
+async def _noop(*_args: object, **_kwargs: object) -> None:
+    return None
+
+
+async def orm_baseline(settings: Settings, sample: int) -> float:
+    """One ORM object and one flush per asset: the hand-rolled controller of seed 001."""
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        async with db.sessionmaker(engine).begin() as session:
+            assets = (
+                (
+                    await session.execute(
+                        sa.select(Asset)
+                        .where(Asset.tenant_id == "bench")
+                        .order_by(Asset.id)
+                        .limit(sample)
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            start = time.perf_counter()
+            for asset in assets:
+                terms = AssetTerms(
+                    cost=asset.cost, salvage=asset.salvage, life_months=asset.life_months,
+                    method=Method(asset.method), annual_rate=asset.annual_rate,
+                    acquired_on=asset.acquired_on, disposed_on=asset.disposed_on,
+                )  # fmt: skip
+                result = depreciate(terms, YEAR, MONTH - 1)
+                if isinstance(result, Depreciation):
+                    session.add(DepreciationEntry(
+                        tenant_id="bench", asset_id=asset.id, year=YEAR, month=MONTH - 1,
+                        amount=result.amount, accumulated=result.accumulated,
+                        book_value=result.book_value, document_no="BASELINE", run_id="baseline",
+                        created_at=utc_now(),
+                    ))  # fmt: skip
+                    await session.flush()
+            elapsed = time.perf_counter() - start
+            await session.rollback()
+    finally:
+        await engine.dispose()
+    return len(assets) / elapsed
+
+
+async def measure(label: str, url: str, assets: int, sample: int) -> list[str]:
+    settings = Settings(database_url=url, job_concurrency=1, poll_interval_s=0.05)
+    await admin.migrate_all(settings)
+    engine = db.create_engine(settings.database_url, settings)
+    await create_key(db.sessionmaker(engine), "bench", Role.ADMIN)
+    await engine.dispose()
+    t0 = time.perf_counter()
+    await admin.seed_assets(settings, "bench", assets)
+    print(f"[{label}] seeded {assets} assets in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
+    on = await run_job(settings, tracking=True)
+    off = await run_job(settings, tracking=False)
+    on2 = await run_job(settings, tracking=True)
+    best_on = min(on["seconds"], on2["seconds"])
+    baseline = await orm_baseline(settings, sample)
+    rate = assets / best_on
+    return [
+        f"| {label} | {assets:,} | {best_on:.2f} s | {rate:,.0f} | {off['seconds']:.2f} s "
+        f"| {100 * (best_on - off['seconds']) / off['seconds']:+.1f}% "
+        f"| {on['events'] / on['seconds']:.1f} | {baseline:,.0f} | {rate / baseline:.0f}x |"
+    ]
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--assets", type=int, default=100_000)
+    parser.add_argument("--sample", type=int, default=5_000, help="assets for the ORM baseline")
+    parser.add_argument("--pg", default=os.environ.get("PROGRESS_SSE_TEST_DATABASE_URL"))
+    parser.add_argument("--write", action="store_true", help="append to bench/RESULTS.md")
+    args = parser.parse_args()
+    rows = [
+        "| database | assets | run (progress on) | assets/s | run (progress off) | tracking cost "
+        "| progress events/s | ORM loop assets/s | speed-up |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    async with sqlite_db() as url:
+        rows += await measure("SQLite", url, args.assets, args.sample)
+    if args.pg:
+        async with postgres_db(args.pg) as url:
+            rows += await measure("PostgreSQL", url, args.assets, args.sample)
+    table = "\n".join(rows)
+    print(table)
+    if args.write:
+        header = (
+            f"\n## Depreciation run, {date.today().isoformat()}\n\n"
+            f"`{' '.join(['.venv/bin/python', *sys.argv])}` on {platform.node()} "
+            f"({os.cpu_count()} cores, Python {platform.python_version()}, "
+            f"SQLAlchemy {sa.__version__})\n\n"
+        )
+        results = Path(__file__).with_name("RESULTS.md")
+        if not results.exists():
+            results.write_text(RESULTS_HEADER)
+        with results.open("a") as out:
+            out.write(header + table + "\n")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
