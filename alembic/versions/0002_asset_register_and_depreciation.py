@@ -50,6 +50,20 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_assets")),
         sa.UniqueConstraint("tenant_id", "code", name="uq_assets_tenant_code"),
+        # The schedule trusts rows read back from here (no per-asset re-validation).
+        sa.CheckConstraint("cost >= 0", name=op.f("ck_assets_cost_not_negative")),
+        sa.CheckConstraint(
+            "salvage >= 0 AND salvage <= cost", name=op.f("ck_assets_salvage_within_cost")
+        ),
+        sa.CheckConstraint("life_months >= 1", name=op.f("ck_assets_life_positive")),
+        sa.CheckConstraint(
+            "method IN ('straight_line', 'declining_balance')", name=op.f("ck_assets_method")
+        ),
+        sa.CheckConstraint(
+            "method <> 'declining_balance' OR "
+            "(annual_rate IS NOT NULL AND annual_rate > 0 AND annual_rate <= 1)",
+            name=op.f("ck_assets_declining_rate"),
+        ),
     )
     op.create_table(
         "document_sequences",

@@ -7,6 +7,7 @@ import dataclasses
 import functools
 import io
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 from progress_sse import admin, db
+from progress_sse.events import utc_now
 from progress_sse.jobs import default_registry
 from progress_sse.jobs.depreciation.job import ASSET_DEPRECIATION, run_depreciation
 from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
@@ -207,3 +209,27 @@ async def test_the_journal_downloads_as_csv_with_a_total(server: Server, registe
     assert total["document_no"] == "TOTAL" and total["amount"] == result["total_amount"]
     assert len(rows) == result["records_processed"]
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal(result["total_amount"])
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"cost": Decimal("-1.00")}, {"salvage": Decimal("2000.00")}, {"life_months": 0},
+     {"method": "sum_of_digits"}, {"method": "declining_balance", "annual_rate": None}],
+)  # fmt: skip
+async def test_the_register_refuses_rows_the_schedule_could_not_trust(
+    settings: Settings, bad: dict[str, Any]
+) -> None:
+    """CHECK constraints hold what the schedule relies on when it reads rows back."""
+    row = {
+        "tenant_id": "acme", "code": "X-1", "name": "x", "category": "", "cost": Decimal("1000.00"),
+        "salvage": Decimal("0.00"), "life_months": 12, "method": "straight_line",
+        "annual_rate": None, "tax_group": None, "acquired_on": date(2024, 1, 1),
+        "disposed_on": None, "created_at": utc_now(), "updated_at": utc_now(),
+    }  # fmt: skip
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        with pytest.raises(sa.exc.IntegrityError):
+            async with engine.begin() as conn:
+                await conn.execute(sa.insert(Asset), [row | bad])
+    finally:
+        await engine.dispose()

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from progress_sse.jobs.depreciation.schedule import Method, TaxGroup, resolve_terms
 
@@ -22,6 +24,7 @@ COLUMNS = (
 )  # fmt: skip
 REQUIRED = ("code", "name", "acquired_on", "cost", "method")
 MAX_MONEY = Decimal("1e15")
+ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -51,12 +54,25 @@ class BadRow:
     reason: str
 
 
+def _reader(text: str) -> Any:  # typeshed's csv reader type is private
+    # newline=None: CR-only (old Mac Excel) and CRLF files read like LF ones.
+    return csv.reader(io.StringIO(text, newline=None), strict=True)
+
+
 def check_header(text: str) -> list[str]:
-    """The header's columns; `CsvError` naming what is missing or unknown."""
-    first = next(csv.reader(io.StringIO(text)), None)
-    if not first:
-        raise CsvError("The file is empty; expected a header line.")
+    """The header's columns; `CsvError` naming what is missing, unknown or repeated."""
+    try:
+        first = next(_reader(text), None)
+    except csv.Error as exc:
+        raise CsvError(f"The header line is not valid CSV: {exc}.") from None
+    if not first or not any(h.strip() for h in first):
+        raise CsvError("The first line is empty; it must be the header.")
     header = [h.strip().lower() for h in first]
+    if "" in header:
+        raise CsvError(f"Column {header.index('') + 1} of the header has no name.")
+    repeated = sorted({h for h in header if header.count(h) > 1})
+    if repeated:
+        raise CsvError(f"The header repeats columns: {', '.join(repeated)}.")
     missing = [c for c in REQUIRED if c not in header]
     if missing:
         raise CsvError(f"The header lacks required columns: {', '.join(missing)}.")
@@ -66,16 +82,31 @@ def check_header(text: str) -> list[str]:
     return header
 
 
+def _records(text: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
+    """(line, fields) per record after the header; an unreadable record yields its error."""
+    reader = _reader(text)
+    next(reader)
+    while True:
+        try:
+            values = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield reader.line_num, exc
+            continue
+        yield reader.line_num, values
+
+
 def parse_assets(text: str) -> tuple[list[AssetRow], list[BadRow]]:
     """Every data line becomes an `AssetRow` or a `BadRow` (duplicates of a code are bad)."""
     header = check_header(text)
-    reader = csv.reader(io.StringIO(text))
-    next(reader)
     rows: list[AssetRow] = []
     bad: list[BadRow] = []
     first_line: dict[str, int] = {}
-    for values in reader:
-        line = reader.line_num
+    for line, values in _records(text):
+        if isinstance(values, csv.Error):
+            bad.append(BadRow(line, f"not valid CSV ({values}); check quotes on this line"))
+            continue
         if not any(v.strip() for v in values):
             continue
         try:
@@ -98,6 +129,7 @@ def parse_row(line: int, raw: dict[str, str], width: int, expected: int) -> Asse
         raise ValueError(f"expected {expected} fields, found {width}")
     field = {k: v.strip() for k, v in raw.items()}
     code, name = _text(field, "code", 64), _text(field, "name", 200)
+    category = _text(field, "category", 100) if field.get("category") else ""
     method = _choice(field, "method", Method)
     tax_group = _choice(field, "tax_group", TaxGroup) if field.get("tax_group") else None
     life = _int(field, "life_months") if field.get("life_months") else None
@@ -112,7 +144,7 @@ def parse_row(line: int, raw: dict[str, str], width: int, expected: int) -> Asse
     if disposed is not None and disposed < acquired:
         raise ValueError("disposed_on is before acquired_on")
     return AssetRow(
-        line, code, name, field.get("category", "")[:100], acquired, cost, salvage,
+        line, code, name, category, acquired, cost, salvage,
         life_months, method, annual_rate, tax_group, disposed,
     )  # fmt: skip
 
@@ -121,7 +153,7 @@ def _text(field: dict[str, str], name: str, limit: int) -> str:
     value = field.get(name, "")
     if not value:
         raise ValueError(f"{name} is empty")
-    if len(value) > limit or any(ord(c) < 32 for c in value):
+    if len(value) > limit or not value.isprintable():
         raise ValueError(f"{name} must be at most {limit} printable characters")
     return value
 
@@ -145,10 +177,13 @@ def _int(field: dict[str, str], name: str) -> int:
 def _decimal(field: dict[str, str], name: str, places: int = 2) -> Decimal:
     value = field.get(name, "")
     try:
-        number = Decimal(value)
+        # Decimal() also takes "1_000" and "-0"; an amount in a register does not.
+        number = Decimal(value) if "_" not in value else None
     except InvalidOperation:
-        raise ValueError(f"{name} {value!r} is not a number") from None
-    if not number.is_finite() or number < 0 or number >= MAX_MONEY:
+        number = None
+    if number is None or not number.is_finite():
+        raise ValueError(f"{name} {value!r} is not a number")
+    if number.is_signed() or number >= MAX_MONEY:
         raise ValueError(f"{name} must be a number from 0 up to 10^15")
     if -number.as_tuple().exponent > places:  # type: ignore[operator]
         raise ValueError(f"{name} has more than {places} decimal places")
@@ -158,6 +193,8 @@ def _decimal(field: dict[str, str], name: str, places: int = 2) -> Decimal:
 def _date(field: dict[str, str], name: str) -> date:
     value = field.get(name, "")
     try:
+        if not ISO_DATE.fullmatch(value):
+            raise ValueError
         return date.fromisoformat(value)
     except ValueError:
         raise ValueError(f"{name} {value!r} is not a date (YYYY-MM-DD)") from None

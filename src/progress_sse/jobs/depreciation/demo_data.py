@@ -42,7 +42,7 @@ def _asset(i: int, rng: random.Random, today: date) -> dict[str, Any]:
     disposed = None
     if i % 23 == 0 and acquired < today:
         disposed = date(acquired.year + rng.randint(0, 3), rng.randint(1, 12), 15)
-        disposed = max(disposed, acquired)
+        disposed = min(max(disposed, acquired), today)  # disposals are in the past
     return {
         "code": f"AT-{i:06d}",
         "name": f"{label} {i}",

@@ -26,7 +26,13 @@ from progress_sse.events import utc_now
 from progress_sse.jobs import JobKind
 from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry, DocumentSequence
 from progress_sse.jobs.depreciation.periods import Period, is_locked, refuse_locked
-from progress_sse.jobs.depreciation.schedule import AssetTerms, Method, Skipped, depreciate
+from progress_sse.jobs.depreciation.schedule import (
+    AssetTerms,
+    Method,
+    Skipped,
+    StoredTerms,
+    depreciate,
+)
 from progress_sse.progress import StepSpec
 from progress_sse.sql import dialect_insert
 
@@ -105,7 +111,7 @@ async def load_assets(session: AsyncSession, tenant_id: str) -> list[tuple[int, 
         ]
     methods = {m.value: m for m in Method}
     return [
-        (asset_id, AssetTerms(cost, salvage, life, methods[method], rate, acquired, disposed))
+        (asset_id, StoredTerms(cost, salvage, life, methods[method], rate, acquired, disposed))
         for asset_id, cost, salvage, life, method, rate, acquired, disposed in rows
     ]
 

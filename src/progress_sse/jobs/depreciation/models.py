@@ -13,7 +13,19 @@ from progress_sse.models import Base, ExactDecimal, UTCDateTime
 
 class Asset(Base):
     __tablename__ = "assets"
-    __table_args__ = (sa.UniqueConstraint("tenant_id", "code", name="uq_assets_tenant_code"),)
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "code", name="uq_assets_tenant_code"),
+        # The schedule trusts rows read back from here (see schedule.StoredTerms).
+        sa.CheckConstraint("cost >= 0", name="cost_not_negative"),
+        sa.CheckConstraint("salvage >= 0 AND salvage <= cost", name="salvage_within_cost"),
+        sa.CheckConstraint("life_months >= 1", name="life_positive"),
+        sa.CheckConstraint("method IN ('straight_line', 'declining_balance')", name="method"),
+        sa.CheckConstraint(
+            "method <> 'declining_balance' OR "
+            "(annual_rate IS NOT NULL AND annual_rate > 0 AND annual_rate <= 1)",
+            name="declining_rate",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(sa.String(64))
