@@ -133,8 +133,12 @@ class JobContext:
         fraction: float | None = None,
         percentage: float | None = None,
         message: str | None = None,
+        skipped: int | None = None,
     ) -> None:
         """Report progress: counts or a fraction inside the step, or an overall percentage.
+
+        `skipped` sets how many of the step's processed items were passed over
+        on purpose (the same as calling `skip()` for each, in one call).
 
         Cheap enough to call for every item: it only records the numbers; the
         writer turns the newest state into an event at most every
@@ -146,6 +150,8 @@ class JobContext:
                 state.total = total
             if processed is not None:
                 state.processed = processed
+            if skipped is not None:
+                state.skipped = skipped
         if fraction is not None:
             self._fraction = fraction
         if percentage is not None:

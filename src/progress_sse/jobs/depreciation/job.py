@@ -8,30 +8,33 @@ period exactly as it was, its earlier entries included.
 
 from __future__ import annotations
 
+import asyncio
 import calendar
+import contextlib
 from collections import Counter
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from progress_sse.bulk import InsertPipeline, fetch_tuples
+from progress_sse.bulk import fetch_tuples
 from progress_sse.context import JobContext
 from progress_sse.errors import JobError
 from progress_sse.events import utc_now
 from progress_sse.jobs import JobKind
 from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry, DocumentSequence
 from progress_sse.jobs.depreciation.periods import Period, is_locked, refuse_locked
+from progress_sse.jobs.depreciation.posting import EntryHead, Row, post_entries
 from progress_sse.jobs.depreciation.schedule import (
     AssetTerms,
     Method,
     Skipped,
     StoredTerms,
-    depreciate,
+    depreciate_cents,
 )
 from progress_sse.progress import StepSpec
 from progress_sse.sql import dialect_insert
@@ -45,11 +48,6 @@ STEPS = (
 )
 INSERT_BATCH = 5_000  # rows per executemany: few round trips, bounded memory
 SERIES = "DEP"
-ENTRIES: sa.Table = DepreciationEntry.__table__  # type: ignore[assignment]
-ENTRY_COLUMNS = (
-    "tenant_id", "asset_id", "year", "month", "amount", "accumulated", "book_value",
-    "document_no", "run_id", "created_at",
-)  # fmt: skip
 
 Fault = Callable[[int], None]  # tests inject a failure at the n-th asset
 
@@ -145,7 +143,8 @@ async def run_depreciation(
         removed = await remove_entries(session, ctx.tenant_id, period)
         await ctx.progress(fraction=0.5, message="Loading the asset register")
         assets = await load_assets(session, ctx.tenant_id)
-    posted, skipped, total = await process(ctx, session, assets, period, document_no, fault)
+    head = EntryHead(ctx.tenant_id, period.year, period.month, document_no, ctx.run_id, utc_now())
+    posted, skipped, total = await process(ctx, session, assets, head, fault)
     await ctx.enter_step("finalize", message=f"Posting {document_no}")
     if await is_locked(session, ctx.tenant_id, period):  # locked while we worked
         raise JobError(f"The period {period} was locked during the run.", code="period_locked")
@@ -177,39 +176,78 @@ async def process(
     ctx: JobContext,
     session: AsyncSession,
     assets: list[tuple[int, AssetTerms]],
-    period: Period,
-    document_no: str,
+    head: EntryHead,
     fault: Fault | None,
 ) -> tuple[int, Counter[str], Decimal]:
-    """Depreciate each asset (pure), report each one, insert in batches."""
-    n, year, month = len(assets), period.year, period.month
+    """Depreciate each asset (pure), report each one, post in batches.
+
+    A batch is posted while the next is computed (see `Pipeline`), in cents.
+    """
+    n, year, month = len(assets), head.year, head.month
     skipped: Counter[str] = Counter()
-    total, posted, batch = Decimal(0), 0, []
-    now, tenant, run_id = utc_now(), ctx.tenant_id, ctx.run_id
+    total, batch = 0, []
+    posted = 0
     async with (
         ctx.step("process", total=n, message=f"Processing asset 1 of {n}"),
-        InsertPipeline(session, ENTRIES, ENTRY_COLUMNS) as pipeline,
+        Pipeline(session, head) as pipeline,
     ):
         for i, (asset_id, asset) in enumerate(assets, 1):
             if fault is not None:
                 fault(i)
-            result = depreciate(asset, year, month)
+            result = depreciate_cents(asset, year, month)
             if isinstance(result, Skipped):
                 skipped[result.reason.value] += 1
-                await ctx.skip()
             else:
-                total += result.amount
-                posted += 1
-                batch.append((
-                    tenant, asset_id, year, month, result.amount, result.accumulated,
-                    result.book_value, document_no, run_id, now,
-                ))  # fmt: skip
+                total += result[0]
+                batch.append((asset_id, *result))
                 if len(batch) >= INSERT_BATCH:
+                    posted += len(batch)
                     await pipeline.send(batch)
                     batch = []
-            await ctx.progress(processed=i, message=f"Processing asset {i} of {n}")
+            await ctx.progress(
+                processed=i, skipped=i - posted - len(batch), message=f"Processing asset {i} of {n}"
+            )
+        posted += len(batch)
         await pipeline.send(batch)
-    return posted, skipped, total
+    return posted, skipped, Decimal(total) / 100
+
+
+class Pipeline:
+    """Keeps one batch being posted while the caller computes the next.
+
+    The PostgreSQL backend checks and indexes batch k while Python prepares
+    batch k+1: on two cores a posting run overlaps its compute with its I/O.
+    SQLite binds parameters under the GIL in its own thread, so there the
+    batch is simply posted in turn.
+    """
+
+    def __init__(self, session: AsyncSession, head: EntryHead) -> None:
+        self.session, self.head = session, head
+        self.overlap = session.get_bind().dialect.name == "postgresql"
+        self._task: asyncio.Task[None] | None = None
+
+    async def send(self, rows: list[Row]) -> None:
+        await self.wait()
+        if not self.overlap:
+            await post_entries(self.session, self.head, rows)
+            return
+        self._task = asyncio.create_task(post_entries(self.session, self.head, rows))
+        await asyncio.sleep(0)  # let it hand the batch to the database before we go on
+
+    async def wait(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None:
+            await self.wait()
+            return
+        with contextlib.suppress(Exception):  # the job's error wins; it rolls back anyway
+            await self.wait()
 
 
 ASSET_DEPRECIATION = JobKind(

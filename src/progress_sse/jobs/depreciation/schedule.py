@@ -222,6 +222,18 @@ def depreciate(asset: AssetTerms, year: int, month: int) -> Depreciation | Skipp
     month (the disposal month itself depreciates), past the useful life or
     nothing left to depreciate.
     """
+    result = depreciate_cents(asset, year, month)
+    if isinstance(result, Skipped):
+        return result
+    amount, accumulated, book_value = result
+    return Depreciation(_money(amount), _money(accumulated), _money(book_value))
+
+
+Cents = tuple[int, int, int]  # amount, accumulated and book value after the month, in cents
+
+
+def depreciate_cents(asset: AssetTerms, year: int, month: int) -> Cents | Skipped:
+    """`depreciate` in whole cents, for callers that post many entries at once."""
     k = months_between(asset.acquired_on, year, month)
     if k < 0:
         return NOT_ACQUIRED
@@ -235,7 +247,7 @@ def depreciate(asset: AssetTerms, year: int, month: int) -> Depreciation | Skipp
     return _straight_line(asset, k)
 
 
-def _straight_line(asset: AssetTerms, k: int) -> Depreciation | Skipped:
+def _straight_line(asset: AssetTerms, k: int) -> Cents | Skipped:
     cost, life = _cents(asset.cost), asset.life_months
     base = cost - _cents(asset.salvage)
     monthly = (2 * base + life) // (2 * life)  # round_half_up(base / life), in cents
@@ -244,7 +256,7 @@ def _straight_line(asset: AssetTerms, k: int) -> Depreciation | Skipped:
         # Reached early when the monthly amount was rounded up over a long life.
         return FULLY_DEPRECIATED
     after = _straight_line_accumulated(base, monthly, life - 1, k)
-    return Depreciation(_money(after - before), _money(after), _money(cost - after))
+    return after - before, after, cost - after
 
 
 def _straight_line_accumulated(base: int, monthly: int, last: int, k: int) -> int:
@@ -256,7 +268,7 @@ def _straight_line_accumulated(base: int, monthly: int, last: int, k: int) -> in
     return min(monthly * (k + 1), base)
 
 
-def _declining_balance(asset: AssetTerms, k: int, year: int, month: int) -> Depreciation | Skipped:
+def _declining_balance(asset: AssetTerms, k: int, year: int, month: int) -> Cents | Skipped:
     rate, acquired = asset.annual_rate, asset.acquired_on
     if rate is None:  # AssetTerms refuses this; the check narrows the type
         raise ValueError("declining balance needs an annual rate")
@@ -270,7 +282,7 @@ def _declining_balance(asset: AssetTerms, k: int, year: int, month: int) -> Depr
     # The last month of the life writes off the rest; any other month stops at salvage.
     amount = remaining if k == asset.life_months - 1 else min(monthly, remaining)
     after = before - amount
-    return Depreciation(_money(amount), _money(cost - after), _money(after))
+    return amount, cost - after, after
 
 
 def _declining_balance_year(
