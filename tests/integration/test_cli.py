@@ -118,3 +118,40 @@ async def test_serve_demo_on_a_fresh_folder_runs_and_streams_a_job(
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 15)
+
+
+async def test_periods_lock_and_unlock_from_the_command_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from progress_sse.jobs.depreciation.periods import Period, is_locked
+
+    cli("db", "upgrade", env=cli_env, cwd=tmp_path)
+    args = ("--tenant", "acme", "--year", "2026", "--month", "3")
+    locked = cli("periods", "lock", *args, env=cli_env, cwd=tmp_path)
+    settings = Settings(database_url=cli_env["PROGRESS_SSE_DATABASE_URL"])
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        async with db.sessionmaker(engine)() as session:
+            was_locked = await is_locked(session, "acme", Period(2026, 3))
+        unlocked = cli("periods", "unlock", *args, env=cli_env, cwd=tmp_path)
+        async with db.sessionmaker(engine)() as session:
+            still_locked = await is_locked(session, "acme", Period(2026, 3))
+    finally:
+        await engine.dispose()
+    bad = cli("periods", "lock", "--tenant", "acme", "--year", "2026", "--month", "13",
+              env=cli_env, cwd=tmp_path)  # fmt: skip
+    assert locked.returncode == 0 and "locked 2026-03" in locked.stdout
+    assert unlocked.returncode == 0
+    assert (was_locked, still_locked) == (True, False)
+    assert bad.returncode != 0 and "Traceback" not in bad.stderr
+
+
+def test_demo_seed_creates_a_register_and_prints_a_key_last(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    seeded = cli(
+        "demo", "seed", "--tenant", "shop", "--assets", "40", env=fresh_sqlite, cwd=tmp_path
+    )
+    assert seeded.returncode == 0, seeded.stderr
+    assert "40 demo assets" in seeded.stdout
+    assert seeded.stdout.strip().splitlines()[-1].startswith("pss_")
