@@ -17,6 +17,7 @@ from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.broker import LocalBroker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry, default_registry
+from progress_sse.liveness import Liveness
 from progress_sse.runner import Runner
 from progress_sse.services import Services, services
 from progress_sse.settings import Settings
@@ -51,8 +52,15 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         hub=hub,
         broker=broker,
         runner=runner,
+        liveness=Liveness(
+            store,
+            broker,
+            stale_after_s=settings.stale_after_s,
+            sweep_interval_s=settings.sweep_interval_s,
+        ),
     )
     await broker.start()
+    await svc.liveness.start()
     if runner is not None:
         await runner.start()
     try:
@@ -60,6 +68,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     finally:
         if runner is not None:
             await runner.stop()
+        await svc.liveness.stop()
         await broker.stop()
         await engine.dispose()
         if business_engine is not engine:

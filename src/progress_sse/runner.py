@@ -9,6 +9,7 @@ contract: business COMMIT returns, then the run is marked `completed` and
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import logging
 import os
@@ -23,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from progress_sse.broker import Broker
 from progress_sse.context import JobContext
 from progress_sse.errors import JobError, RunCancelled
+from progress_sse.events import RunEvent
 from progress_sse.jobs import JobFn, JobRegistry
 from progress_sse.models import Run
 from progress_sse.settings import Settings
@@ -42,6 +44,7 @@ class Outcome:
     code: str | None = None
     error: str | None = None
     result: dict[str, Any] | None = None
+    recorded: RunEvent | None = None  # already written in the business transaction
 
 
 GENERIC_FAILURE = "The job failed unexpectedly. The details are in the server log (run {run_id})."
@@ -68,6 +71,9 @@ class Runner:
         self.broker = broker
         self.business = business
         self.worker_id = worker_identity()
+        # One database for runs and business data: the final update can share the
+        # business transaction, so COMMIT and `completed` are one fenced act.
+        self.shared_database = settings.business_url == settings.database_url
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.contexts: dict[str, JobContext] = {}
         self._wake = asyncio.Event()
@@ -138,6 +144,9 @@ class Runner:
         assert run.lease_token is not None
         lease = run.lease_token
         writer = self._writer_for(run, lease)
+        task = asyncio.current_task()
+        if task is not None:
+            writer.on_lease_lost = task.cancel
         writer.start()
         ctx: JobContext | None = None
         try:
@@ -160,7 +169,7 @@ class Runner:
                     log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),
                 )
                 self.contexts[run.id] = ctx
-                outcome = await self._outcome(run.id, kind.run, params, ctx)
+                outcome = await self._outcome(run.id, lease, kind.run, params, ctx, writer)
         except asyncio.CancelledError:
             # The process is shutting down mid-job: the business work was rolled back.
             message = "The worker stopped before the run finished; nothing was changed."
@@ -170,13 +179,26 @@ class Runner:
         await self._conclude(run.id, lease, writer, ctx, outcome)
 
     async def _outcome(
-        self, run_id: str, fn: JobFn, params: Any, ctx: JobContext
+        self,
+        run_id: str,
+        lease: str,
+        fn: JobFn,
+        params: Any,
+        ctx: JobContext,
+        writer: ProgressWriter,
     ) -> Outcome | None:
         """Run the coroutine: COMMIT then `completed`, or ROLLBACK then the failure."""
         try:
             try:
                 result = await fn(ctx, params)
                 await ctx.checkpoint()  # a cancel that came during the last step still wins
+                done = Outcome(RunStatus.COMPLETED, "Completed.", result=result)
+                if self.shared_database and ctx.has_session:
+                    done = await self._complete_in_transaction(run_id, lease, ctx, writer, done)
+                elif ctx.has_session and not await self.store.holds_lease(run_id, lease):
+                    # Separate databases (SQLite): check just before COMMIT. Exact fencing
+                    # needs the shared PostgreSQL database (the branch above).
+                    raise LeaseLost(run_id)
                 await ctx.commit()
             except BaseException:
                 await ctx.rollback()
@@ -194,7 +216,24 @@ class Runner:
             log.exception("run %s failed", run_id)  # the traceback stays in the log
             message = GENERIC_FAILURE.format(run_id=run_id)
             return Outcome(RunStatus.FAILED, message, "internal_error", message)
-        return Outcome(RunStatus.COMPLETED, "Completed.", result=result)
+        return done
+
+    async def _complete_in_transaction(
+        self, run_id: str, lease: str, ctx: JobContext, writer: ProgressWriter, done: Outcome
+    ) -> Outcome:
+        """Write `completed` inside the business transaction, fenced by the lease.
+
+        A worker that was declared dead (its lease cleared) gets no row here
+        and raises `LeaseLost`: its business work rolls back with it.
+        """
+        await writer.close()
+        event = await self.store.finish(
+            run_id, lease=lease, status=done.status, message=done.message, result=done.result,
+            steps=ctx.final_step_rows(done.status, None), session=await ctx.session(),
+        )  # fmt: skip
+        if event is None:
+            raise LeaseLost(run_id)
+        return dataclasses.replace(done, recorded=event)
 
     async def _conclude(
         self,
@@ -206,6 +245,9 @@ class Runner:
     ) -> None:
         """Flush progress, then write the terminal state and publish its event."""
         await writer.close()
+        if outcome is not None and outcome.recorded is not None:
+            await self.broker.publish(run_id, [outcome.recorded])  # committed with the work
+            return
         if outcome is None or writer.lease_lost:
             return
         steps = ctx.final_step_rows(outcome.status, outcome.error) if ctx is not None else []

@@ -11,6 +11,7 @@ from starlette.requests import HTTPConnection
 from progress_sse.broker import Broker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry
+from progress_sse.liveness import Liveness
 from progress_sse.runner import Runner
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
@@ -28,6 +29,7 @@ class Services:
     hub: Hub
     broker: Broker
     runner: Runner | None
+    liveness: Liveness
 
 
 def services(conn: HTTPConnection) -> Services:

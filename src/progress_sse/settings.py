@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     progress_interval_s: float = Field(default=0.1, ge=0)
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     stale_after_s: float = Field(default=300.0, gt=0)
+    sweep_interval_s: float = Field(default=30.0, gt=0)
     run_jobs: bool = True
     job_concurrency: int = Field(default=8, ge=1, le=1000)
     poll_interval_s: float = Field(default=1.0, gt=0)

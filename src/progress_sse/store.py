@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -315,7 +315,7 @@ class RunStore:
                     worker_id=worker_id,
                     attempt=Run.attempt + 1,
                     started_at=sa.func.coalesce(Run.started_at, now),
-                    heartbeat_at=now,
+                    heartbeat_at=self.clock(),
                     message="Starting",
                 )
             )
@@ -337,7 +337,7 @@ class RunStore:
         is no longer this attempt's (the UPDATE's lease check is the fence).
         """
         now = utc_now()
-        values = dict(run_values, heartbeat_at=now)
+        values = dict(run_values, heartbeat_at=self.clock())
         if events:
             values["seq"] = events[-1].seq
         async with self.sessions.begin() as session:
@@ -383,48 +383,110 @@ class RunStore:
         result: dict[str, Any] | None = None,
         steps: Sequence[dict[str, Any]] = (),
         expect_status: RunStatus = RunStatus.RUNNING,
+        stale_before: Any = None,
+        session: AsyncSession | None = None,
     ) -> RunEvent | None:
-        """Record the terminal state and its event atomically; None if not ours to finish."""
-        now = utc_now()
-        async with self.sessions.begin() as session:
-            conditions = [Run.id == run_id, Run.status == expect_status.value]
-            if lease is not None:
-                conditions.append(Run.lease_token == lease)
-            run = (
-                await session.execute(sa.select(Run).where(*conditions).with_for_update())
-            ).scalar_one_or_none()
-            if run is None:
-                return None
-            seq = run.seq + 1
-            percentage = 100.0 if status is RunStatus.COMPLETED else run.percentage
-            data = terminal_payload(
-                run_id=run_id,
-                seq=seq,
-                status=status,
-                percentage=percentage,
-                message=message,
-                processed=int((result or {}).get("records_processed", run.processed)),
-                error_code=error_code,
-                result=result,
-                ts=now,
+        """Record the terminal state and its event atomically; None if not ours to finish.
+
+        `lease` fences: only the attempt holding it may finish the run.
+        `stale_before` finishes only a run whose heartbeat is older than that.
+        With `session` the write joins that transaction (the business one on
+        a shared PostgreSQL database, so COMMIT and `completed` are one act).
+        """
+        conditions = [Run.id == run_id, Run.status == expect_status.value]
+        if lease is not None:
+            conditions.append(Run.lease_token == lease)
+        if stale_before is not None:
+            conditions.append(Run.heartbeat_at < stale_before)
+        if session is not None:
+            return await self._finish_in(
+                session, conditions, status, message, error_code, error, result, steps
             )
-            event = RunEvent(run_id, seq, TERMINAL_EVENT_FOR[status], data)
-            run.status = status.value
-            run.seq = seq
-            run.percentage = percentage
-            run.message = message
-            run.finished_at = now
-            run.error = error if status is not RunStatus.COMPLETED else None
-            run.error_code = error_code
-            run.result = result
-            run.active_lock = None
-            run.lease_token = None
-            run.rate = None
-            run.eta_s = None
-            await session.execute(sa.insert(RunEventRow), [_event_row(event, now)])
-            for step in steps:
-                await self._upsert_step(session, run_id, step)
+        async with self.sessions.begin() as own:
+            return await self._finish_in(
+                own, conditions, status, message, error_code, error, result, steps
+            )
+
+    async def _finish_in(
+        self,
+        session: AsyncSession,
+        conditions: list[Any],
+        status: RunStatus,
+        message: str,
+        error_code: str | None,
+        error: str | None,
+        result: dict[str, Any] | None,
+        steps: Sequence[dict[str, Any]],
+    ) -> RunEvent | None:
+        now = utc_now()
+        run = (
+            await session.execute(sa.select(Run).where(*conditions).with_for_update())
+        ).scalar_one_or_none()
+        if run is None:
+            return None
+        seq = run.seq + 1
+        percentage = 100.0 if status is RunStatus.COMPLETED else run.percentage
+        data = terminal_payload(
+            run_id=run.id,
+            seq=seq,
+            status=status,
+            percentage=percentage,
+            message=message,
+            processed=int((result or {}).get("records_processed", run.processed)),
+            error_code=error_code,
+            result=result,
+            ts=now,
+        )
+        event = RunEvent(run.id, seq, TERMINAL_EVENT_FOR[status], data)
+        run.status, run.seq, run.percentage, run.message = status.value, seq, percentage, message
+        run.finished_at = now
+        run.error = error if status is not RunStatus.COMPLETED else None
+        run.error_code, run.result = error_code, result
+        run.active_lock = run.lease_token = None
+        run.rate = run.eta_s = None
+        await session.execute(sa.insert(RunEventRow), [_event_row(event, now)])
+        for step in steps:
+            await self._upsert_step(session, run.id, step)
         return event
+
+    async def holds_lease(self, run_id: str, lease: str) -> bool:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                sa.select(Run.id).where(
+                    Run.id == run_id,
+                    Run.lease_token == lease,
+                    Run.status == RunStatus.RUNNING.value,
+                )
+            )
+        return found is not None
+
+    # -- liveness -------------------------------------------------------------------
+
+    @property
+    def on_postgresql(self) -> bool:
+        bind = self.sessions.kw.get("bind")
+        return bind is not None and bind.dialect.name == "postgresql"
+
+    def clock(self) -> Any:
+        """The database's clock on PostgreSQL (hosts' clocks drift); ours on SQLite (one host)."""
+        return sa.func.now() if self.on_postgresql else utc_now()
+
+    def stale_cutoff(self, stale_after_s: float) -> Any:
+        """Heartbeats older than this are stale, by the same clock that wrote them."""
+        if self.on_postgresql:
+            return sa.func.now() - sa.literal(timedelta(seconds=stale_after_s), sa.Interval())
+        return utc_now() - timedelta(seconds=stale_after_s)
+
+    async def stale_run_ids(
+        self, cutoff: Any, run_id: str | None = None, limit: int = 100
+    ) -> list[str]:
+        query = sa.select(Run.id).where(
+            Run.status == RunStatus.RUNNING.value, Run.heartbeat_at < cutoff
+        )
+        if run_id is not None:
+            query = query.where(Run.id == run_id)
+        async with self.sessions() as session:
+            return list((await session.execute(query.limit(limit))).scalars())
 
 
 def _snapshot_data(run: Run, now: datetime) -> dict[str, Any]:

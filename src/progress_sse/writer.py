@@ -60,6 +60,9 @@ class ProgressWriter:
         self.interval_s = interval_s
         self.heartbeat_s = heartbeat_s
         self.snapshot: Snapshot | None = None
+        # Called when the run is found to be no longer ours (declared stale, reset by an
+        # admin): the runner stops the job then, within one heartbeat, not at its end.
+        self.on_lease_lost: Callable[[], object] | None = None
         self.cancel_requested = False
         self.lease_lost = False
         self.writes = 0
@@ -116,6 +119,8 @@ class ProgressWriter:
             except LeaseLost:
                 self.lease_lost = True
                 log.warning("run %s: lease lost, stopping its writer", self.run_id)
+                if self.on_lease_lost is not None:
+                    self.on_lease_lost()
                 return
             except Exception:  # a DB hiccup must not kill the job; retry next round
                 log.exception("run %s: progress write failed; will retry", self.run_id)
@@ -162,6 +167,7 @@ class ProgressWriter:
 
     async def close(self) -> None:
         """Stop the loop after a last flush; called before the terminal write."""
+        self.on_lease_lost = None  # the job is over: nothing left to stop
         self._stop.set()
         self._wake.set()
         if self._task is not None:

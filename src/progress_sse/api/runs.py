@@ -132,6 +132,7 @@ async def active_run(request: Request) -> Response:
                 "message": "No run is active right now.",
             }
         )
+    run = await svc.liveness.checked(run)
     steps = await svc.store.get_steps(run.id)
     return JSONResponse(
         {
@@ -145,6 +146,7 @@ async def active_run(request: Request) -> Response:
 async def show_run(request: Request) -> Response:
     svc, who = await caller(request)
     run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    run = await svc.liveness.checked(run)
     steps = await svc.store.get_steps(run.id)
     return JSONResponse({"success": True, "data": run_json(run, svc.settings.stale_after_s, steps)})
 

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from progress_sse.events import iso, utc_now
+from progress_sse.events import iso
+from progress_sse.liveness import is_stale
 from progress_sse.models import Run, RunStep
-from progress_sse.statuses import RunStatus
 
 
 def _ts(value: datetime | None) -> str | None:
     return iso(value) if value is not None else None
-
-
-def is_stale(run: Run, stale_after_s: float, now: datetime | None = None) -> bool:
-    """A running run whose heartbeat is older than the threshold (seed 004)."""
-    if run.status != RunStatus.RUNNING or run.heartbeat_at is None:
-        return False
-    return (now or utc_now()) - run.heartbeat_at > timedelta(seconds=stale_after_s)
 
 
 def step_json(step: RunStep) -> dict[str, Any]:

@@ -36,6 +36,7 @@ def parse_last_event_id(request: Request) -> int | None:
 async def run_events(request: Request) -> Response:
     svc, who = await caller(request)
     run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    run = await svc.liveness.checked(run)  # a dead worker's run ends now, not never
     stream = event_stream(
         svc.store,
         svc.hub,
