@@ -12,12 +12,13 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from progress_sse import db
-from progress_sse.api import accounting, runs, stream
+from progress_sse.api import accounting, admin, runs, stream
 from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.broker import LocalBroker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry, default_registry
 from progress_sse.liveness import Liveness
+from progress_sse.maintenance import Retention
 from progress_sse.runner import Runner
 from progress_sse.services import Services, services
 from progress_sse.settings import Settings
@@ -59,8 +60,12 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
             sweep_interval_s=settings.sweep_interval_s,
         ),
     )
+    retention = Retention(
+        store, retention_days=settings.retention_days, interval_s=settings.retention_interval_s
+    )
     await broker.start()
     await svc.liveness.start()
+    await retention.start()
     if runner is not None:
         await runner.start()
     try:
@@ -68,6 +73,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     finally:
         if runner is not None:
             await runner.stop()
+        await retention.stop()
         await svc.liveness.stop()
         await broker.stop()
         await engine.dispose()
@@ -110,6 +116,7 @@ def routes() -> list[Route]:
         Route("/api/runs/{run_id}/cancel", runs.cancel_run, methods=["POST"]),
         Route("/api/runs/{run_id}/resume", runs.resume_run, methods=["POST"]),
         *accounting.routes(),
+        *admin.routes(),
     ]
 
 

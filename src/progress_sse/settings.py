@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     stale_after_s: float = Field(default=300.0, gt=0)
     sweep_interval_s: float = Field(default=30.0, gt=0)
+    retention_days: int = Field(default=90, ge=0, description="0 keeps finished runs forever")
+    retention_interval_s: float = Field(default=3600.0, gt=0)
     run_jobs: bool = True
     job_concurrency: int = Field(default=8, ge=1, le=1000)
     poll_interval_s: float = Field(default=1.0, gt=0)

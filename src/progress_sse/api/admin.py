@@ -1,0 +1,47 @@
+"""Admin routes: reset a tenant's active runs, clean up old finished runs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from progress_sse.api.body import read_json_object
+from progress_sse.api.runs import caller
+from progress_sse.errors import NotFound, ValidationFailed
+from progress_sse.maintenance import delete_finished, reset_tenant
+
+
+async def reset(request: Request) -> Response:
+    svc, who = await caller(request)
+    who.require_admin()
+    tenant = request.path_params["tenant"]
+    if tenant != who.tenant_id:  # another tenant is indistinguishable from none
+        raise NotFound("No such tenant.", code="tenant_not_found")
+    count = await reset_tenant(svc.store, svc.broker, tenant, by=who.key_prefix)
+    return JSONResponse({"success": True, "reset_count": count})
+
+
+async def cleanup(request: Request) -> Response:
+    svc, who = await caller(request)
+    who.require_admin()
+    body = await read_json_object(request, svc.settings.max_body_bytes)
+    days = body.get("older_than_days")
+    if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36_500:
+        raise ValidationFailed(
+            "'older_than_days' must be a whole number of days from 1 to 36500.",
+            fields=[{"field": "older_than_days", "message": "1-36500"}],
+        )
+    deleted = await delete_finished(
+        svc.store, older_than=timedelta(days=days), tenant_id=who.tenant_id, by=who.key_prefix
+    )
+    return JSONResponse({"success": True, "deleted_runs": deleted, "older_than_days": days})
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/admin/tenants/{tenant}/reset", reset, methods=["POST"]),
+        Route("/api/admin/cleanup", cleanup, methods=["POST"]),
+    ]

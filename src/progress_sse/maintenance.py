@@ -1,0 +1,99 @@
+"""Admin resets and retention: ending a tenant's runs, deleting old finished ones.
+
+Each action is written to the log (who, what, how many) as its audit trail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from datetime import timedelta
+
+import sqlalchemy as sa
+
+from progress_sse.broker import Broker
+from progress_sse.events import RunEvent, utc_now
+from progress_sse.models import Run
+from progress_sse.statuses import ACTIVE_STATUSES, RunStatus
+from progress_sse.store import RunStore
+
+log = logging.getLogger(__name__)
+
+RESET_MESSAGE = "An administrator reset this run; work it had not committed was rolled back."
+
+
+async def reset_tenant(store: RunStore, broker: Broker, tenant_id: str, by: str) -> int:
+    """Fail every pending or running run of the tenant (`reset_by_admin`), seed 004.
+
+    Clearing the lease fences the workers: their late commits are refused.
+    """
+    async with store.sessions() as session:
+        rows = await session.execute(
+            sa.select(Run.id, Run.status).where(
+                Run.tenant_id == tenant_id, Run.status.in_([s.value for s in ACTIVE_STATUSES])
+            )
+        )
+        active = list(rows)
+    events: list[RunEvent] = []
+    for run_id, status in active:
+        event = await store.finish(
+            run_id, lease=None, status=RunStatus.FAILED, message=RESET_MESSAGE,
+            error_code="reset_by_admin", error=RESET_MESSAGE, expect_status=RunStatus(status),
+        )  # fmt: skip
+        if event is not None:
+            events.append(event)
+            await broker.publish(run_id, [event])
+    log.warning("audit: %s reset tenant %s: %d active run(s) failed", by, tenant_id, len(events))
+    return len(events)
+
+
+async def delete_finished(
+    store: RunStore, *, older_than: timedelta, tenant_id: str | None, by: str
+) -> int:
+    """Delete finished runs (their steps and events cascade) that ended before the cutoff."""
+    cutoff = utc_now() - older_than
+    query = sa.delete(Run).where(
+        Run.status.in_(
+            [RunStatus.COMPLETED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value]
+        ),
+        Run.finished_at < cutoff,
+    )
+    if tenant_id is not None:
+        query = query.where(Run.tenant_id == tenant_id)
+    async with store.sessions.begin() as session:
+        deleted = int((await session.execute(query)).rowcount)  # type: ignore[attr-defined]
+    log.warning(
+        "audit: %s deleted %d finished run(s) older than %s (tenant %s)",
+        by, deleted, older_than, tenant_id or "all",
+    )  # fmt: skip
+    return deleted
+
+
+class Retention:
+    """Deletes finished runs older than `retention_days`, every `interval_s` (0 days: off)."""
+
+    def __init__(self, store: RunStore, *, retention_days: int, interval_s: float) -> None:
+        self.store, self.retention_days, self.interval_s = store, retention_days, interval_s
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        if self.retention_days > 0:
+            self._task = asyncio.create_task(self._loop(), name="retention")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.interval_s)
+            try:
+                await delete_finished(
+                    self.store, older_than=timedelta(days=self.retention_days),
+                    tenant_id=None, by="retention",
+                )  # fmt: skip
+            except Exception:
+                log.exception("retention failed; next round in %ss", self.interval_s)
