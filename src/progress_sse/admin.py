@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import signal
+
 from progress_sse import db
 from progress_sse.auth import Role, create_key
 from progress_sse.events import utc_now
@@ -13,6 +17,8 @@ from progress_sse.jobs.depreciation.schedule import resolve_terms
 from progress_sse.settings import Settings
 from progress_sse.sql import dialect_insert
 from progress_sse.store import NewRun, RunStore
+
+log = logging.getLogger(__name__)
 
 
 async def migrate_all(settings: Settings) -> list[str]:
@@ -96,3 +102,18 @@ async def set_period_lock(settings: Settings, tenant: str, period: Period, *, lo
             await periods.unlock(sessions, tenant, period)
     finally:
         await engine.dispose()
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run jobs until SIGTERM or SIGINT, then stop claiming and let running jobs finish."""
+    from progress_sse.app import open_services
+    from progress_sse.jobs import default_registry
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    async with open_services(settings.model_copy(update={"run_jobs": True}), default_registry()):
+        log.info("worker started (%d concurrent runs)", settings.job_concurrency)
+        await stop.wait()
+        log.info("worker stopping: no new claims; running jobs get a grace period")

@@ -14,11 +14,12 @@ from starlette.routing import Route
 from progress_sse import db
 from progress_sse.api import accounting, admin, runs, stream
 from progress_sse.api.errors import EXCEPTION_HANDLERS
-from progress_sse.broker import LocalBroker
+from progress_sse.broker import Broker, LocalBroker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry, default_registry
 from progress_sse.liveness import Liveness
 from progress_sse.maintenance import Retention
+from progress_sse.pg_broker import PgBroker, asyncpg_dsn
 from progress_sse.runner import Runner
 from progress_sse.services import Services, services
 from progress_sse.settings import Settings
@@ -37,8 +38,15 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     sessions = db.sessionmaker(engine)
     business_sessions = db.sessionmaker(business_engine)
     store = RunStore(sessions)
-    hub = Hub(settings.client_buffer)
-    broker = LocalBroker(hub)
+    hub = Hub(
+        settings.client_buffer,
+        fetch=lambda run_id, after: store.events_after(run_id, after, settings.replay_page),
+    )
+    broker: Broker = (
+        PgBroker(hub, asyncpg_dsn(settings.database_url), probe_s=settings.listen_probe_s)
+        if settings.database_url.startswith("postgresql")
+        else LocalBroker(hub)
+    )
     runner = (
         Runner(settings, store, registry, broker, business_sessions) if settings.run_jobs else None
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import sys
 from collections.abc import Coroutine
 from datetime import UTC, datetime
@@ -117,6 +118,7 @@ def serve(
     migrate: Annotated[
         bool | None, typer.Option(help="migrate first (default: on for SQLite)")
     ] = None,
+    workers: Annotated[int, typer.Option(min=1, max=64, help="uvicorn worker processes")] = 1,
 ) -> None:
     """Serve the API and the event streams (and run jobs, unless --no-jobs)."""
     overrides: dict[str, Any] = {}
@@ -127,13 +129,23 @@ def serve(
     if no_jobs:
         overrides["run_jobs"] = False
     settings = Settings(**overrides)
+    if workers > 1 and is_sqlite(settings.database_url):
+        raise fail(
+            "several worker processes need PostgreSQL (set PROGRESS_SSE_DATABASE_URL); "
+            "SQLite serves one process"
+        )
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         run_async(admin.migrate_all(settings))
     if demo:
         _print_demo(settings)
-    logging.basicConfig(
-        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
-    )
+    setup_logging(settings)
+    if workers > 1:  # each process builds its app from the environment
+        os.environ["PROGRESS_SSE_RUN_JOBS"] = str(settings.run_jobs).lower()
+        uvicorn.run(
+            "progress_sse.app:create_app", factory=True, workers=workers, host=settings.host,
+            port=settings.port, log_level=settings.log_level, timeout_graceful_shutdown=10,
+        )  # fmt: skip
+        return
     uvicorn.run(
         create_app(settings),
         host=settings.host,
@@ -144,6 +156,26 @@ def serve(
 
 
 DEMO_ASSETS = 2_000
+
+
+@app.command()
+def worker(
+    concurrency: Annotated[
+        int | None, typer.Option(min=1, max=1000, help="concurrent runs (default: setting)")
+    ] = None,
+) -> None:
+    """Run jobs without serving HTTP (several workers need PostgreSQL)."""
+    settings = Settings()
+    if concurrency is not None:
+        settings = settings.model_copy(update={"job_concurrency": concurrency})
+    setup_logging(settings)
+    run_async(admin.run_worker(settings))
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(levelname)s %(name)s: %(message)s"
+    )
 
 
 def _print_demo(settings: Settings) -> None:

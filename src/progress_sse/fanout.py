@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -89,15 +89,24 @@ class Subscriber:
 class Channel:
     subscribers: set[Subscriber] = field(default_factory=set)
     last_seq: int = 0
+    # A new channel learns its starting point from its first watcher (`ready`);
+    # hints that arrive before are remembered, not acted on.
+    ready: bool = False
+    hinted: int = 0
+    fetching: asyncio.Task[None] | None = None
+
+
+Fetch = Callable[[str, int], Awaitable[list[RunEvent]]]  # (run_id, after_seq) -> events
 
 
 class Hub:
     """Routes a run's events to the watchers of this process."""
 
-    def __init__(self, buffer_bound: int) -> None:
+    def __init__(self, buffer_bound: int, fetch: Fetch | None = None) -> None:
         self.buffer_bound = buffer_bound
         self.channels: dict[str, Channel] = {}
         self.stats = HubStats()
+        self.fetch = fetch  # reads missed events from the table (cross-process hints)
 
     @contextmanager
     def subscribe(self, run_id: str) -> Iterator[Subscriber]:
@@ -123,6 +132,49 @@ class Hub:
             channel.last_seq = event.seq
             for sub in channel.subscribers:
                 sub.push(event)
+
+    def ready(self, run_id: str, seq: int) -> None:
+        """The first watcher has read the table up to `seq`: hints after it are fetched."""
+        channel = self.channels.get(run_id)
+        if channel is None or channel.ready:
+            return
+        channel.ready = True
+        channel.last_seq = max(channel.last_seq, seq)
+        if channel.hinted > channel.last_seq:
+            self._fetch_soon(run_id, channel)
+
+    def hint(self, run_id: str, seq: int) -> None:
+        """Another process wrote events of `run_id` up to `seq` (a NOTIFY)."""
+        channel = self.channels.get(run_id)
+        if channel is None:
+            return  # nobody here watches it
+        channel.hinted = max(channel.hinted, seq)
+        if channel.ready and seq > channel.last_seq:
+            self._fetch_soon(run_id, channel)
+
+    def resync(self) -> None:
+        """After a lost listener connection: read whatever every channel may have missed."""
+        for run_id, channel in self.channels.items():
+            if channel.ready:
+                self._fetch_soon(run_id, channel)
+
+    def _fetch_soon(self, run_id: str, channel: Channel) -> None:
+        if self.fetch is None or (channel.fetching is not None and not channel.fetching.done()):
+            return  # one read per run per process; it loops until it has caught up
+        channel.fetching = asyncio.get_running_loop().create_task(self._catch_up(run_id, channel))
+
+    async def _catch_up(self, run_id: str, channel: Channel) -> None:
+        assert self.fetch is not None
+        for _ in range(1000):  # bounded; a hint is only sent once its events are committed
+            if self.channels.get(run_id) is not channel:
+                return
+            events = await self.fetch(run_id, channel.last_seq)
+            if events:
+                self.deliver(run_id, events)
+            elif channel.hinted <= channel.last_seq:
+                return
+            else:
+                await asyncio.sleep(0.01)
 
     @property
     def watchers(self) -> int:

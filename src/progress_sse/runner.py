@@ -117,12 +117,10 @@ class Runner:
         free = self.settings.job_concurrency - len(self.tasks)
         if free <= 0:
             return
-        for run_id in await self.store.pending_ids(free):
-            run = await self.store.claim(run_id, self.worker_id, secrets.token_hex(16))
-            if run is not None:
-                task = asyncio.create_task(self._execute(run), name=f"run:{run.id}")
-                self.tasks[run.id] = task
-                task.add_done_callback(functools.partial(self._done, run.id))
+        for run in await self.store.claim_pending(self.worker_id, free):
+            task = asyncio.create_task(self._execute(run), name=f"run:{run.id}")
+            self.tasks[run.id] = task
+            task.add_done_callback(functools.partial(self._done, run.id))
 
     def _done(self, run_id: str, _task: asyncio.Task[None]) -> None:
         self.tasks.pop(run_id, None)

@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     heartbeat_interval_s: float = Field(default=5.0, gt=0)
     stale_after_s: float = Field(default=300.0, gt=0)
     sweep_interval_s: float = Field(default=30.0, gt=0)
+    listen_probe_s: float = Field(default=2.0, gt=0, description="LISTEN connection probe")
     retention_days: int = Field(default=90, ge=0, description="0 keeps finished runs forever")
     retention_interval_s: float = Field(default=3600.0, gt=0)
     run_jobs: bool = True

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,6 +18,8 @@ from progress_sse.ids import new_run_id
 from progress_sse.models import Run, RunEventRow, RunStep
 from progress_sse.progress import StepSpec, StepState, progress_payload, terminal_payload
 from progress_sse.statuses import ACTIVE_STATUSES, TERMINAL_EVENT_FOR, EventName, RunStatus
+
+NOTIFY_CHANNEL = "progress_sse_events"
 
 
 class LeaseLost(Exception):
@@ -96,7 +99,7 @@ class RunStore:
             async with self.sessions.begin() as session:
                 session.add(run)
                 await session.flush()
-                await session.execute(sa.insert(RunEventRow), [_event_row(first, now)])
+                await self._insert_events(session, [first], now)
                 if new.steps:  # declared steps are visible as `pending` from the start
                     await session.execute(
                         sa.insert(RunStep),
@@ -280,7 +283,7 @@ class RunStore:
                 fresh.active_lock = fresh.lock_key
                 event = RunEvent(run_id, fresh.seq, None, _snapshot_data(fresh, now))
                 await session.flush()
-                await session.execute(sa.insert(RunEventRow), [_event_row(event, now)])
+                await self._insert_events(session, [event], now)
         except IntegrityError:
             active = await self.active_run(tenant_id, run.kind)
             raise Conflict(
@@ -292,33 +295,48 @@ class RunStore:
 
     # -- the runner's side ----------------------------------------------------
 
-    async def pending_ids(self, limit: int) -> list[str]:
-        async with self.sessions() as session:
-            rows = await session.execute(
-                sa.select(Run.id)
-                .where(Run.status == RunStatus.PENDING.value)
-                .order_by(Run.id)
-                .limit(limit)
-            )
+    async def claim_pending(self, worker_id: str, limit: int) -> list[Run]:
+        """Take up to `limit` pending runs, oldest first, each with a fresh lease.
+
+        PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so workers racing on
+        several hosts never take the same run and never wait on each other.
+        SQLite (one process): a conditional UPDATE per run decides the same.
+        """
+        pending = sa.select(Run.id).where(Run.status == RunStatus.PENDING.value)
+        pending = pending.order_by(Run.id).limit(limit)
+        if not self.on_postgresql:
+            async with self.sessions() as session:
+                ids = list((await session.execute(pending)).scalars())
+            claimed = [await self.claim(i, worker_id, secrets.token_hex(16)) for i in ids]
+            return [run for run in claimed if run is not None]
+        async with self.sessions.begin() as session:
+            ids = list((await session.execute(pending.with_for_update(skip_locked=True))).scalars())
+            for run_id in ids:
+                await session.execute(self._claim_update(run_id, worker_id, secrets.token_hex(16)))
+            if not ids:
+                return []
+            rows = await session.execute(sa.select(Run).where(Run.id.in_(ids)).order_by(Run.id))
             return list(rows.scalars())
 
-    async def claim(self, run_id: str, worker_id: str, lease: str) -> Run | None:
-        """Take a pending run; the conditional UPDATE makes exactly one claimer win."""
-        now = utc_now()
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                sa.update(Run)
-                .where(Run.id == run_id, Run.status == RunStatus.PENDING.value)
-                .values(
-                    status=RunStatus.RUNNING.value,
-                    lease_token=lease,
-                    worker_id=worker_id,
-                    attempt=Run.attempt + 1,
-                    started_at=sa.func.coalesce(Run.started_at, now),
-                    heartbeat_at=self.clock(),
-                    message="Starting",
-                )
+    def _claim_update(self, run_id: str, worker_id: str, lease: str) -> Any:
+        return (
+            sa.update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.PENDING.value)
+            .values(
+                status=RunStatus.RUNNING.value,
+                lease_token=lease,
+                worker_id=worker_id,
+                attempt=Run.attempt + 1,
+                started_at=sa.func.coalesce(Run.started_at, utc_now()),
+                heartbeat_at=self.clock(),
+                message="Starting",
             )
+        )
+
+    async def claim(self, run_id: str, worker_id: str, lease: str) -> Run | None:
+        """Take one pending run; the conditional UPDATE makes exactly one claimer win."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(self._claim_update(run_id, worker_id, lease))
             if result.rowcount != 1:  # type: ignore[attr-defined]
                 return None
             return await session.get(Run, run_id)
@@ -355,7 +373,7 @@ class RunStore:
             if cancel is None:
                 raise LeaseLost(run_id)
             if events:
-                await session.execute(sa.insert(RunEventRow), [_event_row(e, now) for e in events])
+                await self._insert_events(session, events, now)
             for step in steps:
                 await self._upsert_step(session, run_id, step)
         return bool(cancel)
@@ -444,7 +462,7 @@ class RunStore:
         run.error_code, run.result = error_code, result
         run.active_lock = run.lease_token = None
         run.rate = run.eta_s = None
-        await session.execute(sa.insert(RunEventRow), [_event_row(event, now)])
+        await self._insert_events(session, [event], now)
         for step in steps:
             await self._upsert_step(session, run.id, step)
         return event
@@ -459,6 +477,21 @@ class RunStore:
                 )
             )
         return found is not None
+
+    async def _insert_events(
+        self, session: AsyncSession, events: Sequence[RunEvent], now: datetime
+    ) -> None:
+        """Persist events; on PostgreSQL also NOTIFY, delivered only if this transaction commits.
+
+        The payload is a hint (`run_id:seq`, far below the 8,000-byte limit):
+        listeners read the events themselves from this table.
+        """
+        await session.execute(sa.insert(RunEventRow), [_event_row(e, now) for e in events])
+        if self.on_postgresql:
+            last = events[-1]
+            await session.execute(
+                sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"{last.run_id}:{last.seq}"))
+            )
 
     # -- liveness -------------------------------------------------------------------
 

@@ -155,3 +155,11 @@ def test_demo_seed_creates_a_register_and_prints_a_key_last(
     assert seeded.returncode == 0, seeded.stderr
     assert "40 demo assets" in seeded.stdout
     assert seeded.stdout.strip().splitlines()[-1].startswith("pss_")
+
+
+def test_several_workers_on_sqlite_are_refused_with_a_clear_message(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    result = cli("serve", "--workers", "2", env=fresh_sqlite, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "need PostgreSQL" in result.stderr and "Traceback" not in result.stderr

@@ -76,6 +76,7 @@ async def event_stream(
             snapshot = await store.last_event(run_id)
             if snapshot is None:
                 return
+            hub.ready(run_id, snapshot.seq)
             yield snapshot.frame
             if snapshot.is_terminal:
                 yield END
@@ -93,6 +94,7 @@ async def event_stream(
                         yield END
                         return
                 catch_up = False
+                hub.ready(run_id, sent)
             await sub.wake.wait()
             if sub.lagged:
                 catch_up = True

@@ -1,0 +1,191 @@
+"""Several processes on one PostgreSQL: fan-out across them, a lost listener, racing workers.
+
+These need PostgreSQL (SQLite serves one process); they run whenever
+PROGRESS_SSE_TEST_DATABASE_URL is set, as in CI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from progress_sse import db
+from progress_sse.auth import Role, create_key
+from progress_sse.jobs.demo.models import DemoItem
+from progress_sse.models import Run
+from progress_sse.settings import Settings
+from tests.conftest import PG_URL
+from tests.support import collect, run_server, transitions, wait_for
+
+pytestmark = pytest.mark.skipif(not PG_URL, reason="several processes need PostgreSQL")
+CLI = str(Path(sys.executable).parent / "progress-sse")
+FAST = {
+    "PROGRESS_SSE_PROGRESS_INTERVAL_S": "0.02",
+    "PROGRESS_SSE_POLL_INTERVAL_S": "0.1",
+    "PROGRESS_SSE_HEARTBEAT_INTERVAL_S": "0.5",
+    "PROGRESS_SSE_LISTEN_PROBE_S": "0.5",
+    "PROGRESS_SSE_LOG_LEVEL": "warning",
+}
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgresql"
+
+
+@pytest.fixture
+def pg_env(db_urls: dict[str, str]) -> dict[str, str]:
+    return {"PROGRESS_SSE_DATABASE_URL": db_urls["database_url"], **FAST}
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.asynccontextmanager
+async def spawn(*args: str, env: dict[str, str], log: Path) -> AsyncIterator[Any]:
+    with log.open("w") as out:
+        proc = await asyncio.create_subprocess_exec(
+            CLI, *args, env=os.environ | env, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@contextlib.asynccontextmanager
+async def serve(env: dict[str, str], log: Path) -> AsyncIterator[str]:
+    port = free_port()
+    async with spawn("serve", "--no-jobs", "--port", str(port), env=env, log=log):
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base) as client:
+            await wait_for(lambda: _healthy(client), limit_s=30, every_s=0.1)
+        yield base
+
+
+async def _healthy(client: httpx.AsyncClient) -> bool:
+    try:
+        return (await client.get("/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+async def admin_key(url: str) -> str:
+    settings = Settings(database_url=url)
+    engine = db.create_engine(url, settings)
+    try:
+        return await create_key(db.sessionmaker(engine), "acme", Role.ADMIN)
+    finally:
+        await engine.dispose()
+
+
+async def test_a_run_on_a_worker_streams_to_watchers_on_two_other_processes(
+    pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    key = await admin_key(pg_env["PROGRESS_SSE_DATABASE_URL"])
+    headers = {"Authorization": f"Bearer {key}"}
+    async with (
+        serve(pg_env, tmp_path / "a.log") as a,
+        serve(pg_env, tmp_path / "b.log") as b,
+        spawn("worker", env=pg_env, log=tmp_path / "worker.log"),
+        httpx.AsyncClient(base_url=a, headers=headers, timeout=30) as on_a,
+        httpx.AsyncClient(base_url=b, headers=headers, timeout=30) as on_b,
+    ):
+        started = await on_a.post(
+            "/api/runs", json={"kind": "demo", "params": {"items": 40, "delay_ms": 20}}
+        )
+        url = started.json()["events_url"]
+        seen_a, seen_b = await asyncio.gather(
+            collect(on_a, url, headers={"Last-Event-ID": "0"}),
+            collect(on_b, url, headers={"Last-Event-ID": "0"}),
+        )
+        log = (await on_b.get(url.replace("/events", "/log"))).json()["data"]
+    persisted = [e["seq"] for e in log]
+    for frames in (seen_a, seen_b):
+        ids = [f.seq for f in frames if f.event != "end"]
+        assert ids == sorted(set(ids)) and set(ids) <= set(persisted)
+        assert frames[-2].event == "complete" and frames[-2].seq == persisted[-1]
+    assert transitions(seen_a) == transitions(seen_b)
+    assert ("process", "completed") in transitions(seen_a)
+
+
+async def test_watchers_miss_nothing_when_the_listener_connection_is_killed(
+    pg_env: dict[str, str], make_settings: Any, tmp_path: Path
+) -> None:
+    settings = make_settings(run_jobs=False, listen_probe_s=0.5)
+    async with (
+        run_server(settings) as srv,  # this process only watches; the worker runs the job
+        spawn("worker", env=pg_env, log=tmp_path / "worker.log"),
+        srv.client() as client,
+    ):
+        started = await client.post(
+            "/api/runs", json={"kind": "demo", "params": {"items": 60, "delay_ms": 25}}
+        )
+        url = started.json()["events_url"]
+        watching = asyncio.create_task(collect(client, url, headers={"Last-Event-ID": "0"}))
+        await asyncio.sleep(0.6)
+        async with srv.services.engine.connect() as conn:
+            killed = await conn.scalar(sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE application_name = 'progress_sse_listener'"
+            ))  # fmt: skip
+        frames = await watching
+        log = (await client.get(url.replace("/events", "/log"))).json()["data"]
+        broker: Any = srv.services.broker
+    assert killed >= 1 and broker.reconnects >= 1
+    from tests.support import Frame
+
+    expected = transitions([Frame(str(e["seq"]), e["event"] or "message", e["data"]) for e in log])
+    assert transitions(frames) == expected, "every step and the terminal event arrived"
+
+
+async def test_two_workers_racing_run_each_of_200_runs_exactly_once(
+    pg_env: dict[str, str], make_settings: Any, tmp_path: Path
+) -> None:
+    async with run_server(make_settings(run_jobs=False)) as srv, srv.client() as client:
+        for i in range(200):
+            response = await client.post(
+                "/api/runs",
+                json={"kind": "demo", "params": {"items": 1, "delay_ms": 0, "lock": f"r{i}"}},
+            )
+            assert response.status_code == 202
+        engine = srv.services.engine
+        async with (
+            spawn("worker", "--concurrency", "4", env=pg_env, log=tmp_path / "w1.log"),
+            spawn("worker", "--concurrency", "4", env=pg_env, log=tmp_path / "w2.log"),
+        ):
+            await wait_for(lambda: _all_done(engine), limit_s=120, every_s=0.2)
+        async with engine.connect() as conn:
+            attempts = (await conn.execute(sa.select(Run.attempt, Run.worker_id))).all()
+            rows = await conn.scalar(sa.select(sa.func.count()).select_from(DemoItem))
+    assert len(attempts) == 200 and {a for a, _ in attempts} == {1}, "each run claimed once"
+    assert rows == 200, "each run's work committed exactly once"
+    assert len({w.rsplit(":", 1)[0] for _, w in attempts}) == 2, "both workers took runs"
+
+
+async def _all_done(engine: Any) -> bool:
+    async with engine.connect() as conn:
+        left = await conn.scalar(
+            sa.select(sa.func.count()).select_from(Run).where(Run.status != "completed")
+        )
+    return left == 0
