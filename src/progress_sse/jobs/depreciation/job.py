@@ -257,4 +257,7 @@ ASSET_DEPRECIATION = JobKind(
     steps=STEPS,
     lock_key=lock_key,
     precheck=precheck,
+    # One transaction: a new attempt after a failure or crash simply redoes the period
+    # (nothing of the failed attempt was committed, and `load` replaces entries).
+    resumable=True,
 )

@@ -1,0 +1,156 @@
+"""Workers that are killed or frozen: runs end, periods stay whole, late commits are refused."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+from progress_sse import admin
+from progress_sse.jobs.demo.models import DemoItem
+from progress_sse.jobs.depreciation.models import DepreciationEntry
+from progress_sse.models import Run
+from tests.integration.test_multiprocess import FAST, spawn
+from tests.support import collect, run_server, run_status, start_run, wait_for
+
+pytestmark = pytest.mark.skipif(
+    not __import__("tests.conftest", fromlist=["PG_URL"]).PG_URL,
+    reason="worker processes need PostgreSQL",
+)
+STALE = {"PROGRESS_SSE_STALE_AFTER_S": "1.0", "PROGRESS_SSE_HEARTBEAT_INTERVAL_S": "0.2"}
+
+
+@pytest.fixture
+def backend() -> str:
+    return "postgresql"
+
+
+@pytest.fixture
+def pg_env(db_urls: dict[str, str]) -> dict[str, str]:
+    return {"PROGRESS_SSE_DATABASE_URL": db_urls["database_url"], **FAST, **STALE}
+
+
+def watcher_settings(make_settings: Any) -> Any:
+    # This process serves and sweeps; only the worker subprocesses run jobs.
+    return make_settings(run_jobs=False, stale_after_s=1.0, sweep_interval_s=0.2)
+
+
+async def test_a_frozen_worker_cannot_commit_after_it_was_declared_dead(
+    pg_env: dict[str, str], make_settings: Any, tmp_path: Path
+) -> None:
+    async with run_server(watcher_settings(make_settings)) as srv, srv.client() as client:
+        async with spawn("worker", env=pg_env, log=tmp_path / "w.log") as worker:
+            run_id = await start_run(client, items=5, delay_ms=0, hold_ms=3000)
+            await wait_for(lambda: _holding(client, run_id))
+            worker.send_signal(signal.SIGSTOP)  # paused mid-transaction, past the threshold
+            frames = await collect(
+                client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
+            )
+            worker.send_signal(signal.SIGCONT)  # it wakes up and tries to finish its work
+            await asyncio.sleep(4)  # its hold ends; it commits, or is refused
+            state = await run_status(client, run_id)
+        async with srv.services.engine.connect() as conn:
+            rows = await conn.scalar(
+                sa.select(sa.func.count()).select_from(DemoItem).where(DemoItem.run_id == run_id)
+            )
+        log = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]
+    assert frames[-2].event == "error" and frames[-2].data["error_code"] == "stale"
+    assert state["status"] == "failed" and state["error_code"] == "stale"
+    assert rows == 0, "the late commit was refused"
+    assert [e["event"] for e in log if e["event"]] == ["error"]
+
+
+async def _holding(client: Any, run_id: str) -> bool:
+    return (await run_status(client, run_id))["current_step"] == 4
+
+
+async def test_kill_9_at_twenty_points_never_leaves_a_half_posted_period(
+    pg_env: dict[str, str], make_settings: Any, tmp_path: Path
+) -> None:
+    settings = watcher_settings(make_settings)
+    await admin.seed_assets(settings, "acme", 15_000)
+    rng = random.Random(7)
+    async with run_server(settings) as srv, srv.client() as client:
+        # An undisturbed run first: how long does the work take after the claim?
+        run_id, seconds = await _depreciate(client, pg_env, tmp_path / "first.log", kill_after=None)
+        assert (await _state(client, run_id))["status"] == "completed"
+        last_complete, outcomes = run_id, []
+        for point in range(20):  # kill at random moments of a run, to just past its commit
+            delay = rng.uniform(0.0, seconds * 1.2)
+            run_id, _ = await _depreciate(
+                client, pg_env, tmp_path / f"w{point}.log", kill_after=delay
+            )
+            state = await wait_for(lambda rid=run_id: _ended(client, rid), limit_s=30)
+            outcomes.append(state["status"])
+            if state["status"] == "completed":
+                last_complete = run_id
+            else:
+                assert state["error_code"] == "stale"
+            # The period holds exactly the entries of its last completed run: all or nothing.
+            assert await _period_runs(srv) == {last_complete}
+            log = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]
+            assert len([e for e in log if e["event"]]) == 1, "exactly one terminal event"
+        failed = [o for o in outcomes if o == "failed"]
+        assert failed, f"some kills landed before the commit: {outcomes}"
+        # Resume the last killed run: it completes and replaces the period, no duplicates.
+        killed = run_id if outcomes[-1] == "failed" else None
+        if killed is not None:
+            assert (await client.post(f"/api/runs/{killed}/resume")).status_code == 202
+            async with spawn("worker", env=pg_env, log=tmp_path / "resume.log"):
+                state = await wait_for(lambda: _ended(client, killed), limit_s=60)
+            assert state["status"] == "completed" and state["attempt"] == 2
+            assert await _period_runs(srv) == {killed}
+            frames = await collect(
+                client, f"/api/runs/{killed}/events", headers={"Last-Event-ID": "0"}
+            )
+            ids = [f.seq for f in frames if f.event != "end"]
+            assert ids == sorted(set(ids)), "event ids only grew across the attempts"
+
+
+async def _depreciate(
+    client: Any, env: dict[str, str], log: Path, *, kill_after: float | None
+) -> tuple[str, float]:
+    run_id = await start_run(client, "asset_depreciation", year=2026, month=5)
+    async with spawn("worker", env=env, log=log) as worker:
+        await wait_for(lambda: _claimed(client, run_id), limit_s=30, every_s=0.02)
+        started = asyncio.get_running_loop().time()
+        if kill_after is None:
+            await wait_for(lambda: _ended(client, run_id), limit_s=60, every_s=0.02)
+        else:
+            await asyncio.sleep(kill_after)
+            worker.kill()
+            await worker.wait()
+        return run_id, asyncio.get_running_loop().time() - started
+
+
+async def _state(client: Any, run_id: str) -> dict[str, Any]:
+    return await run_status(client, run_id)
+
+
+async def _claimed(client: Any, run_id: str) -> bool:
+    return (await run_status(client, run_id))["status"] != "pending"
+
+
+async def _ended(client: Any, run_id: str) -> dict[str, Any] | None:
+    state = await run_status(client, run_id)
+    return state if state["status"] in ("completed", "failed") else None
+
+
+async def _period_runs(srv: Any) -> set[str]:
+    """The runs whose entries the period holds (each entry of a run, or none of it)."""
+    async with srv.services.engine.connect() as conn:
+        rows = await conn.execute(
+            sa.select(DepreciationEntry.run_id, sa.func.count())
+            .where(DepreciationEntry.year == 2026, DepreciationEntry.month == 5)
+            .group_by(DepreciationEntry.run_id)
+        )
+        counts = dict(rows.all())
+        for run_id, count in counts.items():
+            result = await conn.scalar(sa.select(Run.result).where(Run.id == run_id))
+            assert result is not None and count == result["records_processed"], "all or nothing"
+    return set(counts)
