@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -76,17 +78,30 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     await retention.start()
     if runner is not None:
         await runner.start()
+    stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")
     try:
         yield svc
     finally:
+        stopping.cancel()
         if runner is not None:
-            await runner.stop()
+            await runner.stop(settings.shutdown_grace_s)
         await retention.stop()
         await svc.liveness.stop()
         await broker.stop()
         await engine.dispose()
         if business_engine is not engine:
             await business_engine.dispose()
+
+
+async def _close_streams_on_exit(hub: Hub) -> None:
+    """When uvicorn is told to exit (SIGTERM), end every stream with a retry hint.
+
+    uvicorn waits for open connections before running the lifespan shutdown,
+    so streams must end first; sse-starlette records the exit in `AppStatus`.
+    """
+    while not AppStatus.should_exit:  # noqa: ASYNC110 - a library flag, not an event
+        await asyncio.sleep(0.25)
+    hub.close()
 
 
 async def healthz(_request: Request) -> Response:

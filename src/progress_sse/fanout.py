@@ -107,6 +107,7 @@ class Hub:
         self.channels: dict[str, Channel] = {}
         self.stats = HubStats()
         self.fetch = fetch  # reads missed events from the table (cross-process hints)
+        self.closing = False
 
     @contextmanager
     def subscribe(self, run_id: str) -> Iterator[Subscriber]:
@@ -175,6 +176,13 @@ class Hub:
                 return
             else:
                 await asyncio.sleep(0.01)
+
+    def close(self) -> None:
+        """The process is stopping: wake every watcher so its stream can end cleanly."""
+        self.closing = True
+        for channel in self.channels.values():
+            for sub in channel.subscribers:
+                sub.wake.set()
 
     @property
     def watchers(self) -> int:

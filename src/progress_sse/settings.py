@@ -73,6 +73,7 @@ class Settings(BaseSettings):
     retention_interval_s: float = Field(default=3600.0, gt=0)
     run_jobs: bool = True
     job_concurrency: int = Field(default=8, ge=1, le=1000)
+    shutdown_grace_s: float = Field(default=20.0, ge=0, description="running jobs may finish")
     poll_interval_s: float = Field(default=1.0, gt=0)
 
     max_body_bytes: int = Field(default=64 * 1024, ge=256)

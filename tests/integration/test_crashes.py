@@ -8,14 +8,16 @@ import signal
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import sqlalchemy as sa
 
 from progress_sse import admin
+from progress_sse.api.stream import RECONNECT_MS
 from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.jobs.depreciation.models import DepreciationEntry
 from progress_sse.models import Run
-from tests.integration.test_multiprocess import FAST, spawn
+from tests.integration.test_multiprocess import FAST, _healthy, free_port, spawn
 from tests.support import collect, run_server, run_status, start_run, wait_for
 
 pytestmark = pytest.mark.skipif(
@@ -154,3 +156,44 @@ async def _period_runs(srv: Any) -> set[str]:
             result = await conn.scalar(sa.select(Run.result).where(Run.id == run_id))
             assert result is not None and count == result["records_processed"], "all or nothing"
     return set(counts)
+
+
+async def test_sigterm_ends_streams_with_a_retry_hint_and_leaves_no_run_running(
+    pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    from tests.integration.test_multiprocess import admin_key, serve
+
+    env = pg_env | {"PROGRESS_SSE_SHUTDOWN_GRACE_S": "2"}
+    key = await admin_key(env["PROGRESS_SSE_DATABASE_URL"])
+    headers = {"Authorization": f"Bearer {key}"}
+    async with serve(env, tmp_path / "b.log") as b:  # the process the browser comes back to
+        port = free_port()
+        async with spawn("serve", "--port", str(port), env=env, log=tmp_path / "a.log") as a:
+            base_a = f"http://127.0.0.1:{port}"
+            async with httpx.AsyncClient(base_url=base_a, timeout=30) as probe:
+                await wait_for(lambda: _healthy(probe), limit_s=30, every_s=0.1)
+            async with httpx.AsyncClient(base_url=base_a, headers=headers, timeout=30) as on_a:
+                started = await on_a.post(
+                    "/api/runs", json={"kind": "demo", "params": {"items": 400, "delay_ms": 50}}
+                )
+                url = started.json()["events_url"]
+                lines: list[str] = []
+                async with on_a.stream("GET", url) as response:
+                    async for line in response.aiter_lines():
+                        lines.append(line)
+                        if len(lines) == 12:
+                            a.send_signal(signal.SIGTERM)
+                stopped_at = asyncio.get_running_loop().time()
+            await asyncio.wait_for(a.wait(), 20)
+            exit_s = asyncio.get_running_loop().time() - stopped_at
+        last_id = [ln for ln in lines if ln.startswith("id: ")][-1].removeprefix("id: ")
+        async with httpx.AsyncClient(base_url=b, headers=headers, timeout=30) as on_b:
+            rest = await collect(on_b, url, headers={"Last-Event-ID": last_id})
+            state = await run_status(on_b, started.json()["id"])
+    assert lines[-2:] == [f"retry: {RECONNECT_MS}", ""], "the stream ended with a retry hint"
+    assert exit_s < 10, "the process exited within its grace period"
+    assert state["status"] == "failed" and state["error_code"] == "interrupted"
+    assert rest[0].seq == int(last_id) + 1 or rest[0].seq > int(last_id)
+    assert rest[-2].event == "error" and rest[-1].event == "end", (
+        "nothing missed after reconnecting"
+    )

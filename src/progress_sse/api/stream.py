@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
@@ -20,6 +21,7 @@ from progress_sse.fanout import Hub
 from progress_sse.store import RunStore
 
 MAX_EVENT_ID = 2**53
+RECONNECT_MS = 500  # the retry hint sent when this process shuts down
 
 
 def parse_last_event_id(request: Request) -> int | None:
@@ -51,6 +53,10 @@ async def run_events(request: Request) -> Response:
         ping=svc.settings.ping_interval_s,
         ping_message_factory=lambda: ServerSentEvent(comment="ping", sep="\n"),
         sep="\n",
+        # On shutdown sse-starlette waits this long before cancelling the stream, so
+        # ours can end itself with a retry hint (app._close_streams_on_exit).
+        shutdown_event=anyio.Event(),
+        shutdown_grace_period=1.0,
     )
 
 
@@ -96,6 +102,11 @@ async def event_stream(
                 catch_up = False
                 hub.ready(run_id, sent)
             await sub.wake.wait()
+            if hub.closing:
+                # Shutting down: ask the browser to come back soon (to another
+                # process behind the balancer); Last-Event-ID resumes it exactly.
+                yield retry_line(RECONNECT_MS)
+                return
             if sub.lagged:
                 catch_up = True
                 continue
