@@ -11,6 +11,7 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime
 from typing import Annotated, Any, TypeVar
 
+import httpx
 import typer
 import uvicorn
 from sqlalchemy.exc import SQLAlchemyError
@@ -31,6 +32,8 @@ demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 periods_app = typer.Typer(no_args_is_help=True, help="Lock and unlock accounting periods.")
+runs_app = typer.Typer(no_args_is_help=True, help="Runs, through a running server's API.")
+app.add_typer(runs_app, name="runs")
 app.add_typer(demo_app, name="demo")
 app.add_typer(periods_app, name="periods")
 
@@ -156,6 +159,36 @@ def serve(
 
 
 DEMO_ASSETS = 2_000
+
+
+ServerUrl = Annotated[
+    str, typer.Option(envvar="PROGRESS_SSE_URL", help="the server, e.g. http://127.0.0.1:8000")
+]
+ApiKey = Annotated[str, typer.Option(envvar="PROGRESS_SSE_API_KEY", help="an API key")]
+
+
+@runs_app.command("resume")
+def runs_resume(run_id: str, url: ServerUrl = "http://127.0.0.1:8000", key: ApiKey = "") -> None:
+    """Start a new attempt of a failed or cancelled run of a resumable kind."""
+    if not key:
+        raise fail("an API key is needed: --key or PROGRESS_SSE_API_KEY")
+    try:
+        response = httpx.post(
+            f"{url.rstrip('/')}/api/runs/{run_id}/resume",
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=30,
+        )
+    except httpx.HTTPError as exc:
+        raise fail(f"cannot reach {url}: {exc}") from None
+    body = (
+        response.json()
+        if response.headers.get("content-type", "").startswith("application/json")
+        else {}
+    )
+    if response.status_code != 202:
+        raise fail(body.get("error", {}).get("message", f"HTTP {response.status_code}"))
+    run = body["data"]
+    typer.echo(f"resumed {run['id']}: {run['status']} (attempt {run['attempt']} so far)")
 
 
 @app.command()

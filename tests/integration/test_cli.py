@@ -163,3 +163,45 @@ def test_several_workers_on_sqlite_are_refused_with_a_clear_message(
     result = cli("serve", "--workers", "2", env=fresh_sqlite, cwd=tmp_path)
     assert result.returncode == 1
     assert "need PostgreSQL" in result.stderr and "Traceback" not in result.stderr
+
+
+async def test_runs_resume_through_the_api(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    import dataclasses
+    import functools
+
+    from progress_sse.context import JobContext
+    from progress_sse.jobs import default_registry
+    from progress_sse.jobs.asset_import.job import ASSET_IMPORT, run_import
+    from tests.support import run_server, run_status
+
+    async def crash_once(ctx: JobContext, index: int) -> None:
+        if ctx.attempt == 1:
+            raise RuntimeError("simulated crash")
+
+    registry = default_registry()
+    registry.replace(
+        dataclasses.replace(ASSET_IMPORT, run=functools.partial(run_import, after_chunk=crash_once))
+    )
+    async with run_server(make_settings(), registry) as srv, srv.client() as client:
+        text = "\n".join(
+            [
+                "code,name,acquired_on,cost,method,life_months",
+                "A-1,Desk,2024-01-01,100,straight_line,12",
+            ]
+        )
+        started = await client.post("/api/assets/import", content=text.encode())
+        run_id = started.json()["id"]
+        await collect(client, f"/api/runs/{run_id}/events")
+        env = {"PROGRESS_SSE_URL": srv.base_url, "PROGRESS_SSE_API_KEY": srv.keys["acme"]}
+        resumed = await asyncio.to_thread(cli, "runs", "resume", run_id, env=env, cwd=tmp_path)
+        await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+        state = await run_status(client, run_id)
+        again = await asyncio.to_thread(cli, "runs", "resume", run_id, env=env, cwd=tmp_path)
+        no_key = await asyncio.to_thread(
+            cli, "runs", "resume", run_id, env={"PROGRESS_SSE_URL": srv.base_url}, cwd=tmp_path
+        )
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"resumed {run_id}" in resumed.stdout
+    assert state["status"] == "completed" and state["attempt"] == 2
+    assert again.returncode == 1 and "Only a failed or cancelled run" in again.stderr
+    assert no_key.returncode == 1 and "API key" in no_key.stderr
