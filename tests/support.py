@@ -162,3 +162,8 @@ def transitions(frames: list[Frame]) -> list[tuple[Any, ...]]:
         if not seen or seen[-1] != key:
             seen.append(key)
     return seen
+
+
+async def in_finalize(client: httpx.AsyncClient, run_id: str) -> bool:
+    """The demo job has reached `finalize`, where `hold_ms` keeps its transaction open."""
+    return bool((await run_status(client, run_id))["current_step"] == 4)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from sse_starlette.sse import AppStatus
@@ -20,7 +21,8 @@ from progress_sse.broker import Broker, LocalBroker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry, default_registry
 from progress_sse.liveness import Liveness
-from progress_sse.maintenance import Retention
+from progress_sse.maintenance import delete_finished
+from progress_sse.periodic import Periodic
 from progress_sse.pg_broker import PgBroker, asyncpg_dsn
 from progress_sse.runner import Runner
 from progress_sse.services import Services, services
@@ -63,19 +65,18 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         hub=hub,
         broker=broker,
         runner=runner,
-        liveness=Liveness(
-            store,
-            broker,
-            stale_after_s=settings.stale_after_s,
-            sweep_interval_s=settings.sweep_interval_s,
-        ),
+        liveness=Liveness(store, broker, stale_after_s=settings.stale_after_s),
     )
-    retention = Retention(
-        store, retention_days=settings.retention_days, interval_s=settings.retention_interval_s
-    )
+    background = [Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep)]
+    if settings.retention_days > 0:
+        keep = timedelta(days=settings.retention_days)
+        background.append(Periodic(
+            "retention", settings.retention_interval_s,
+            lambda: delete_finished(store, older_than=keep, tenant_id=None, by="retention"),
+        ))  # fmt: skip
     await broker.start()
-    await svc.liveness.start()
-    await retention.start()
+    for task in background:
+        task.start()
     if runner is not None:
         await runner.start()
     stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")
@@ -85,8 +86,8 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         stopping.cancel()
         if runner is not None:
             await runner.stop(settings.shutdown_grace_s)
-        await retention.stop()
-        await svc.liveness.stop()
+        for task in background:
+            await task.stop()
         await broker.stop()
         await engine.dispose()
         if business_engine is not engine:

@@ -8,8 +8,6 @@ update are refused, and it stops.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import datetime, timedelta
 
@@ -36,32 +34,11 @@ STALE_MESSAGE = (
 
 
 class Liveness:
-    def __init__(
-        self, store: RunStore, broker: Broker, *, stale_after_s: float, sweep_interval_s: float
-    ) -> None:
+    def __init__(self, store: RunStore, broker: Broker, *, stale_after_s: float) -> None:
         self.store = store
         self.broker = broker
         self.stale_after_s = stale_after_s
-        self.sweep_interval_s = sweep_interval_s
         self.detected = 0
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._loop(), name="stale-sweeper")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.sweep_interval_s)
-            try:
-                await self.sweep()
-            except Exception:
-                log.exception("stale sweep failed; next round in %ss", self.sweep_interval_s)
 
     async def sweep(self, run_id: str | None = None) -> int:
         """Fail every stale run (or just `run_id`); each gets one `error` event."""

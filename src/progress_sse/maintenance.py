@@ -5,8 +5,6 @@ Each action is written to the log (who, what, how many) as its audit trail.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 from datetime import timedelta
 
@@ -68,32 +66,3 @@ async def delete_finished(
         by, deleted, older_than, tenant_id or "all",
     )  # fmt: skip
     return deleted
-
-
-class Retention:
-    """Deletes finished runs older than `retention_days`, every `interval_s` (0 days: off)."""
-
-    def __init__(self, store: RunStore, *, retention_days: int, interval_s: float) -> None:
-        self.store, self.retention_days, self.interval_s = store, retention_days, interval_s
-        self._task: asyncio.Task[None] | None = None
-
-    async def start(self) -> None:
-        if self.retention_days > 0:
-            self._task = asyncio.create_task(self._loop(), name="retention")
-
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-
-    async def _loop(self) -> None:
-        while True:
-            await asyncio.sleep(self.interval_s)
-            try:
-                await delete_finished(
-                    self.store, older_than=timedelta(days=self.retention_days),
-                    tenant_id=None, by="retention",
-                )  # fmt: skip
-            except Exception:
-                log.exception("retention failed; next round in %ss", self.interval_s)

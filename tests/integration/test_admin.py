@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,7 +10,7 @@ from progress_sse.events import utc_now
 from progress_sse.models import Run
 from progress_sse.settings import Settings
 from tests.integration.test_liveness import demo_rows, job_ended
-from tests.support import Server, collect, run_server, run_status, start_run, wait_for
+from tests.support import Server, collect, in_finalize, run_server, run_status, start_run, wait_for
 
 
 async def test_reset_fails_the_tenants_active_runs_and_fences_their_workers(make_settings) -> None:  # type: ignore[no-untyped-def]
@@ -24,7 +23,7 @@ async def test_reset_fails_the_tenants_active_runs_and_fences_their_workers(make
     ):
         holding = await start_run(client, items=2, delay_ms=0, hold_ms=20_000, lock="a")
         theirs = await start_run(globex, items=2, delay_ms=0, hold_ms=3_000)
-        await wait_for(lambda: _holding(client, holding))
+        await wait_for(lambda: in_finalize(client, holding))
         forbidden = await member.post("/api/admin/tenants/acme/reset")
         other = await client.post("/api/admin/tenants/globex/reset")
         reset = await client.post("/api/admin/tenants/acme/reset")
@@ -41,10 +40,6 @@ async def test_reset_fails_the_tenants_active_runs_and_fences_their_workers(make
     assert state["status"] == "failed" and state["error_code"] == "reset_by_admin"
     assert await demo_rows(settings, holding) == 0
     assert unaffected["status"] in ("running", "completed")
-
-
-async def _holding(client: Any, run_id: str) -> bool:
-    return (await run_status(client, run_id))["current_step"] == 4
 
 
 async def _only_left(server: Server, run_id: str) -> bool:

@@ -18,7 +18,7 @@ from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.jobs.depreciation.models import DepreciationEntry
 from progress_sse.models import Run
 from tests.integration.test_multiprocess import FAST, _healthy, free_port, spawn
-from tests.support import collect, run_server, run_status, start_run, wait_for
+from tests.support import collect, in_finalize, run_server, run_status, start_run, wait_for
 
 pytestmark = pytest.mark.skipif(
     not __import__("tests.conftest", fromlist=["PG_URL"]).PG_URL,
@@ -48,7 +48,7 @@ async def test_a_frozen_worker_cannot_commit_after_it_was_declared_dead(
     async with run_server(watcher_settings(make_settings)) as srv, srv.client() as client:
         async with spawn("worker", env=pg_env, log=tmp_path / "w.log") as worker:
             run_id = await start_run(client, items=5, delay_ms=0, hold_ms=3000)
-            await wait_for(lambda: _holding(client, run_id))
+            await wait_for(lambda: in_finalize(client, run_id))
             worker.send_signal(signal.SIGSTOP)  # paused mid-transaction, past the threshold
             frames = await collect(
                 client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
@@ -65,10 +65,6 @@ async def test_a_frozen_worker_cannot_commit_after_it_was_declared_dead(
     assert state["status"] == "failed" and state["error_code"] == "stale"
     assert rows == 0, "the late commit was refused"
     assert [e["event"] for e in log if e["event"]] == ["error"]
-
-
-async def _holding(client: Any, run_id: str) -> bool:
-    return (await run_status(client, run_id))["current_step"] == 4
 
 
 async def test_kill_9_at_twenty_points_never_leaves_a_half_posted_period(

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import itertools
 from datetime import datetime
-from typing import Any
 
 import sqlalchemy as sa
 
 from progress_sse import db
 from progress_sse.jobs.demo.models import DemoItem
-from tests.support import run_server, run_status, start_run, wait_for
+from tests.support import in_finalize, run_server, run_status, start_run, wait_for
 
 
 async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(
@@ -22,7 +21,7 @@ async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(
         # The job writes its rows, then holds the write transaction open for 2.5 s:
         # two and a half times the stale threshold.
         run_id = await start_run(client, items=5, delay_ms=0, hold_ms=2500)
-        await wait_for(lambda: _in_finalize(client, run_id))
+        await wait_for(lambda: in_finalize(client, run_id))
         beats: list[datetime] = []
         visible_rows: list[int] = []
         while (state := await run_status(client, run_id))["status"] == "running":
@@ -44,10 +43,6 @@ async def test_long_business_transaction_keeps_heartbeat_and_progress_visible(
     assert (beats[-1] - beats[0]).total_seconds() > settings.stale_after_s, "heartbeats went on"
     gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(beats)]
     assert max(gaps) < settings.stale_after_s
-
-
-async def _in_finalize(client: Any, run_id: str) -> bool:
-    return (await run_status(client, run_id))["current_step"] == 4
 
 
 async def _sleep(seconds: float) -> None:

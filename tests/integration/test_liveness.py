@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import sqlalchemy as sa
 
@@ -11,7 +10,7 @@ from progress_sse import db
 from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.liveness import Liveness
 from progress_sse.settings import Settings
-from tests.support import Server, collect, run_server, run_status, start_run, wait_for
+from tests.support import Server, collect, in_finalize, run_server, run_status, start_run, wait_for
 
 
 async def demo_rows(settings: Settings, run_id: str) -> int:
@@ -54,19 +53,14 @@ async def test_a_worker_declared_dead_stops_within_a_heartbeat(make_settings) ->
     settings = make_settings(heartbeat_interval_s=0.2, sweep_interval_s=60)
     async with run_server(settings) as srv, srv.client() as client:
         run_id = await start_run(client, items=3, delay_ms=0, hold_ms=20_000)
-        await wait_for(lambda: _holding(client, run_id))
+        await wait_for(lambda: in_finalize(client, run_id))
         # Another process's sweeper, with a threshold this worker cannot meet.
-        impatient = Liveness(srv.services.store, srv.services.broker,
-                             stale_after_s=0.000001, sweep_interval_s=60)  # fmt: skip
+        impatient = Liveness(srv.services.store, srv.services.broker, stale_after_s=0.000001)
         assert await impatient.sweep(run_id) == 1
         await wait_for(lambda: job_ended(srv), limit_s=5)  # not the 20 s of its hold
         state = await run_status(client, run_id)
     assert state["status"] == "failed" and state["error_code"] == "stale"
     assert await demo_rows(settings, run_id) == 0
-
-
-async def _holding(client: Any, run_id: str) -> bool:
-    return (await run_status(client, run_id))["current_step"] == 4
 
 
 async def test_a_status_read_fails_a_stale_run_without_waiting_for_the_sweeper(
@@ -75,7 +69,7 @@ async def test_a_status_read_fails_a_stale_run_without_waiting_for_the_sweeper(
     settings = make_settings(stale_after_s=0.5, heartbeat_interval_s=30, sweep_interval_s=3600)
     async with run_server(settings) as srv, srv.client() as client:
         run_id = await start_run(client, items=2, delay_ms=0, hold_ms=3000)
-        await wait_for(lambda: _holding(client, run_id))
+        await wait_for(lambda: in_finalize(client, run_id))
         await asyncio.sleep(0.8)
         state = await run_status(client, run_id)
         active = (await client.get("/api/runs/active")).json()
