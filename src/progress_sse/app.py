@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -15,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from progress_sse import db
-from progress_sse.api import accounting, admin, runs, stream
+from progress_sse.api import accounting, admin, runs, session, static, stream
 from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.broker import Broker, LocalBroker
 from progress_sse.fanout import Hub
@@ -28,6 +30,9 @@ from progress_sse.runner import Runner
 from progress_sse.services import Services, services
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
+from progress_sse.websession import SessionCodec
+
+log = logging.getLogger(__name__)
 
 
 @asynccontextmanager
@@ -66,6 +71,11 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         broker=broker,
         runner=runner,
         liveness=Liveness(store, broker, stale_after_s=settings.stale_after_s),
+        sessions_codec=SessionCodec(
+            settings.session_secret or _ephemeral_secret(),
+            settings.session_ttl_s,
+            settings.cookie_secure,
+        ),
     )
     background = [Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep)]
     if settings.retention_days > 0:
@@ -92,6 +102,14 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         await engine.dispose()
         if business_engine is not engine:
             await business_engine.dispose()
+
+
+def _ephemeral_secret() -> str:
+    log.warning(
+        "PROGRESS_SSE_SESSION_SECRET is not set: browser sessions end when this process "
+        "stops, and other processes will not accept them"
+    )
+    return secrets.token_urlsafe(32)
 
 
 async def _close_streams_on_exit(hub: Hub) -> None:
@@ -141,6 +159,7 @@ def routes() -> list[Route]:
         Route("/api/runs/{run_id}/resume", runs.resume_run, methods=["POST"]),
         *accounting.routes(),
         *admin.routes(),
+        *session.routes(),
     ]
 
 
@@ -155,7 +174,7 @@ def create_app(settings: Settings | None = None, registry: JobRegistry | None = 
             yield {"services": svc}
 
     return Starlette(
-        routes=routes(),
+        routes=[*routes(), *static.routes(static.load_page(static.static_folder()))],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
     )

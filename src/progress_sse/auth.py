@@ -6,6 +6,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -14,6 +15,7 @@ from starlette.requests import HTTPConnection
 from progress_sse.errors import Forbidden, Unauthorized, ValidationFailed
 from progress_sse.events import utc_now
 from progress_sse.models import ApiKey, Tenant
+from progress_sse.websession import SessionCodec, check_csrf
 
 KEY_PREFIX = "pss_"
 
@@ -90,22 +92,40 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 
 
 async def authenticate(
-    sessions: async_sessionmaker[AsyncSession], conn: HTTPConnection
+    sessions: async_sessionmaker[AsyncSession],
+    conn: HTTPConnection,
+    codec: SessionCodec | None = None,
 ) -> Principal:
-    """The caller behind `Authorization: Bearer <key>`, or 401."""
+    """The caller behind `Authorization: Bearer <key>` or a browser session cookie, or 401."""
     token = bearer_token(conn)
-    if token is None:
+    if token is not None:
+        key = await _key_where(sessions, ApiKey.key_hash == hash_key(token))
+        if key is None:
+            raise Unauthorized("The API key is not valid.", code="invalid_key")
+        return _principal(key)
+    web = codec.read(conn) if codec is not None else None
+    if web is None:
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <api key>'.")
+    key = await _key_where(sessions, ApiKey.id == web.key_id)
+    if key is None:  # revoked since the session began
+        raise Unauthorized("The key behind this session was revoked.", code="invalid_session")
+    check_csrf(conn, web)
+    return _principal(key)
+
+
+async def key_for(sessions: async_sessionmaker[AsyncSession], token: str) -> Principal | None:
+    key = await _key_where(sessions, ApiKey.key_hash == hash_key(token))
+    return _principal(key) if key is not None else None
+
+
+async def _key_where(sessions: async_sessionmaker[AsyncSession], condition: Any) -> ApiKey | None:
     async with sessions() as session:
-        key = (
-            await session.execute(
-                sa.select(ApiKey).where(
-                    ApiKey.key_hash == hash_key(token), ApiKey.revoked_at.is_(None)
-                )
-            )
+        return (
+            await session.execute(sa.select(ApiKey).where(condition, ApiKey.revoked_at.is_(None)))
         ).scalar_one_or_none()
-    if key is None:
-        raise Unauthorized("The API key is not valid.", code="invalid_key")
+
+
+def _principal(key: ApiKey) -> Principal:
     return Principal(
         tenant_id=key.tenant_id, role=Role(key.role), key_id=key.id, key_prefix=key.prefix
     )

@@ -15,6 +15,7 @@ from progress_sse.liveness import Liveness
 from progress_sse.runner import Runner
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
+from progress_sse.websession import SessionCodec
 
 
 @dataclass(slots=True)
@@ -30,6 +31,7 @@ class Services:
     broker: Broker
     runner: Runner | None
     liveness: Liveness
+    sessions_codec: SessionCodec
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -76,6 +76,11 @@ class Settings(BaseSettings):
     shutdown_grace_s: float = Field(default=20.0, ge=0, description="running jobs may finish")
     poll_interval_s: float = Field(default=1.0, gt=0)
 
+    session_secret: str | None = Field(
+        default=None, description="signs browser sessions; set it when several processes serve"
+    )
+    session_ttl_s: int = Field(default=8 * 3600, ge=60)
+    cookie_secure: bool | None = Field(default=None, description="None: Secure over HTTPS")
     max_body_bytes: int = Field(default=64 * 1024, ge=256)
     max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_level: str = "info"

@@ -24,7 +24,7 @@ MAX_IDEMPOTENCY_KEY = 200
 
 async def caller(request: Request) -> tuple[Services, Principal]:
     svc = services(request)
-    return svc, await authenticate(svc.sessions, request)
+    return svc, await authenticate(svc.sessions, request, svc.sessions_codec)
 
 
 async def create_run(request: Request) -> Response:

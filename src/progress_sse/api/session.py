@@ -1,0 +1,69 @@
+"""`/api/session`: exchange an API key for a browser session, read it, end it."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from progress_sse.api.body import read_json_object
+from progress_sse.api.runs import caller
+from progress_sse.auth import Principal, key_for
+from progress_sse.errors import Unauthorized, ValidationFailed
+from progress_sse.services import services
+
+
+def _who(principal: Principal) -> dict[str, str]:
+    return {
+        "tenant": principal.tenant_id,
+        "role": principal.role.value,
+        "key": principal.key_prefix,
+    }
+
+
+async def create(request: Request) -> Response:
+    """The key comes in the JSON body, never in a URL; the answer sets the cookie."""
+    svc = services(request)
+    body = await read_json_object(request, svc.settings.max_body_bytes)
+    key = body.get("api_key")
+    if not isinstance(key, str) or not key or len(key) > 200:
+        raise ValidationFailed(
+            "'api_key' is required.", fields=[{"field": "api_key", "message": "required"}]
+        )
+    principal = await key_for(svc.sessions, key)
+    if principal is None:
+        raise Unauthorized("The API key is not valid.", code="invalid_key")
+    response = JSONResponse({})
+    web = svc.sessions_codec.issue(response, request, principal.key_id)
+    response.body = response.render(
+        {"success": True, **_who(principal), "csrf_token": web.csrf,
+         "expires_in_s": svc.settings.session_ttl_s}
+    )  # fmt: skip
+    response.headers["content-length"] = str(len(response.body))
+    response.headers["cache-control"] = "no-store"
+    return response
+
+
+async def show(request: Request) -> Response:
+    """Who the cookie belongs to, and its CSRF token (same-origin scripts only)."""
+    svc, principal = await caller(request)
+    web = svc.sessions_codec.read(request)
+    return JSONResponse(
+        {"success": True, **_who(principal), "csrf_token": web.csrf if web else None},
+        headers={"cache-control": "no-store"},
+    )
+
+
+async def delete(request: Request) -> Response:
+    await caller(request)  # a cookie session needs its CSRF token to end it
+    response = JSONResponse({"success": True})
+    services(request).sessions_codec.clear(response)
+    return response
+
+
+def routes() -> list[Route]:
+    return [
+        Route("/api/session", create, methods=["POST"]),
+        Route("/api/session", show, methods=["GET"]),
+        Route("/api/session", delete, methods=["DELETE"]),
+    ]
