@@ -1,0 +1,99 @@
+"""The run page in a real browser: sign in, run a month, see it finish or fail."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from progress_sse import admin
+from tests.support import run_server
+
+
+async def signed_in_page(browser: Any, base_url: str, key: str) -> Any:
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation naming the period
+    await page.goto(base_url + "/")
+    await page.fill("#api-key", key)
+    await page.click("#sign-in-form button")
+    await page.wait_for_selector("#start:not([hidden])")
+    return page
+
+
+async def choose_period(page: Any, year: int, month: int) -> None:
+    await page.select_option("#month", str(month))
+    await page.fill("#year", str(year))
+
+
+async def test_a_month_runs_to_100_percent_and_shows_its_summary(
+    make_settings: Any, browser: Any, artifacts: Path
+) -> None:
+    settings = make_settings(progress_interval_s=0.05)
+    await admin.seed_assets(settings, "acme", 300)
+    async with run_server(settings) as srv:
+        page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        await choose_period(page, 2026, 11)
+        await page.click("#start-button")
+        await page.wait_for_selector("#summary:not([hidden])", timeout=30_000)
+        await page.screenshot(path=str(artifacts / "run-completed.png"), full_page=True)
+        bar = page.locator("#bar")
+        assert await bar.get_attribute("aria-valuenow") == "100"
+        assert await bar.get_attribute("data-state") == "completed"
+        assert "DEP/2026/11/0001" in await page.inner_text("#summary")
+        link = await page.get_attribute("#summary a", "href")
+        assert link == "/api/depreciation/2026/11?format=csv"
+        statuses = await page.eval_on_selector_all(
+            "#steps li", "els => els.map(e => e.dataset.status)"
+        )
+        assert statuses == ["completed"] * 5
+        assert await page.evaluate("localStorage.getItem('progress-sse.run')") is None
+        assert await page.is_enabled("#start-button"), "the form is usable again"
+
+
+async def test_a_locked_period_is_explained_and_a_failed_run_shows_the_error_state(
+    make_settings: Any, browser: Any
+) -> None:
+    async with run_server(make_settings()) as srv:
+        async with srv.client() as client:
+            await client.post("/api/periods/2026/10/lock")
+        page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        await choose_period(page, 2026, 10)
+        await page.click("#start-button")
+        await page.wait_for_selector("#alert:not([hidden])")
+        assert "locked" in await page.inner_text("#alert")
+        assert await page.is_enabled("#start-button")
+        # A failing run, started elsewhere, seen from the recent list.
+        async with srv.client() as client:
+            failing = await client.post(
+                "/api/runs",
+                json={"kind": "demo", "params": {"items": 5, "delay_ms": 0, "fail_at": 3}},
+            )
+        run_id = failing.json()["id"]
+        await page.reload()
+        await page.wait_for_selector("#recent-rows tr")
+        await page.click(f"#recent-rows tr:has-text('{run_id}')")
+        await page.wait_for_selector("#summary:not([hidden])")
+        assert await page.get_attribute("#bar", "data-state") == "failed"
+        assert "Item 3 could not be processed" in await page.inner_text("#summary")
+
+
+async def test_two_tenants_in_two_browsers_never_see_each_others_runs(
+    make_settings: Any, browser: Any
+) -> None:
+    async with run_server(make_settings()) as srv:
+        async with srv.client("globex") as globex:
+            theirs = await globex.post(
+                "/api/runs", json={"kind": "demo", "params": {"items": 2, "delay_ms": 0}}
+            )
+        acme = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        await acme.wait_for_timeout(300)
+        rows = await acme.inner_text("#recent-rows")
+        assert theirs.json()["id"] not in rows
+        # Even asked for by id (a stored id from another tenant), the page shows nothing.
+        await acme.evaluate(
+            "id => localStorage.setItem('progress-sse.run', id)", theirs.json()["id"]
+        )
+        await acme.reload()
+        await acme.wait_for_selector("#start:not([hidden])")
+        assert await acme.is_hidden("#run")
+        assert await acme.evaluate("localStorage.getItem('progress-sse.run')") is None
