@@ -4,9 +4,11 @@
 
 const RUN_KEY = "progress-sse.run";
 const TERMINAL = ["completed", "failed", "cancelled"];
-const STALE_AFTER_S = 300;
+const STALE_CHECK_EVERY_MS = 5000;  // while the page hears nothing, ask the server this often
 const $ = (id) => document.getElementById(id);
-const state = { csrf: null, role: null, runId: null, source: null, poll: null, lastSeq: 0, stepNames: [], heartbeat: null };
+const state = { csrf: null, role: null, staleAfterS: 300, runId: null, source: null, poll: null,
+  lastSeq: 0, heartbeat: null, lastCheck: 0, liveRetries: 0, recentAsked: 0 };
+const LIVE_RETRIES = 3;  // after polling worked, try live updates again this many times per run
 
 function announce(text) { $("announce").textContent = text; }
 function alertBox(text) { const a = $("alert"); a.textContent = text; a.hidden = !text; }
@@ -15,13 +17,19 @@ async function api(method, path, body) {
   const headers = { "Accept": "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (method !== "GET" && state.csrf) headers["X-CSRF-Token"] = state.csrf;
-  const response = await fetch(path, { method, headers, credentials: "same-origin",
-    body: body === undefined ? undefined : JSON.stringify(body) });
+  let response;
+  try {
+    response = await fetch(path, { method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch (networkError) {
+    return { status: 0, data: {} };  // offline or the server is gone: callers retry, never crash
+  }
   const data = await response.json().catch(() => ({}));
   return { status: response.status, data };
 }
 
 function errorText(result) {
+  if (result.status === 0) return "The server cannot be reached; try again in a moment.";
   return (result.data && result.data.error && result.data.error.message) || `Request failed (${result.status}).`;
 }
 
@@ -43,6 +51,7 @@ async function restore() {
 
 function enter(who) {
   state.csrf = who.csrf_token; state.role = who.role;
+  if (who.stale_after_s) state.staleAfterS = who.stale_after_s;
   alertBox("");
   $("sign-in").hidden = true; $("start").hidden = false; $("recent").hidden = false;
   $("who").hidden = false; $("who-text").textContent = `${who.tenant} (${who.role})`;
@@ -103,7 +112,7 @@ async function reattach() {
 
 async function attach(runId, snapshot) {
   stopWatching();
-  state.runId = runId; state.lastSeq = 0;
+  state.runId = runId; state.lastSeq = 0; state.liveRetries = 0; state.heartbeat = null;
   localStorage.setItem(RUN_KEY, runId);
   $("run").hidden = false; $("run-id").textContent = runId; $("summary").hidden = true;
   if (!snapshot) { const r = await api("GET", `/api/runs/${runId}`); snapshot = r.data.data; }
@@ -136,10 +145,15 @@ function startPolling(runId) {
   let delay = 1000;
   const tick = async () => {
     const result = await api("GET", `/api/runs/${encodeURIComponent(runId)}`);
+    if (state.runId !== runId) return;  // another run was opened meanwhile
     if (result.status === 404) { showConnection(""); localStorage.removeItem(RUN_KEY); return; }
+    if (result.status === 401) { showConnection(""); alertBox("Your session has ended; sign in again."); return; }
     if (result.status === 200) {
       const run = result.data.data; renderRun(run);
       if (TERMINAL.includes(run.status)) { showConnection(""); finish(run.status, run); return; }
+      if ("EventSource" in window && state.liveRetries < LIVE_RETRIES) {  // the server answers again
+        state.liveRetries++; state.poll = null; watch(runId); return;
+      }
     }
     delay = Math.min(delay * 1.5, 15000);
     state.poll = setTimeout(tick, delay);
@@ -167,19 +181,20 @@ function setBar(percentage, status) {
 }
 
 function renderRun(run) {
-  state.heartbeat = run.heartbeat_at ? new Date(run.heartbeat_at) : null;
+  if (run.heartbeat_at) state.heartbeat = new Date(run.heartbeat_at);
   setBar(run.percentage, run.stale ? "stale" : run.status);
   $("message").textContent = run.message || "";
   if (run.steps) renderSteps(run.steps);
   renderRate(run.rate, run.eta_s);
   renderStale(run.stale);
   $("cancel").hidden = TERMINAL.includes(run.status);
-  $("resume").hidden = !(run.status === "failed" || run.status === "cancelled");
+  $("resume").hidden = !resumable(run);
 }
+
+function resumable(run) { return Boolean(run.resumable) && (run.status === "failed" || run.status === "cancelled"); }
 
 function renderSteps(steps) {
   const list = $("steps"); list.replaceChildren();
-  state.stepNames = steps.map((s) => s.name);
   for (const s of steps) {
     const li = document.createElement("li");
     li.dataset.status = s.status; li.dataset.step = s.name;
@@ -215,11 +230,22 @@ function renderRate(rate, eta) {
 
 function renderStale(stale) {
   const badge = $("stale");
-  if (stale && state.heartbeat) {
-    const minutes = Math.max(1, Math.round((Date.now() - state.heartbeat.getTime()) / 60000));
-    badge.textContent = `No update for ${minutes} minute${minutes === 1 ? "" : "s"}`;
-  }
+  if (stale && state.heartbeat) badge.textContent = `No update for ${ago(Date.now() - state.heartbeat.getTime())}`;
+  if (badge.hidden === stale) announce(stale ? badge.textContent : "Updates are arriving again");
   badge.hidden = !stale;
+}
+
+// Money arrives as an exact decimal string; group its digits without turning it into a float.
+function grouped(amount) {
+  const [whole, cents] = String(amount).split(".");
+  return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (cents !== undefined ? `.${cents}` : "");
+}
+
+function ago(ms) {
+  const s = Math.max(1, Math.round(ms / 1000));
+  if (s < 120) return `${s} seconds`;
+  const m = Math.round(s / 60);
+  return `${m} minutes`;
 }
 
 async function onTerminal(name, data) {
@@ -230,15 +256,15 @@ async function onTerminal(name, data) {
 }
 
 function finish(status, run) {
-  stopWatching(); setBusy(false); showConnection("");
+  stopWatching(); setBusy(false); showConnection(""); $("stale").hidden = true;
   $("cancel").hidden = true;
-  $("resume").hidden = !(status === "failed" || status === "cancelled");
+  $("resume").hidden = !resumable(run);
   const summary = $("summary"); summary.replaceChildren(); summary.hidden = false;
   const p = document.createElement("p");
-  if (status === "completed" && run.result) {
+  if (status === "completed" && run.result && run.result.document_no) {
     const r = run.result;
     const skipped = Object.entries(r.skipped || {}).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ") || "none";
-    p.textContent = `Posted ${r.records_processed} entries (${r.document_no}), total ${r.total_amount}. Skipped: ${skipped}.`;
+    p.textContent = `Posted ${r.records_processed} entries (${r.document_no}), total ${grouped(r.total_amount)}. Skipped: ${skipped}.`;
     summary.append(p);
     if (r.period) {
       const [y, m] = r.period.split("-").map(Number);
@@ -246,6 +272,9 @@ function finish(status, run) {
       link.href = `/api/depreciation/${y}/${m}?format=csv`; link.textContent = `Download the ${r.period} journal (CSV)`;
       summary.append(link);
     }
+  } else if (status === "completed") {
+    p.textContent = "Completed.";
+    summary.append(p);
   } else {
     p.textContent = status === "cancelled" ? "Cancelled; nothing was changed." : `Failed: ${run.message || run.error || "see the log"}`;
     if (run.error_code === "stale") p.textContent += " (the worker stopped responding)";
@@ -277,26 +306,40 @@ async function resetTenant() {
 
 async function loadRecent() {
   const onlyFailed = $("only-failed").checked;
+  const asked = ++state.recentAsked;  // answers can arrive out of order: only the newest counts
   const result = await api("GET", `/api/runs?limit=20${onlyFailed ? "&status=failed" : ""}`);
+  if (asked !== state.recentAsked) return;
   const body = $("recent-rows"); body.replaceChildren();
   if (result.status !== 200) return;
   for (const run of result.data.data) {
     const tr = document.createElement("tr");
     const seconds = run.started_at && run.finished_at ? (new Date(run.finished_at) - new Date(run.started_at)) / 1000 : null;
-    const cells = [run.id, run.kind, run.status, run.started_at ? new Date(run.started_at).toLocaleString() : "—", seconds != null ? `${seconds.toFixed(1)} s` : "—"];
-    cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; if (i === 2) td.className = `status-${run.status}`; tr.append(td); });
+    const shown = run.stale ? "stale" : run.status;
+    const cells = [run.id, run.kind, shown, run.started_at ? new Date(run.started_at).toLocaleString() : "—", seconds != null ? `${seconds.toFixed(1)} s` : "—"];
+    cells.forEach((text, i) => { const td = document.createElement("td"); td.textContent = text; if (i === 2) td.className = `status-${shown}`; tr.append(td); });
     tr.addEventListener("click", () => attach(run.id));
     body.append(tr);
   }
 }
 
-// Re-check staleness on a timer while a run is shown (the stream may be silent).
-setInterval(() => {
+// The stream may be silent (a long step, a lost network, a dead worker). Once the newest
+// heartbeat the page knows is older than the server's stale threshold, show the badge and
+// ask the server, which either has a newer heartbeat, fails the run as stale, or is away.
+async function checkStale() {
   if (!state.runId || !state.heartbeat || $("run").hidden) return;
-  const bar = $("bar");
-  if (TERMINAL.includes(bar.dataset.state)) return;
-  renderStale((Date.now() - state.heartbeat.getTime()) / 1000 > STALE_AFTER_S);
-}, 10000);
+  if (TERMINAL.includes($("bar").dataset.state)) return;
+  const silent = (Date.now() - state.heartbeat.getTime()) / 1000 > state.staleAfterS;
+  renderStale(silent);
+  if (!silent || state.poll || Date.now() - state.lastCheck < STALE_CHECK_EVERY_MS) return;
+  state.lastCheck = Date.now();
+  const runId = state.runId;
+  const result = await api("GET", `/api/runs/${encodeURIComponent(runId)}`);
+  if (result.status !== 200 || state.runId !== runId) return;
+  const run = result.data.data; renderRun(run);
+  if (TERMINAL.includes(run.status)) finish(run.status, run);
+  else renderStale(run.stale || (Date.now() - state.heartbeat.getTime()) / 1000 > state.staleAfterS);
+}
+setInterval(checkStale, 1000);
 
 document.addEventListener("DOMContentLoaded", () => {
   fillPeriodPickers();

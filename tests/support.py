@@ -10,13 +10,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import sqlalchemy as sa
 import uvicorn
 from httpx_sse import aconnect_sse
 from starlette.applications import Starlette
 
+from progress_sse import db
 from progress_sse.app import create_app
 from progress_sse.auth import Role, create_key
 from progress_sse.jobs import JobRegistry
+from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.services import Services
 from progress_sse.settings import Settings
 
@@ -167,3 +170,21 @@ def transitions(frames: list[Frame]) -> list[tuple[Any, ...]]:
 async def in_finalize(client: httpx.AsyncClient, run_id: str) -> bool:
     """The demo job has reached `finalize`, where `hold_ms` keeps its transaction open."""
     return bool((await run_status(client, run_id))["current_step"] == 4)
+
+
+async def demo_rows(settings: Settings, run_id: str) -> int:
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        async with engine.connect() as conn:
+            count = await conn.scalar(
+                sa.select(sa.func.count()).select_from(DemoItem).where(DemoItem.run_id == run_id)
+            )
+    finally:
+        await engine.dispose()
+    return int(count or 0)
+
+
+async def job_ended(server: Server) -> bool:
+    runner = server.services.runner
+    assert runner is not None
+    return not runner.tasks

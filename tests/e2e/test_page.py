@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from progress_sse import admin
+from tests.e2e.pages import choose_period, signed_in_page, step_statuses
 from tests.support import run_server
-
-
-async def signed_in_page(browser: Any, base_url: str, key: str) -> Any:
-    context = await browser.new_context()
-    page = await context.new_page()
-    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation naming the period
-    await page.goto(base_url + "/")
-    await page.fill("#api-key", key)
-    await page.click("#sign-in-form button")
-    await page.wait_for_selector("#start:not([hidden])")
-    return page
-
-
-async def choose_period(page: Any, year: int, month: int) -> None:
-    await page.select_option("#month", str(month))
-    await page.fill("#year", str(year))
 
 
 async def test_a_month_runs_to_100_percent_and_shows_its_summary(
@@ -39,13 +25,12 @@ async def test_a_month_runs_to_100_percent_and_shows_its_summary(
         bar = page.locator("#bar")
         assert await bar.get_attribute("aria-valuenow") == "100"
         assert await bar.get_attribute("data-state") == "completed"
-        assert "DEP/2026/11/0001" in await page.inner_text("#summary")
+        summary = await page.inner_text("#summary")
+        assert "DEP/2026/11/0001" in summary
+        assert re.search(r"total \d{1,3}(,\d{3})+\.\d\d\.", summary), "money digits grouped"
         link = await page.get_attribute("#summary a", "href")
         assert link == "/api/depreciation/2026/11?format=csv"
-        statuses = await page.eval_on_selector_all(
-            "#steps li", "els => els.map(e => e.dataset.status)"
-        )
-        assert statuses == ["completed"] * 5
+        assert await step_statuses(page) == ["completed"] * 5
         assert await page.evaluate("localStorage.getItem('progress-sse.run')") is None
         assert await page.is_enabled("#start-button"), "the form is usable again"
 

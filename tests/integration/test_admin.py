@@ -9,8 +9,17 @@ import sqlalchemy as sa
 from progress_sse.events import utc_now
 from progress_sse.models import Run
 from progress_sse.settings import Settings
-from tests.integration.test_liveness import demo_rows, job_ended
-from tests.support import Server, collect, in_finalize, run_server, run_status, start_run, wait_for
+from tests.support import (
+    Server,
+    collect,
+    demo_rows,
+    in_finalize,
+    job_ended,
+    run_server,
+    run_status,
+    start_run,
+    wait_for,
+)
 
 
 async def test_reset_fails_the_tenants_active_runs_and_fences_their_workers(make_settings) -> None:  # type: ignore[no-untyped-def]

@@ -113,6 +113,7 @@ async def test_resume_skips_committed_chunks_and_creates_no_duplicates(
         first = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
         assert first[-2].event == ending
         assert await business_count(settings, Asset) == 10, "two chunks were committed"
+        assert (await run_status(client, run_id))["resumable"] is True, "the page offers resume"
         resumed = await client.post(f"/api/runs/{run_id}/resume")
         assert resumed.status_code == 202 and resumed.json()["data"]["status"] == "pending"
         last_seen = first[-2].seq
@@ -137,7 +138,9 @@ async def test_demo_runs_are_not_resumable(server) -> None:  # type: ignore[no-u
         )
         run_id = response.json()["id"]
         await collect(client, f"/api/runs/{run_id}/events")
+        state = await run_status(client, run_id)
         resumed = await client.post(f"/api/runs/{run_id}/resume")
+    assert state["status"] == "failed" and state["resumable"] is False
     assert resumed.status_code == 409 and resumed.json()["error"]["code"] == "not_resumable"
 
 

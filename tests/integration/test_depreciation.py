@@ -80,6 +80,7 @@ async def test_a_run_posts_every_asset_in_five_steps(server: Server, register: i
         "amount": result["total_amount"],
     }
     assert sum(Decimal(e["amount"]) for e in journal["data"]) == Decimal(result["total_amount"])
+    assert re.fullmatch(r"\d+\.\d\d", result["total_amount"]), "money always has two places"
     process = next(s for s in state["steps"] if s["name"] == "process")
     assert process["processed"] == register and process["skipped"] == sum(
         result["skipped"].values()

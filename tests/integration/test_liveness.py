@@ -4,31 +4,17 @@ from __future__ import annotations
 
 import asyncio
 
-import sqlalchemy as sa
-
-from progress_sse import db
-from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.liveness import Liveness
-from progress_sse.settings import Settings
-from tests.support import Server, collect, in_finalize, run_server, run_status, start_run, wait_for
-
-
-async def demo_rows(settings: Settings, run_id: str) -> int:
-    engine = db.create_engine(settings.business_url, settings)
-    try:
-        async with engine.connect() as conn:
-            count = await conn.scalar(
-                sa.select(sa.func.count()).select_from(DemoItem).where(DemoItem.run_id == run_id)
-            )
-    finally:
-        await engine.dispose()
-    return int(count or 0)
-
-
-async def job_ended(server: Server) -> bool:
-    runner = server.services.runner
-    assert runner is not None
-    return not runner.tasks
+from tests.support import (
+    collect,
+    demo_rows,
+    in_finalize,
+    job_ended,
+    run_server,
+    run_status,
+    start_run,
+    wait_for,
+)
 
 
 async def test_a_silent_run_is_failed_as_stale_and_its_late_commit_is_refused(

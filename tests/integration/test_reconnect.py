@@ -6,7 +6,8 @@ import asyncio
 
 import httpx
 
-from tests.support import Frame, Server, collect, start_run, transitions
+from progress_sse.api.stream import RECONNECT_MS
+from tests.support import Frame, Server, collect, in_finalize, start_run, transitions, wait_for
 
 
 async def reconnecting_watcher(
@@ -82,3 +83,16 @@ async def test_bogus_last_event_id_gives_the_current_state(server: Server) -> No
                 client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": bogus}
             )
             assert [f.event for f in frames] == ["complete", "end"], bogus
+
+
+async def test_a_watcher_arriving_during_shutdown_is_sent_on_at_once(server: Server) -> None:
+    async with server.client() as client:
+        run_id = await start_run(client, items=1, delay_ms=0, hold_ms=3000)
+        await wait_for(lambda: in_finalize(client, run_id))  # silent from here on
+        server.services.hub.close()  # what the lifespan does when this process is stopping
+        async with asyncio.timeout(5):  # before the fix it waited for the server to cut it
+            async with client.stream("GET", f"/api/runs/{run_id}/events") as response:
+                body = (await response.aread()).decode()
+    lines = body.splitlines()
+    assert lines[0] == f"retry: {server.services.settings.retry_ms}"
+    assert lines[-2:] == [f"retry: {RECONNECT_MS}", ""], "come back soon, to another process"

@@ -33,6 +33,7 @@ async def test_a_key_becomes_an_httponly_strict_cookie_that_authenticates(server
         runs = await client.get("/api/runs")
         me = await client.get("/api/session")
     assert response.status_code == 200 and body["tenant"] == "acme" and body["role"] == "admin"
+    assert body["stale_after_s"] == server.services.settings.stale_after_s, "the page's badge"
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=" in cookie
     assert "Secure" not in cookie, "plain HTTP on loopback; Secure over HTTPS"
     assert server.keys["acme"] not in cookie

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.requests import Request
@@ -15,6 +17,7 @@ from progress_sse.auth import Principal, authenticate
 from progress_sse.errors import BadRequest, Conflict, ValidationFailed
 from progress_sse.events import dumps
 from progress_sse.jobs import JobKind
+from progress_sse.models import Run, RunStep
 from progress_sse.services import Services, services
 from progress_sse.statuses import RunStatus
 from progress_sse.store import NewRun
@@ -25,6 +28,13 @@ MAX_IDEMPOTENCY_KEY = 200
 async def caller(request: Request) -> tuple[Services, Principal]:
     svc = services(request)
     return svc, await authenticate(svc.sessions, request, svc.sessions_codec)
+
+
+def snapshot(svc: Services, run: Run, steps: Sequence[RunStep] | None = None) -> dict[str, Any]:
+    """A run as every JSON route shows it (with `stale` and `resumable`)."""
+    return run_json(
+        run, svc.settings.stale_after_s, steps, resumable=svc.registry.resumable(run.kind)
+    )
 
 
 async def create_run(request: Request) -> Response:
@@ -74,7 +84,7 @@ async def start(
             "id": run.id,
             "url": f"/api/runs/{run.id}",
             "events_url": f"/api/runs/{run.id}/events",
-            "data": run_json(run, svc.settings.stale_after_s),
+            "data": snapshot(svc, run),
         },
         status_code=202,
         headers={"Location": f"/api/runs/{run.id}"}
@@ -114,7 +124,7 @@ async def list_runs(request: Request) -> Response:
     return JSONResponse(
         {
             "success": True,
-            "data": [run_json(r, svc.settings.stale_after_s) for r in runs],
+            "data": [snapshot(svc, r) for r in runs],
             "next_cursor": runs[-1].id if len(runs) == limit else None,
         }
     )
@@ -138,7 +148,7 @@ async def active_run(request: Request) -> Response:
         {
             "success": True,
             "status": run.status,
-            "progress": run_json(run, svc.settings.stale_after_s, steps),
+            "progress": snapshot(svc, run, steps),
         }
     )
 
@@ -148,7 +158,7 @@ async def show_run(request: Request) -> Response:
     run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
     run = await svc.liveness.checked(run)
     steps = await svc.store.get_steps(run.id)
-    return JSONResponse({"success": True, "data": run_json(run, svc.settings.stale_after_s, steps)})
+    return JSONResponse({"success": True, "data": snapshot(svc, run, steps)})
 
 
 LOG_COLUMNS = ("seq", "event", "ts", "status", "percentage", "step", "step_status", "message")
@@ -213,9 +223,7 @@ async def resume_run(request: Request) -> Response:
     await svc.broker.publish(run.id, [event])
     if svc.runner is not None:
         svc.runner.wake()
-    return JSONResponse(
-        {"success": True, "data": run_json(run, svc.settings.stale_after_s)}, status_code=202
-    )
+    return JSONResponse({"success": True, "data": snapshot(svc, run)}, status_code=202)
 
 
 async def cancel_run(request: Request) -> Response:
@@ -225,6 +233,4 @@ async def cancel_run(request: Request) -> Response:
         await svc.broker.publish(run.id, [event])
     elif svc.runner is not None:
         svc.runner.request_cancel(run.id)
-    return JSONResponse(
-        {"success": True, "data": run_json(run, svc.settings.stale_after_s)}, status_code=202
-    )
+    return JSONResponse({"success": True, "data": snapshot(svc, run)}, status_code=202)

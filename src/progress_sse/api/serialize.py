@@ -37,7 +37,11 @@ def step_json(step: RunStep) -> dict[str, Any]:
 
 
 def run_json(
-    run: Run, stale_after_s: float, steps: Sequence[RunStep] | None = None
+    run: Run,
+    stale_after_s: float,
+    steps: Sequence[RunStep] | None = None,
+    *,
+    resumable: bool = False,
 ) -> dict[str, Any]:
     data: dict[str, Any] = {
         "id": run.id,
@@ -64,6 +68,7 @@ def run_json(
         "result": run.result,
         "created_by": run.created_by,
         "stale": is_stale(run, stale_after_s),
+        "resumable": resumable,
         "url": f"/api/runs/{run.id}",
         "events_url": f"/api/runs/{run.id}/events",
     }

@@ -11,13 +11,16 @@ from progress_sse.api.runs import caller
 from progress_sse.auth import Principal, key_for
 from progress_sse.errors import Unauthorized, ValidationFailed
 from progress_sse.services import services
+from progress_sse.settings import Settings
 
 
-def _who(principal: Principal) -> dict[str, str]:
+def _who(principal: Principal, settings: Settings) -> dict[str, str | float]:
+    """Who is signed in, and the server's stale threshold (the page's badge uses it)."""
     return {
         "tenant": principal.tenant_id,
         "role": principal.role.value,
         "key": principal.key_prefix,
+        "stale_after_s": settings.stale_after_s,
     }
 
 
@@ -36,7 +39,7 @@ async def create(request: Request) -> Response:
     response = JSONResponse({})
     web = svc.sessions_codec.issue(response, request, principal.key_id)
     response.body = response.render(
-        {"success": True, **_who(principal), "csrf_token": web.csrf,
+        {"success": True, **_who(principal, svc.settings), "csrf_token": web.csrf,
          "expires_in_s": svc.settings.session_ttl_s}
     )  # fmt: skip
     response.headers["content-length"] = str(len(response.body))
@@ -49,7 +52,7 @@ async def show(request: Request) -> Response:
     svc, principal = await caller(request)
     web = svc.sessions_codec.read(request)
     return JSONResponse(
-        {"success": True, **_who(principal), "csrf_token": web.csrf if web else None},
+        {"success": True, **_who(principal, svc.settings), "csrf_token": web.csrf if web else None},
         headers={"cache-control": "no-store"},
     )
 

@@ -101,7 +101,8 @@ async def event_stream(
                         return
                 catch_up = False
                 hub.ready(run_id, sent)
-            await sub.wake.wait()
+            if not hub.closing:  # a watcher that arrives during shutdown is sent on at once
+                await sub.wake.wait()
             if hub.closing:
                 # Shutting down: ask the browser to come back soon (to another
                 # process behind the balancer); Last-Event-ID resumes it exactly.

@@ -66,6 +66,11 @@ class JobRegistry:
                 fields=[{"field": "kind", "message": "unknown job kind"}],
             ) from None
 
+    def resumable(self, name: str) -> bool:
+        """Whether runs of `name` may be resumed (False for a kind no longer registered)."""
+        kind = self._kinds.get(name)
+        return kind is not None and kind.resumable
+
     def validate(self, name: str, params: Any) -> tuple[JobKind, BaseModel]:
         """Parse `params` with the kind's model; a failure names every bad field."""
         kind = self.get(name)

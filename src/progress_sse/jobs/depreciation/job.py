@@ -35,6 +35,7 @@ from progress_sse.jobs.depreciation.schedule import (
     Skipped,
     StoredTerms,
     depreciate_cents,
+    money_from_cents,
 )
 from progress_sse.progress import StepSpec
 from progress_sse.sql import dialect_insert
@@ -209,7 +210,7 @@ async def process(
             )
         posted += len(batch)
         await pipeline.send(batch)
-    return posted, skipped, Decimal(total) / 100
+    return posted, skipped, money_from_cents(total)
 
 
 class Pipeline:

@@ -226,7 +226,9 @@ def depreciate(asset: AssetTerms, year: int, month: int) -> Depreciation | Skipp
     if isinstance(result, Skipped):
         return result
     amount, accumulated, book_value = result
-    return Depreciation(_money(amount), _money(accumulated), _money(book_value))
+    return Depreciation(
+        money_from_cents(amount), money_from_cents(accumulated), money_from_cents(book_value)
+    )
 
 
 Cents = tuple[int, int, int]  # amount, accumulated and book value after the month, in cents
@@ -318,5 +320,6 @@ def _cents(value: Decimal) -> int:
     return int(value * HUNDRED)
 
 
-def _money(cents: int) -> Decimal:
+def money_from_cents(cents: int) -> Decimal:
+    """Cents as a Decimal with exactly two places (the form every amount is shown in)."""
     return Decimal(cents) * CENT

@@ -1,0 +1,42 @@
+"""Steps a person takes on the page, shared by the browser tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+async def signed_in_page(browser: Any, base_url: str, key: str, *, init_script: str = "") -> Any:
+    """A new browser context, signed in with `key` (every dialog is accepted)."""
+    context = await browser.new_context()
+    if init_script:
+        await context.add_init_script(init_script)
+    page = await context.new_page()
+    page.on("dialog", lambda dialog: dialog.accept())  # the confirmation naming the period
+    await page.goto(base_url + "/")
+    await page.fill("#api-key", key)
+    await page.click("#sign-in-form button")
+    await page.wait_for_selector("#start:not([hidden])")
+    return page
+
+
+async def choose_period(page: Any, year: int, month: int) -> None:
+    await page.select_option("#month", str(month))
+    await page.fill("#year", str(year))
+
+
+async def open_run(page: Any, run_id: str) -> None:
+    """Open a run from the recent list (reloaded first, so a run started elsewhere shows)."""
+    await page.click("#only-failed")  # toggling the filter reloads the list
+    await page.click("#only-failed")
+    await page.click(f"#recent-rows tr:has-text('{run_id}')")
+    await page.wait_for_selector(f"#run-id:has-text('{run_id}')")
+
+
+async def step_statuses(page: Any) -> list[str]:
+    statuses = await page.eval_on_selector_all("#steps li", "els => els.map(e => e.dataset.status)")
+    assert isinstance(statuses, list)
+    return [str(s) for s in statuses]
+
+
+async def percent(page: Any) -> float:
+    return float(await page.get_attribute("#bar", "aria-valuenow") or 0)
