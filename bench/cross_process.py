@@ -94,7 +94,14 @@ async def run(args: argparse.Namespace) -> dict[str, float]:
         engine = db.create_engine(url, settings)
         key = await create_key(db.sessionmaker(engine), "bench", Role.ADMIN)
         await engine.dispose()
-        env = {"PROGRESS_SSE_DATABASE_URL": url, "PROGRESS_SSE_LOG_LEVEL": "warning"}
+        env = {
+            "PROGRESS_SSE_DATABASE_URL": url,
+            "PROGRESS_SSE_LOG_LEVEL": "warning",
+            # One key opens every watcher here: lift the per-key caps past the load.
+            "PROGRESS_SSE_MAX_STREAMS_PER_KEY": str(args.watchers + 10),
+            "PROGRESS_SSE_MAX_STREAMS_PER_TENANT": str(args.watchers + 10),
+            "PROGRESS_SSE_RATE_LIMIT_REQUESTS": "",
+        }
         async with process("serve", "--no-jobs", "--port", str(args.port), env=env):
             base = f"http://127.0.0.1:{args.port}"
             headers = {"Authorization": f"Bearer {key}"}

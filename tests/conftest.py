@@ -10,6 +10,7 @@ for this session and dropped after it.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import secrets
 import shutil
@@ -26,8 +27,10 @@ from progress_sse import admin, db
 from progress_sse.jobs import load_business_models
 from progress_sse.models import Base
 from progress_sse.settings import Settings, normalize_url
+from tests.secret_scan import SecretScan, leaks_in_files
 
 PG_URL = os.environ.get("PROGRESS_SSE_TEST_DATABASE_URL")
+REDIS_URL = os.environ.get("PROGRESS_SSE_TEST_REDIS_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 
@@ -127,3 +130,28 @@ async def server(settings: Settings) -> AsyncIterator[object]:
 
     async with run_server(settings) as handle:
         yield handle
+
+
+@pytest.fixture
+def redis_settings() -> dict[str, str]:
+    """Settings that share limits through Redis, under a key prefix of this test's own."""
+    if not REDIS_URL:
+        pytest.skip("set PROGRESS_SSE_TEST_REDIS_URL (CI sets it) for the Redis-backed limits")
+    return {"redis_url": REDIS_URL, "redis_key_prefix": f"pss-test-{secrets.token_hex(6)}"}
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_any_log(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecretScan]:
+    """After the whole suite: no API key or session cookie appeared in any log."""
+    scan = SecretScan()
+    root, ours = logging.getLogger(), logging.getLogger("progress_sse")
+    previous = ours.level
+    ours.setLevel(logging.INFO)  # the access log and audit lines are at INFO
+    root.addHandler(scan)
+    try:
+        yield scan
+    finally:
+        root.removeHandler(scan)
+        ours.setLevel(previous)
+    leaks = scan.leaks + leaks_in_files(tmp_path_factory.getbasetemp())
+    assert not leaks, "secrets in the logs:\n" + "\n".join(leaks[:20])

@@ -54,6 +54,7 @@ async def run_server(
         log_level="warning",
         lifespan="on",
         timeout_graceful_shutdown=2,
+        access_log=False,  # as `serve` does: the app's own access log redacts queries
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -7,13 +7,14 @@ import logging
 import signal
 
 from progress_sse import db
-from progress_sse.auth import Role, create_key
+from progress_sse.auth import Role, create_key, list_keys, revoke_key
 from progress_sse.events import utc_now
 from progress_sse.jobs.depreciation import periods
 from progress_sse.jobs.depreciation.demo_data import demo_assets
 from progress_sse.jobs.depreciation.models import Asset
 from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.jobs.depreciation.schedule import resolve_terms
+from progress_sse.models import ApiKey
 from progress_sse.settings import Settings
 from progress_sse.sql import dialect_insert
 from progress_sse.store import NewRun, RunStore
@@ -40,6 +41,24 @@ async def issue_key(settings: Settings, tenant: str, role: Role, name: str = "")
         return await create_key(db.sessionmaker(engine), tenant, role, name)
     finally:
         await engine.dispose()
+
+
+async def keys_of(settings: Settings, tenant: str | None) -> list[ApiKey]:
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        return await list_keys(db.sessionmaker(engine), tenant)
+    finally:
+        await engine.dispose()
+
+
+async def revoke(settings: Settings, which: str) -> ApiKey:
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        key = await revoke_key(db.sessionmaker(engine), which)
+    finally:
+        await engine.dispose()
+    log.warning("audit: key %s of tenant %s revoked", key.prefix, key.tenant_id)
+    return key
 
 
 async def seed_assets(settings: Settings, tenant: str, count: int) -> int:

@@ -12,27 +12,35 @@ from typing import Any
 
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from progress_sse import db
+from progress_sse.accesslog import AccessLog
 from progress_sse.api import accounting, admin, runs, session, static, stream
 from progress_sse.api.errors import EXCEPTION_HANDLERS
+from progress_sse.auth import KeyUsage
 from progress_sse.broker import Broker, LocalBroker
 from progress_sse.fanout import Hub
+from progress_sse.guards import HeaderLimit
 from progress_sse.jobs import JobRegistry, default_registry
 from progress_sse.liveness import Liveness
 from progress_sse.maintenance import delete_finished
 from progress_sse.periodic import Periodic
 from progress_sse.pg_broker import PgBroker, asyncpg_dsn
+from progress_sse.ratelimit import RateLimits, Scope
 from progress_sse.runner import Runner
 from progress_sse.services import Services, services
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
+from progress_sse.streamcap import MemoryStreamSlots, RedisStreamSlots, StreamSlots
 from progress_sse.websession import SessionCodec
 
 log = logging.getLogger(__name__)
+CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"]
 
 
 @asynccontextmanager
@@ -71,6 +79,17 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         broker=broker,
         runner=runner,
         liveness=Liveness(store, broker, stale_after_s=settings.stale_after_s),
+        rate_limits=RateLimits(
+            {
+                Scope.REQUESTS: settings.rate_limit_requests,
+                Scope.STARTS: settings.rate_limit_starts,
+                Scope.SIGN_IN: settings.rate_limit_sign_in,
+            },
+            settings.redis_url,
+            settings.redis_key_prefix,
+        ),
+        stream_slots=stream_slots(settings),
+        key_usage=KeyUsage(sessions),
         sessions_codec=SessionCodec(
             settings.session_secret or _ephemeral_secret(),
             settings.session_ttl_s,
@@ -85,6 +104,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
             lambda: delete_finished(store, older_than=keep, tenant_id=None, by="retention"),
         ))  # fmt: skip
     await broker.start()
+    await svc.stream_slots.start()
     for task in background:
         task.start()
     if runner is not None:
@@ -99,9 +119,21 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         for task in background:
             await task.stop()
         await broker.stop()
+        await svc.stream_slots.stop()
+        await svc.rate_limits.aclose()
         await engine.dispose()
         if business_engine is not engine:
             await business_engine.dispose()
+
+
+def stream_slots(settings: Settings) -> StreamSlots:
+    per_key, per_tenant = settings.max_streams_per_key, settings.max_streams_per_tenant
+    if settings.redis_url:
+        return RedisStreamSlots(
+            settings.redis_url, per_key, per_tenant, settings.stream_lease_s,
+            settings.redis_key_prefix,
+        )  # fmt: skip
+    return MemoryStreamSlots(per_key, per_tenant)
 
 
 def _ephemeral_secret() -> str:
@@ -177,4 +209,23 @@ def create_app(settings: Settings | None = None, registry: JobRegistry | None = 
         routes=[*routes(), *static.routes(static.load_page(static.static_folder()))],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,
+        middleware=middleware(settings),
     )
+
+
+def middleware(settings: Settings) -> list[Middleware]:
+    """The access log and the header limit always; CORS only for the origins configured."""
+    stack = [Middleware(AccessLog), Middleware(HeaderLimit, max_bytes=settings.max_header_bytes)]
+    if settings.cors_origin_list:
+        stack.append(
+            Middleware(
+                CORSMiddleware,
+                allow_origins=settings.cors_origin_list,
+                allow_credentials=False,  # cross-origin callers use bearer keys, not cookies
+                allow_methods=["GET", "POST", "DELETE"],
+                allow_headers=CORS_REQUEST_HEADERS,
+                expose_headers=["Retry-After", "Location", "Idempotent-Replayed"],
+                max_age=600,
+            )
+        )
+    return stack

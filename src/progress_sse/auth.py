@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -12,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
-from progress_sse.errors import Forbidden, Unauthorized, ValidationFailed
+from progress_sse.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from progress_sse.events import utc_now
 from progress_sse.models import ApiKey, Tenant
 from progress_sse.websession import SessionCodec, check_csrf
@@ -129,3 +130,52 @@ def _principal(key: ApiKey) -> Principal:
     return Principal(
         tenant_id=key.tenant_id, role=Role(key.role), key_id=key.id, key_prefix=key.prefix
     )
+
+
+async def list_keys(
+    sessions: async_sessionmaker[AsyncSession], tenant_id: str | None = None
+) -> list[ApiKey]:
+    """Every key (or one tenant's), oldest first; hashes stay in the database."""
+    query = sa.select(ApiKey).order_by(ApiKey.id)
+    if tenant_id is not None:
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    async with sessions() as session:
+        return list((await session.execute(query)).scalars())
+
+
+async def revoke_key(sessions: async_sessionmaker[AsyncSession], which: str) -> ApiKey:
+    """Revoke a key by its id or its printed prefix; its browser sessions end with it."""
+    condition = ApiKey.id == int(which) if which.isdigit() else ApiKey.prefix == which
+    async with sessions.begin() as session:
+        found = list((await session.execute(sa.select(ApiKey).where(condition))).scalars())
+        if not found:
+            raise NotFound(f"No API key matches {which!r}; `keys list` shows ids and prefixes.")
+        if len(found) > 1:
+            raise Conflict(f"{len(found)} keys share the prefix {which!r}; revoke one by its id.")
+        key = found[0]
+        if key.revoked_at is None:
+            key.revoked_at = utc_now()
+        return key
+
+
+class KeyUsage:
+    """Records each key's last use, at most once a minute per key and process.
+
+    Writing on every request would turn every read into a write; a minute is
+    precise enough to tell an operator whether a key is still in use.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], every_s: float = 60.0) -> None:
+        self.sessions = sessions
+        self.every_s = every_s
+        self._written: dict[int, float] = {}
+
+    async def touch(self, key_id: int) -> None:
+        now = time.monotonic()
+        if now - self._written.get(key_id, -self.every_s) < self.every_s:
+            return
+        self._written[key_id] = now
+        async with self.sessions.begin() as session:
+            await session.execute(
+                sa.update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utc_now())
+            )

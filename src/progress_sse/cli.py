@@ -74,6 +74,31 @@ def keys_create(
     typer.echo(key)
 
 
+@keys_app.command("list")
+def keys_list(
+    tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
+) -> None:
+    """Every key: id, prefix, tenant, role, name, created, last used, revoked."""
+    keys = run_async(admin.keys_of(Settings(), tenant))
+    typer.echo("id\tprefix\ttenant\trole\tname\tcreated\tlast_used\trevoked")
+    for k in keys:
+        when = [_when(k.created_at), _when(k.last_used_at), _when(k.revoked_at)]
+        typer.echo("\t".join([str(k.id), k.prefix, k.tenant_id, k.role, k.name or "-", *when]))
+
+
+@keys_app.command("revoke")
+def keys_revoke(
+    key: Annotated[str, typer.Argument(help="the key's id or printed prefix (pss_xxxxxx)")],
+) -> None:
+    """Revoke a key at once: its requests and browser sessions get 401 from now on."""
+    revoked = run_async(admin.revoke(Settings(), key))
+    typer.echo(f"revoked key {revoked.id} ({revoked.prefix}) of tenant {revoked.tenant_id}")
+
+
+def _when(moment: datetime | None) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
 @demo_app.command("seed")
 def demo_seed(
     tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
@@ -147,6 +172,7 @@ def serve(
         uvicorn.run(
             "progress_sse.app:create_app", factory=True, workers=workers, host=settings.host,
             port=settings.port, log_level=settings.log_level, timeout_graceful_shutdown=10,
+            access_log=False,  # ours (accesslog.py) redacts query strings
         )  # fmt: skip
         return
     uvicorn.run(
@@ -155,6 +181,7 @@ def serve(
         port=settings.port,
         log_level=settings.log_level,
         timeout_graceful_shutdown=10,
+        access_log=False,  # ours (accesslog.py) redacts query strings
     )
 
 

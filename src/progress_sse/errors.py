@@ -8,7 +8,8 @@ ProgressSSEError
  ├── Conflict              409  active run for the lock key, finished run, ...
  ├── PayloadTooLarge       413
  ├── ValidationFailed      422  unknown kind, bad params (fields named)
- └── RateLimited           429
+ ├── RateLimited           429  with Retry-After
+ └── HeadersTooLarge       431
 JobError                        raised by a job: its message is safe to show users
  └── RunCancelled               the run was cancelled at a checkpoint
 """
@@ -70,6 +71,11 @@ class ValidationFailed(ProgressSSEError):
 class RateLimited(ProgressSSEError):
     status_code = 429
     code = "rate_limited"
+
+
+class HeadersTooLarge(ProgressSSEError):
+    status_code = 431
+    code = "headers_too_large"
 
 
 class JobError(Exception):

@@ -8,13 +8,16 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from progress_sse.auth import KeyUsage
 from progress_sse.broker import Broker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry
 from progress_sse.liveness import Liveness
+from progress_sse.ratelimit import RateLimits
 from progress_sse.runner import Runner
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
+from progress_sse.streamcap import StreamSlots
 from progress_sse.websession import SessionCodec
 
 
@@ -32,6 +35,9 @@ class Services:
     runner: Runner | None
     liveness: Liveness
     sessions_codec: SessionCodec
+    rate_limits: RateLimits
+    key_usage: KeyUsage
+    stream_slots: StreamSlots
 
 
 def services(conn: HTTPConnection) -> Services:

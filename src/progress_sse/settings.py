@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from limits import parse_many
 from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -39,6 +40,19 @@ def sibling_sqlite_url(url: str, suffix: str = "_app") -> str:
     file = Path(path)
     sibling = file.with_name(f"{file.stem}{suffix}{file.suffix or '.db'}")
     return f"{prefix}:///{sibling}"
+
+
+def split_origins(value: str) -> list[str]:
+    return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
+
+
+def check_origin(origin: str) -> None:
+    """An exact `scheme://host[:port]`; never `*` (credentials or not, we name who may call)."""
+    scheme, sep, host = origin.partition("://")
+    if origin == "*" or "*" in origin:
+        raise ValueError("CORS origins must be listed one by one; '*' is not allowed")
+    if not sep or scheme not in ("http", "https") or not host or "/" in host:
+        raise ValueError(f"{origin!r} is not an origin; write e.g. https://app.example.com")
 
 
 class Settings(BaseSettings):
@@ -81,9 +95,48 @@ class Settings(BaseSettings):
     )
     session_ttl_s: int = Field(default=8 * 3600, ge=60)
     cookie_secure: bool | None = Field(default=None, description="None: Secure over HTTPS")
+    cors_origins: str = Field(
+        default="", description="comma-separated origins allowed to call the API; empty: none"
+    )
+    redis_url: str | None = Field(
+        default=None, description="redis://... shares rate limits and stream caps"
+    )
+    redis_key_prefix: str = Field(default="pss", min_length=1, max_length=64)
+    # "N/second|minute|hour" per API key (sign-in: per client address); "" turns one off.
+    rate_limit_requests: str = "1200/minute"
+    rate_limit_starts: str = "20/minute"
+    rate_limit_sign_in: str = "20/minute"
+    max_streams_per_key: int = Field(default=100, ge=1)
+    max_streams_per_tenant: int = Field(default=1000, ge=1)
+    stream_lease_s: float = Field(default=60.0, gt=1, description="Redis stream-slot lease")
     max_body_bytes: int = Field(default=64 * 1024, ge=256)
+    max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="headers + URL")
     max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
     log_level: str = "info"
+
+    @field_validator("rate_limit_requests", "rate_limit_starts", "rate_limit_sign_in")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        value = value.strip()
+        if value:
+            try:
+                parse_many(value)
+            except ValueError:
+                raise ValueError(
+                    f"{value!r} is not a rate limit; write e.g. '20/minute' or '5/second'"
+                ) from None
+        return value
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _origins(cls, value: str) -> str:
+        for origin in split_origins(value):
+            check_origin(origin)
+        return value
+
+    @property
+    def cors_origin_list(self) -> list[str]:
+        return split_origins(self.cors_origins)
 
     @field_validator("database_url", "app_database_url")
     @classmethod

@@ -14,7 +14,8 @@ import pytest
 from starlette.requests import Request
 
 from progress_sse import db
-from progress_sse.auth import Role, authenticate
+from progress_sse.auth import KeyUsage, Role, authenticate
+from progress_sse.errors import Unauthorized
 from progress_sse.settings import Settings
 from tests.support import collect
 
@@ -63,6 +64,37 @@ async def test_db_upgrade_then_keys_create_prints_a_working_key(
         await engine.dispose()
     assert who.tenant_id == "acme" and who.role is Role.MEMBER
     assert key not in stored and len(stored) == 1, "only a hash of the key is stored"
+
+
+async def test_keys_list_shows_last_use_and_revoke_ends_a_key_at_once(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli("db", "upgrade", env=cli_env, cwd=tmp_path)
+    made = cli("keys", "create", "--tenant", "acme", "--name", "ci bot", env=cli_env, cwd=tmp_path)
+    key = made.stdout.strip().splitlines()[-1]
+    settings = Settings(database_url=cli_env["PROGRESS_SSE_DATABASE_URL"])
+    engine = db.create_engine(settings.database_url, settings)
+    scope = {"type": "http", "headers": [(b"authorization", f"Bearer {key}".encode())]}
+    try:
+        await KeyUsage(db.sessionmaker(engine)).touch(
+            (await authenticate(db.sessionmaker(engine), Request(scope))).key_id
+        )
+        listed = cli("keys", "list", "--tenant", "acme", env=cli_env, cwd=tmp_path)
+        revoked = cli("keys", "revoke", key[:10], env=cli_env, cwd=tmp_path)
+        again = cli("keys", "list", env=cli_env, cwd=tmp_path)
+        unknown = cli("keys", "revoke", "pss_nope", env=cli_env, cwd=tmp_path)
+        with pytest.raises(Unauthorized):
+            await authenticate(db.sessionmaker(engine), Request(scope))
+    finally:
+        await engine.dispose()
+    header, row = listed.stdout.strip().splitlines()
+    cells = dict(zip(header.split("\t"), row.split("\t"), strict=True))
+    assert cells["prefix"] == key[:10] and cells["name"] == "ci bot"
+    assert cells["last_used"] != "-" and cells["revoked"] == "-"
+    assert key not in listed.stdout, "the key itself is never shown again"
+    assert revoked.returncode == 0 and key[:10] in revoked.stdout
+    assert again.stdout.strip().splitlines()[1].split("\t")[-1] != "-"
+    assert unknown.returncode == 1 and "No API key matches" in unknown.stderr
 
 
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(

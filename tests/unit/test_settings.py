@@ -89,3 +89,27 @@ def test_out_of_range_values_are_rejected(monkeypatch: pytest.MonkeyPatch) -> No
     monkeypatch.setenv("PROGRESS_SSE_CLIENT_BUFFER", "1")
     with pytest.raises(ValidationError):
         Settings()
+
+
+@pytest.mark.parametrize(
+    "origins", ["*", "https://*.example.com", "ftp://x", "https://a/b", "a.com"]
+)
+def test_cors_origins_are_exact_and_never_a_wildcard(origins: str) -> None:
+    with pytest.raises(ValidationError, match="origin"):
+        Settings(cors_origins=origins)
+
+
+def test_cors_origins_are_a_comma_separated_list() -> None:
+    settings = Settings(cors_origins=" https://a.example , http://localhost:3000/ ")
+    assert settings.cors_origin_list == ["https://a.example", "http://localhost:3000"]
+    assert Settings().cors_origin_list == []
+
+
+@pytest.mark.parametrize("bad", ["lots", "10 per fortnight", "-1/minute"])
+def test_rate_limits_must_parse(bad: str) -> None:
+    with pytest.raises(ValidationError, match="is not a rate limit"):
+        Settings(rate_limit_starts=bad)
+
+
+def test_an_empty_rate_limit_turns_that_limit_off() -> None:
+    assert Settings(rate_limit_requests="").rate_limit_requests == ""

@@ -22,7 +22,17 @@ def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
 
 async def handle_app_error(_request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProgressSSEError)
-    return JSONResponse(error_body(exc.code, exc.message, **exc.extra), status_code=exc.status_code)
+    return error_response(exc)
+
+
+def error_response(exc: ProgressSSEError) -> JSONResponse:
+    """The JSON error for `exc` (also used by middleware, outside the exception handlers)."""
+    retry_after = exc.extra.get("retry_after_s")
+    return JSONResponse(
+        error_body(exc.code, exc.message, **exc.extra),
+        status_code=exc.status_code,
+        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
+    )
 
 
 async def handle_http_error(_request: Request, exc: Exception) -> Response:

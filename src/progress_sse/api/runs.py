@@ -18,6 +18,7 @@ from progress_sse.errors import BadRequest, Conflict, ValidationFailed
 from progress_sse.events import dumps
 from progress_sse.jobs import JobKind
 from progress_sse.models import Run, RunStep
+from progress_sse.ratelimit import Scope
 from progress_sse.services import Services, services
 from progress_sse.statuses import RunStatus
 from progress_sse.store import NewRun
@@ -26,8 +27,12 @@ MAX_IDEMPOTENCY_KEY = 200
 
 
 async def caller(request: Request) -> tuple[Services, Principal]:
+    """The services and the authenticated principal, counted against its request limit."""
     svc = services(request)
-    return svc, await authenticate(svc.sessions, request, svc.sessions_codec)
+    who = await authenticate(svc.sessions, request, svc.sessions_codec)
+    await svc.rate_limits.hit(Scope.REQUESTS, str(who.key_id))
+    await svc.key_usage.touch(who.key_id)
+    return svc, who
 
 
 def snapshot(svc: Services, run: Run, steps: Sequence[RunStep] | None = None) -> dict[str, Any]:
@@ -63,6 +68,7 @@ async def start(
     idem = request.headers.get("idempotency-key")
     if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
         raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
     if kind.precheck is not None:
         await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
     run, created = await svc.store.create_run(

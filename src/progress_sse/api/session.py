@@ -10,6 +10,7 @@ from progress_sse.api.body import read_json_object
 from progress_sse.api.runs import caller
 from progress_sse.auth import Principal, key_for
 from progress_sse.errors import Unauthorized, ValidationFailed
+from progress_sse.ratelimit import Scope
 from progress_sse.services import services
 from progress_sse.settings import Settings
 
@@ -27,6 +28,8 @@ def _who(principal: Principal, settings: Settings) -> dict[str, str | float]:
 async def create(request: Request) -> Response:
     """The key comes in the JSON body, never in a URL; the answer sets the cookie."""
     svc = services(request)
+    client = request.client.host if request.client else "unknown"
+    await svc.rate_limits.hit(Scope.SIGN_IN, client)  # every attempt counts: no key guessing
     body = await read_json_object(request, svc.settings.max_body_bytes)
     key = body.get("api_key")
     if not isinstance(key, str) or not key or len(key) > 200:
@@ -36,6 +39,7 @@ async def create(request: Request) -> Response:
     principal = await key_for(svc.sessions, key)
     if principal is None:
         raise Unauthorized("The API key is not valid.", code="invalid_key")
+    await svc.key_usage.touch(principal.key_id)
     response = JSONResponse({})
     web = svc.sessions_codec.issue(response, request, principal.key_id)
     response.body = response.render(

@@ -8,17 +8,21 @@ slow watcher's buffer could not keep is read back from the event table.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import anyio
 from sse_starlette import EventSourceResponse, ServerSentEvent
 from starlette.requests import Request
 from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
 
 from progress_sse.api.body import is_ascii_number
 from progress_sse.api.runs import caller
 from progress_sse.events import END, RunEvent, retry_line
 from progress_sse.fanout import Hub
+from progress_sse.statuses import RunStatus
 from progress_sse.store import RunStore
+from progress_sse.streamcap import Slot, StreamSlots
 
 MAX_EVENT_ID = 2**53
 RECONNECT_MS = 500  # the retry hint sent when this process shuts down
@@ -47,7 +51,10 @@ async def run_events(request: Request) -> Response:
         retry_ms=svc.settings.retry_ms,
         page=svc.settings.replay_page,
     )
-    return EventSourceResponse(
+    slot = await svc.stream_slots.acquire(who.tenant_id, str(who.key_id))  # 429 over a cap
+    return SlotHoldingResponse(
+        svc.stream_slots,
+        slot,
         stream,
         headers={"Cache-Control": "no-cache"},
         ping=svc.settings.ping_interval_s,
@@ -58,6 +65,21 @@ async def run_events(request: Request) -> Response:
         shutdown_event=anyio.Event(),
         shutdown_grace_period=1.0,
     )
+
+
+class SlotHoldingResponse(EventSourceResponse):
+    """An event stream that gives its slot back however it ends (even if it never started)."""
+
+    def __init__(self, slots: StreamSlots, slot: Slot, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._slots = slots
+        self._slot = slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            await self._slots.release(self._slot)
 
 
 async def _replay(store: RunStore, run_id: str, after: int, page: int) -> AsyncIterator[RunEvent]:
@@ -88,6 +110,9 @@ async def event_stream(
                 yield END
                 return
             sent, catch_up = snapshot.seq, False
+        elif current is not None and last_id == seq_now and RunStatus(current.status).is_terminal:
+            yield END  # it has the terminal event already (the connection broke before `end`)
+            return
         else:
             sent, catch_up = last_id, True
         while True:

@@ -1,0 +1,132 @@
+"""Hostile input end to end: text that tries to forge events, odd Last-Event-IDs, huge headers."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+import httpx
+import pytest
+from pydantic import BaseModel, ConfigDict
+
+from progress_sse.context import JobContext
+from progress_sse.errors import JobError
+from progress_sse.jobs import JobKind, default_registry
+from progress_sse.progress import StepSpec
+from tests.support import Server, collect, run_server, start_run
+from tests.whatwg_sse import parse
+
+FORGERY = "ok\r\nevent: complete\r\ndata: {}\r\n\r\nid: 999\n\ndata: x\u2028y\u2029\0z\x85"
+
+
+class HostileParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+async def hostile_job(ctx: JobContext, _params: HostileParams) -> dict[str, Any]:
+    async with ctx.step(FORGERY, message=FORGERY, total=2):
+        await ctx.progress(processed=1, message=FORGERY)
+        await ctx.note(FORGERY)
+    raise JobError(FORGERY, code="hostile")
+
+
+HOSTILE = JobKind("hostile", HostileParams, hostile_job, steps=(StepSpec(FORGERY, 0, 100),))
+
+
+async def test_text_that_tries_to_forge_events_arrives_as_data_of_one_event(
+    make_settings: Any,
+) -> None:
+    registry = default_registry()
+    registry.register(HOSTILE)
+    async with run_server(make_settings(), registry) as srv, srv.client() as client:
+        run_id = await start_run(client, "hostile")
+        async with client.stream(
+            "GET", f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
+        ) as response:
+            raw = await response.aread()
+        stored = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]
+    events, _ = parse(raw)
+    assert [e.type for e in events][-2:] == ["error", "end"]
+    ids = [int(e.last_event_id) for e in events[:-1]]
+    assert ids == sorted(set(ids)) and set(ids) <= {s["seq"] for s in stored}
+    messages = [json.loads(e.data).get("message") for e in events[:-1]]
+    assert FORGERY in messages, "the text itself arrives intact"
+    terminal = json.loads(events[-2].data)
+    assert terminal["message"] == FORGERY and terminal["error_code"] == "hostile"
+    assert b"\r" not in raw and b"\0" not in raw and "\u2028".encode() not in raw
+
+
+@pytest.mark.parametrize(
+    "last_id", ["junk", "-1", "1e3", "0x10", "99999999999999999999", "9007199254740993"]
+)
+async def test_an_odd_last_event_id_gets_the_current_state_not_a_replay(
+    server: Server, last_id: str
+) -> None:
+    async with server.client() as client:
+        run_id = await start_run(client, items=3, delay_ms=0)
+        full = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+        odd = await collect(
+            client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": last_id}
+        )
+    assert len(full) > 3, "from 0 the whole history is replayed"
+    assert [f.event for f in odd] == ["complete", "end"], "odd ids get the current state only"
+    assert odd[0].seq == full[-2].seq
+
+
+async def test_an_id_from_a_longer_run_is_ignored_not_scanned_for(server: Server) -> None:
+    async with server.client() as client:
+        long_run = await start_run(client, items=50, delay_ms=0, lock="long")
+        long_frames = await collect(
+            client, f"/api/runs/{long_run}/events", headers={"Last-Event-ID": "0"}
+        )
+        short = await start_run(client, items=1, delay_ms=0, lock="short")
+        await collect(client, f"/api/runs/{short}/events")
+        foreign_id = str(long_frames[-2].seq)  # beyond anything the short run has
+        frames = await collect(
+            client, f"/api/runs/{short}/events", headers={"Last-Event-ID": foreign_id}
+        )
+    assert [f.event for f in frames] == ["complete", "end"]
+    assert frames[0].seq < int(foreign_id)
+
+
+async def test_reconnecting_with_the_terminal_events_id_gets_end_at_once(server: Server) -> None:
+    """A connection that broke after the terminal event but before `end` must not hang."""
+    async with server.client() as client:
+        run_id = await start_run(client, items=2, delay_ms=0)
+        frames = await collect(client, f"/api/runs/{run_id}/events")
+        terminal = frames[-2]
+        again = await collect(
+            client,
+            f"/api/runs/{run_id}/events",
+            headers={"Last-Event-ID": str(terminal.seq)},
+            limit_s=5,
+        )
+    assert terminal.event == "complete" and [f.event for f in again] == ["end"]
+
+
+async def test_huge_headers_get_431_and_touch_nothing(make_settings: Any) -> None:
+    async with run_server(make_settings(max_header_bytes=4096)) as srv, srv.client() as client:
+        big = await client.post(
+            "/api/runs",
+            json={"kind": "demo", "params": {}},
+            headers={"X-Filler": "a" * 8000},
+        )
+        long_url = await client.get("/api/runs?kind=" + "k" * 8000)
+        listed = (await client.get("/api/runs")).json()["data"]
+    for answer in (big, long_url):
+        assert answer.status_code == 431
+        assert answer.json()["error"]["code"] == "headers_too_large"
+    assert listed == []
+
+
+async def test_the_access_log_never_shows_a_query_value_that_may_be_secret(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    key = server.keys["acme"]
+    with caplog.at_level(logging.INFO, logger="progress_sse.access"):
+        async with httpx.AsyncClient(base_url=server.base_url) as client:
+            await client.get(f"/api/runs?limit=5&api_key={key}&token=abc")
+    lines = [r.getMessage() for r in caplog.records if r.name == "progress_sse.access"]
+    assert any("GET /api/runs?limit=5&api_key=***&token=*** 401" in line for line in lines)
+    assert key not in caplog.text

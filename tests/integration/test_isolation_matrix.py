@@ -1,0 +1,163 @@
+"""Every route, asked by every kind of caller: own admin, own member, another tenant,
+a revoked key, nobody. Statuses are exact, and nothing of acme's reaches anyone else."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+from starlette.routing import Route
+
+from progress_sse import admin
+from progress_sse.auth import Role, create_key, revoke_key
+from tests.support import Server, collect, run_server, run_status, start_run
+
+CALLERS = ("admin", "member", "other", "revoked", "nobody")
+
+
+@dataclass(frozen=True)
+class Case:
+    method: str
+    path: str  # {run} is acme's finished run
+    expect: dict[str, int]  # caller -> status
+    body: Any = None
+
+    @property
+    def route(self) -> tuple[str, str]:
+        return self.method, self.path
+
+
+def allowed(admin: int, member: int | None = None, other: int | None = None) -> dict[str, int]:
+    """Own admin / member / other tenant; a revoked key and no key are always 401."""
+    member = admin if member is None else member
+    return {
+        "admin": admin,
+        "member": member,
+        "other": admin if other is None else other,
+        "revoked": 401,
+        "nobody": 401,
+    }
+
+
+PUBLIC = dict.fromkeys(CALLERS, 200)
+CASES = [
+    Case("GET", "/", PUBLIC),
+    Case("GET", "/assets/{name}", dict.fromkeys(CALLERS, 404)),  # an unknown asset name
+    Case("GET", "/healthz", PUBLIC),
+    Case("GET", "/readyz", PUBLIC),
+    Case("POST", "/api/session", {**allowed(200), "revoked": 401, "nobody": 422}, "key"),
+    Case("GET", "/api/session", allowed(200)),
+    Case("DELETE", "/api/session", allowed(200)),
+    Case("POST", "/api/runs", allowed(202), "start"),
+    Case("GET", "/api/runs", allowed(200)),
+    Case("GET", "/api/runs/active", allowed(200)),
+    Case("GET", "/api/runs/{run}", allowed(200, other=404)),
+    Case("GET", "/api/runs/{run}/events", allowed(200, other=404)),
+    Case("GET", "/api/runs/{run}/log", allowed(200, other=404)),
+    Case("POST", "/api/runs/{run}/cancel", allowed(409, other=404)),
+    Case("POST", "/api/runs/{run}/resume", allowed(409, other=404)),
+    Case("GET", "/api/periods", allowed(200)),
+    Case("POST", "/api/periods/{year}/{month}/lock", allowed(200, member=403)),
+    Case("POST", "/api/periods/{year}/{month}/unlock", allowed(200, member=403)),
+    Case("GET", "/api/depreciation/{year}/{month}", allowed(200)),
+    Case("GET", "/api/assets", allowed(200)),
+    Case("POST", "/api/assets/import", allowed(422), b""),  # auth first, then the empty CSV
+    Case("POST", "/api/admin/tenants/{tenant}/reset", allowed(200, member=403, other=404)),
+    Case("POST", "/api/admin/cleanup", allowed(200, member=403), {"older_than_days": 365}),
+]
+
+
+def test_the_matrix_covers_every_route_of_the_app() -> None:
+    from progress_sse.app import create_app
+
+    app = create_app()
+    served = {
+        (method, route.path)
+        for route in app.routes
+        if isinstance(route, Route)
+        for method in (route.methods or set()) - {"HEAD"}
+    }
+    assert {shape(r) for r in served} == {shape(case.route) for case in CASES}
+
+
+def shape(route: tuple[str, str]) -> tuple[str, str]:
+    """Path parameters by position only: `/api/runs/{run_id}` and `{run}` are one route."""
+    return route[0], re.sub(r"\{[^}]*\}", "{}", route[1])
+
+
+def concrete(path: str, run_id: str) -> str:
+    return path.format(run=run_id, year=2026, month=1, tenant="acme", name="app.nothing.js")
+
+
+async def ask(
+    client: httpx.AsyncClient, case: Case, run_id: str, key: str | None, caller: str
+) -> httpx.Response:
+    url = concrete(case.path, run_id)
+    if case.body == "start":  # a lock of each caller's own, so no start waits on another
+        params = {"delay_ms": 0, "items": 1, "lock": caller}
+        return await client.post(url, json={"kind": "demo", "params": params})
+    if case.body == "key":
+        return await client.post(url, json={"api_key": key} if key else {})
+    if isinstance(case.body, bytes):
+        return await client.request(case.method, url, content=case.body)
+    return await client.request(case.method, url, json=case.body)
+
+
+async def test_every_route_for_every_caller(make_settings: Any) -> None:
+    settings = make_settings()
+    await admin.seed_assets(settings, "acme", 3)
+    async with run_server(settings) as srv, srv.client() as acme:
+        run_id = await start_run(acme, items=2, delay_ms=0)
+        await collect(acme, f"/api/runs/{run_id}/events")  # finished
+        marker_assets = [a["code"] for a in (await acme.get("/api/assets")).json()["data"]]
+        revoked = await create_key(srv.services.sessions, "acme", Role.ADMIN)
+        await revoke_key(srv.services.sessions, revoked[:10])
+        keys = {
+            "admin": srv.keys["acme"],
+            "member": srv.keys["acme-member"],
+            "other": srv.keys["globex"],
+            "revoked": revoked,
+            "nobody": None,
+        }
+        seen: list[tuple[str, str, str, int]] = []
+        for case in CASES:
+            for caller in CALLERS:
+                key = keys[caller]
+                headers = {"Authorization": f"Bearer {key}"} if key and case.body != "key" else {}
+                async with httpx.AsyncClient(
+                    base_url=srv.base_url, headers=headers, timeout=30
+                ) as client:
+                    response = await ask(client, case, run_id, key, caller)
+                seen.append((case.method, case.path, caller, response.status_code))
+                assert response.status_code == case.expect[caller], (case, caller, response.text)
+                if caller != "admin" and caller != "member":
+                    assert run_id not in response.text, (case, caller)
+                    assert not any(code in response.text for code in marker_assets), (case, caller)
+                if response.status_code >= 400:
+                    assert response.json()["success"] is False
+                    assert "Traceback" not in response.text
+        state = await run_status(acme, run_id)
+        periods = (await acme.get("/api/periods")).json()["data"]
+    assert state["status"] == "completed", "nobody else's request changed acme's run"
+    assert not [p for p in periods if p.get("locked")], "acme's own lock/unlock left it open"
+    assert len(seen) == len(CASES) * len(CALLERS)
+
+
+@pytest.mark.parametrize("path", ["/api/runs/{run}", "/api/runs/{run}/log"])
+async def test_a_foreign_run_and_a_missing_run_answer_byte_for_byte_alike(
+    server: Server, path: str
+) -> None:
+    async with server.client("acme") as acme, server.client("globex") as globex:
+        run_id = await start_run(acme, items=1, delay_ms=0)
+        missing_id = "0" * len(run_id)
+        theirs = await globex.get(concrete(path, run_id))
+        missing = await globex.get(concrete(path, missing_id))
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.content == missing.content
+    drop = {"date", "content-length"}
+    assert {k: v for k, v in theirs.headers.items() if k not in drop} == {
+        k: v for k, v in missing.headers.items() if k not in drop
+    }
