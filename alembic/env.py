@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from importlib import import_module
 
 from alembic import context
 from sqlalchemy.engine import Connection
@@ -11,6 +12,7 @@ from progress_sse.jobs import load_business_models
 from progress_sse.models import Base
 
 load_business_models()
+import_module("progress_sse.webhooks.models")  # the run store's webhook tables
 target_metadata = Base.metadata
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from progress_sse import db
 from progress_sse.auth import Role, create_key, list_keys, revoke_key
@@ -18,6 +20,9 @@ from progress_sse.models import ApiKey
 from progress_sse.settings import Settings
 from progress_sse.sql import dialect_insert
 from progress_sse.store import NewRun, RunStore
+from progress_sse.webhooks.models import Webhook
+from progress_sse.webhooks.outbox import Outbox
+from progress_sse.webhooks.urls import check_url
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +64,23 @@ async def revoke(settings: Settings, which: str) -> ApiKey:
         await engine.dispose()
     log.warning("audit: key %s of tenant %s revoked", key.prefix, key.tenant_id)
     return key
+
+
+@asynccontextmanager
+async def outbox_of(settings: Settings) -> AsyncIterator[Outbox]:
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        yield Outbox(db.sessionmaker(engine))
+    finally:
+        await engine.dispose()
+
+
+async def add_webhook(
+    settings: Settings, tenant: str, url: str, events: list[str], description: str
+) -> Webhook:
+    await check_url(url, allow_private=settings.webhook_allow_private)
+    async with outbox_of(settings) as outbox:
+        return await outbox.add_webhook(tenant, url, events, description=description, by="cli")
 
 
 async def seed_assets(settings: Settings, tenant: str, count: int) -> int:

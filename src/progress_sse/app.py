@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from progress_sse import db
 from progress_sse.accesslog import AccessLog
-from progress_sse.api import accounting, admin, runs, session, static, stream
+from progress_sse.api import accounting, admin, runs, session, static, stream, webhooks
 from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.auth import KeyUsage
 from progress_sse.broker import Broker, LocalBroker
@@ -37,6 +37,8 @@ from progress_sse.services import Services, services
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
 from progress_sse.streamcap import MemoryStreamSlots, RedisStreamSlots, StreamSlots
+from progress_sse.webhooks.delivery import Notifier, RetryPolicy
+from progress_sse.webhooks.outbox import Outbox
 from progress_sse.websession import SessionCodec
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     runner = (
         Runner(settings, store, registry, broker, business_sessions) if settings.run_jobs else None
     )
+    outbox = Outbox(sessions)
     svc = Services(
         settings=settings,
         engine=engine,
@@ -90,6 +93,8 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         ),
         stream_slots=stream_slots(settings),
         key_usage=KeyUsage(sessions),
+        outbox=outbox,
+        notifier=notifier(settings, outbox) if settings.run_jobs else None,
         sessions_codec=SessionCodec(
             settings.session_secret or _ephemeral_secret(),
             settings.session_ttl_s,
@@ -97,6 +102,11 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         ),
     )
     background = [Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep)]
+    if settings.webhook_retention_days > 0:
+        kept = timedelta(days=settings.webhook_retention_days)
+        background.append(Periodic(
+            "webhook-retention", settings.retention_interval_s, lambda: outbox.cleanup(kept)
+        ))  # fmt: skip
     if settings.retention_days > 0:
         keep = timedelta(days=settings.retention_days)
         background.append(Periodic(
@@ -109,11 +119,15 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         task.start()
     if runner is not None:
         await runner.start()
+    if svc.notifier is not None:
+        await svc.notifier.start()
     stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")
     try:
         yield svc
     finally:
         stopping.cancel()
+        if svc.notifier is not None:
+            await svc.notifier.stop()
         if runner is not None:
             await runner.stop(settings.shutdown_grace_s)
         for task in background:
@@ -134,6 +148,24 @@ def stream_slots(settings: Settings) -> StreamSlots:
             settings.redis_key_prefix,
         )  # fmt: skip
     return MemoryStreamSlots(per_key, per_tenant)
+
+
+def notifier(settings: Settings, outbox: Outbox) -> Notifier | None:
+    if not settings.webhook_delivery:
+        return None
+    policy = RetryPolicy(
+        attempts=settings.webhook_attempts,
+        backoff_s=settings.webhook_backoff_s,
+        max_backoff_s=settings.webhook_max_backoff_s,
+        jitter_s=settings.webhook_jitter_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    return Notifier(
+        outbox,
+        policy,
+        allow_private=settings.webhook_allow_private,
+        poll_interval_s=settings.webhook_poll_interval_s,
+    )
 
 
 def _ephemeral_secret() -> str:
@@ -192,6 +224,7 @@ def routes() -> list[Route]:
         *accounting.routes(),
         *admin.routes(),
         *session.routes(),
+        *webhooks.routes(),
     ]
 
 

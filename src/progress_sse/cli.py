@@ -22,6 +22,8 @@ from progress_sse.auth import Role
 from progress_sse.errors import ProgressSSEError
 from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.settings import Settings, is_sqlite
+from progress_sse.webhooks.models import failed_json
+from progress_sse.webhooks.payload import EVENTS
 
 T = TypeVar("T")
 
@@ -36,6 +38,10 @@ runs_app = typer.Typer(no_args_is_help=True, help="Runs, through a running serve
 app.add_typer(runs_app, name="runs")
 app.add_typer(demo_app, name="demo")
 app.add_typer(periods_app, name="periods")
+webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook endpoints (run outcomes).")
+notifications_app = typer.Typer(no_args_is_help=True, help="Failed webhook notifications.")
+app.add_typer(webhooks_app, name="webhooks")
+app.add_typer(notifications_app, name="notifications")
 
 
 def fail(message: str) -> typer.Exit:
@@ -97,6 +103,79 @@ def keys_revoke(
 
 def _when(moment: datetime | None) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+
+
+@webhooks_app.command("add")
+def webhooks_add(
+    tenant: Annotated[str, typer.Option(help="tenant id")],
+    url: Annotated[str, typer.Option(help="http(s) URL that receives the POSTs")],
+    event: Annotated[
+        list[str] | None, typer.Option(help="complete, error, cancelled, stale (repeat; all)")
+    ] = None,
+    description: Annotated[str, typer.Option(help="a label")] = "",
+) -> None:
+    """Add an endpoint; its signing secret is printed once, on the last line."""
+    events = event or list(EVENTS)
+    hook = run_async(admin.add_webhook(Settings(), tenant, url, events, description))
+    typer.echo(f"webhook {hook.id} for tenant {tenant}: {hook.url} ({', '.join(hook.events)})")
+    typer.echo(hook.secret)
+
+
+@webhooks_app.command("list")
+def webhooks_list(tenant: Annotated[str | None, typer.Option(help="one tenant")] = None) -> None:
+    """Every endpoint: id, tenant, events, URL (never the secret)."""
+
+    async def listed() -> list[Any]:
+        async with admin.outbox_of(Settings()) as outbox:
+            return await outbox.webhooks(tenant)
+
+    typer.echo("id\ttenant\tevents\turl")
+    for hook in run_async(listed()):
+        typer.echo(f"{hook.id}\t{hook.tenant_id}\t{','.join(hook.events)}\t{hook.url}")
+
+
+@webhooks_app.command("remove")
+def webhooks_remove(webhook_id: int) -> None:
+    """Remove an endpoint and its undelivered notifications."""
+
+    async def remove() -> None:
+        async with admin.outbox_of(Settings()) as outbox:
+            await outbox.remove_webhook(None, webhook_id)
+
+    run_async(remove())
+    typer.echo(f"removed webhook {webhook_id}")
+
+
+@notifications_app.command("failed")
+def notifications_failed(
+    tenant: Annotated[str | None, typer.Option(help="one tenant")] = None,
+    retried: Annotated[
+        bool | None, typer.Option("--retried/--not-retried", help="filter (default: all)")
+    ] = None,
+    limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+) -> None:
+    """The dead letters as JSON lines (newest first), then the total."""
+
+    async def listed() -> tuple[list[Any], int]:
+        async with admin.outbox_of(Settings()) as outbox:
+            return await outbox.failed(tenant, retried=retried, limit=limit)
+
+    rows, total = run_async(listed())
+    for row in rows:
+        typer.echo(json.dumps(failed_json(row)))
+    typer.echo(f"total: {total}")
+
+
+@notifications_app.command("retry")
+def notifications_retry(failed_id: int) -> None:
+    """Queue a failed notification again (same delivery id); a worker or serve sends it."""
+
+    async def retry() -> Any:
+        async with admin.outbox_of(Settings()) as outbox:
+            return await outbox.retry(None, failed_id, "cli")
+
+    note = run_async(retry())
+    typer.echo(f"queued delivery {note.id} again")
 
 
 @demo_app.command("seed")

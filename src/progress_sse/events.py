@@ -45,7 +45,11 @@ class RunEvent:
     frame: bytes = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "frame", encode(self))
+        frame = encode(self)
+        if b"\\u0000" in frame:  # PostgreSQL stores no NUL: the stream shows what is stored
+            object.__setattr__(self, "data", scrub(self.data))
+            frame = encode(self)
+        object.__setattr__(self, "frame", frame)
 
     @property
     def is_terminal(self) -> bool:
@@ -58,6 +62,17 @@ class RunEvent:
         if not step:
             return None
         return (int(step["index"]), str(step["status"]))
+
+
+def scrub(value: Any) -> Any:
+    """NUL becomes U+FFFD in every string, key or value (PostgreSQL text cannot hold NUL)."""
+    if isinstance(value, str):
+        return value.replace("\0", "\ufffd") if "\0" in value else value
+    if isinstance(value, dict):
+        return {scrub(k): scrub(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [scrub(v) for v in value]
+    return value
 
 
 def retry_line(retry_ms: int) -> bytes:

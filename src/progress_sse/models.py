@@ -16,7 +16,42 @@ from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
-JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
+from progress_sse.events import scrub
+
+
+class JSONType(TypeDecorator[Any]):
+    """JSON (JSONB on PostgreSQL), with NUL scrubbed from every string it holds."""
+
+    impl = sa.JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
+        if dialect.name == "postgresql":
+            return dialect.type_descriptor(JSONB())
+        return dialect.type_descriptor(sa.JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return scrub(value)
+
+
+class SafeText(TypeDecorator[str]):
+    """Text with NUL replaced by U+FFFD, so hostile input stores alike on both databases."""
+
+    impl = sa.Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else scrub(value)
+
+
+class SafeString(TypeDecorator[str]):
+    """A bounded string with NUL replaced, as in `SafeText`."""
+
+    impl = sa.String
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else scrub(value)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -122,7 +157,7 @@ class Run(Base):
     params: Mapped[dict[str, Any]] = mapped_column(JSONType)
     status: Mapped[str] = mapped_column(sa.String(16))
     percentage: Mapped[float] = mapped_column(sa.Float, default=0.0)
-    message: Mapped[str] = mapped_column(sa.Text, default="")
+    message: Mapped[str] = mapped_column(SafeText, default="")
     current_step: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     processed: Mapped[int] = mapped_column(sa.Integer, default=0)
     skipped: Mapped[int] = mapped_column(sa.Integer, default=0)
@@ -141,7 +176,7 @@ class Run(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
     error_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
@@ -154,7 +189,7 @@ class RunStep(Base):
         sa.ForeignKey("runs.id", ondelete="CASCADE"), primary_key=True
     )
     index: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(sa.String(64))
+    name: Mapped[str] = mapped_column(SafeString(64))
     status: Mapped[str] = mapped_column(sa.String(16))
     pct_start: Mapped[float] = mapped_column(sa.Float)
     pct_end: Mapped[float] = mapped_column(sa.Float)
@@ -163,7 +198,7 @@ class RunStep(Base):
     total: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
-    error: Mapped[str | None] = mapped_column(sa.Text, nullable=True)
+    error: Mapped[str | None] = mapped_column(SafeText, nullable=True)
 
 
 class RunEventRow(Base):

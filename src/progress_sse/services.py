@@ -18,6 +18,8 @@ from progress_sse.runner import Runner
 from progress_sse.settings import Settings
 from progress_sse.store import RunStore
 from progress_sse.streamcap import StreamSlots
+from progress_sse.webhooks.delivery import Notifier
+from progress_sse.webhooks.outbox import Outbox
 from progress_sse.websession import SessionCodec
 
 
@@ -37,6 +39,8 @@ class Services:
     sessions_codec: SessionCodec
     rate_limits: RateLimits
     key_usage: KeyUsage
+    outbox: Outbox
+    notifier: Notifier | None
     stream_slots: StreamSlots
 
 

@@ -112,6 +112,20 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=256)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="headers + URL")
     max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # Webhooks (issue 7): retries with exponential backoff and jitter, then dead letters.
+    webhook_delivery: bool = Field(default=True, description="this process delivers webhooks")
+    webhook_attempts: int = Field(default=4, ge=1, le=20, description="first try + retries")
+    webhook_backoff_s: float = Field(default=2.0, ge=0, description="waits: 2, 4, 8 s ...")
+    webhook_max_backoff_s: float = Field(default=60.0, ge=0)
+    webhook_jitter_s: float = Field(default=1.0, ge=0)
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="per request")
+    webhook_allow_private: bool = Field(
+        default=False, description="allow loopback/private webhook targets (SSRF guard off)"
+    )
+    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    webhook_retention_days: int = Field(
+        default=30, ge=0, description="delivered and retried-dead notifications kept this long"
+    )
     log_level: str = "info"
 
     @field_validator("rate_limit_requests", "rate_limit_starts", "rate_limit_sign_in")

@@ -18,6 +18,7 @@ from progress_sse.ids import new_run_id
 from progress_sse.models import Run, RunEventRow, RunStep
 from progress_sse.progress import StepSpec, StepState, progress_payload, terminal_payload
 from progress_sse.statuses import ACTIVE_STATUSES, TERMINAL_EVENT_FOR, EventName, RunStatus
+from progress_sse.webhooks.outbox import enqueue as enqueue_notifications
 
 NOTIFY_CHANNEL = "progress_sse_events"
 
@@ -465,6 +466,7 @@ class RunStore:
         await self._insert_events(session, [event], now)
         for step in steps:
             await self._upsert_step(session, run.id, step)
+        await enqueue_notifications(session, run, status, now)  # same transaction: never lost
         return event
 
     async def holds_lease(self, run_id: str, lease: str) -> bool:

@@ -97,6 +97,61 @@ async def test_keys_list_shows_last_use_and_revoke_ends_a_key_at_once(
     assert unknown.returncode == 1 and "No API key matches" in unknown.stderr
 
 
+async def test_webhooks_and_failed_notifications_from_the_command_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    cli("db", "upgrade", env=cli_env, cwd=tmp_path)
+    cli("keys", "create", "--tenant", "acme", env=cli_env, cwd=tmp_path)
+    url = "http://127.0.0.1:9/hook"
+    refused = cli("webhooks", "add", "--tenant", "acme", "--url", url, env=cli_env, cwd=tmp_path)
+    private = cli_env | {"PROGRESS_SSE_WEBHOOK_ALLOW_PRIVATE": "true"}
+    added = cli(
+        "webhooks", "add", "--tenant", "acme", "--url", url, "--event", "error",
+        env=private, cwd=tmp_path,
+    )  # fmt: skip
+    listed = cli("webhooks", "list", env=cli_env, cwd=tmp_path)
+    hook_id = int(listed.stdout.splitlines()[1].split("\t")[0])
+    letter_id = await _a_dead_letter(cli_env["PROGRESS_SSE_DATABASE_URL"], hook_id)
+    failed = cli("notifications", "failed", "--not-retried", env=cli_env, cwd=tmp_path)
+    retried = cli("notifications", "retry", str(letter_id), env=cli_env, cwd=tmp_path)
+    twice = cli("notifications", "retry", str(letter_id), env=cli_env, cwd=tmp_path)
+    removed = cli("webhooks", "remove", str(hook_id), env=cli_env, cwd=tmp_path)
+    gone = cli("webhooks", "list", env=cli_env, cwd=tmp_path)
+    assert refused.returncode == 1 and "non-public address" in refused.stderr
+    assert added.returncode == 0 and added.stdout.strip().splitlines()[-1].startswith("whsec_")
+    assert listed.stdout.splitlines()[1].endswith(f"acme\terror\t{url}")
+    assert "whsec_" not in listed.stdout
+    assert failed.stdout.strip().splitlines()[-1] == "total: 1"
+    assert '"last_status_code": 503' in failed.stdout
+    assert retried.returncode == 0 and "queued delivery" in retried.stdout
+    assert twice.returncode == 1 and "retried already" in twice.stderr
+    assert removed.returncode == 0 and len(gone.stdout.strip().splitlines()) == 1
+
+
+async def _a_dead_letter(url: str, hook_id: int) -> int:
+    from progress_sse.events import utc_now
+    from progress_sse.webhooks.models import Notification
+    from progress_sse.webhooks.outbox import Outbox
+
+    settings = Settings(database_url=url)
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        sessions = db.sessionmaker(engine)
+        note = Notification(
+            id="d1", tenant_id="acme", webhook_id=hook_id, run_id="r1", event="error",
+            url="http://127.0.0.1:9/hook", body="{}", status="pending", attempts=0,
+            next_attempt_at=utc_now(), created_at=utc_now(),
+        )  # fmt: skip
+        async with sessions.begin() as session:
+            session.add(note)
+        outbox = Outbox(sessions)
+        await outbox.dead(note, 4, "HTTP 503", 503)
+        rows, _ = await outbox.failed("acme", retried=False, limit=1)
+        return rows[0].id
+    finally:
+        await engine.dispose()
+
+
 def test_bad_input_is_one_clear_line_and_a_non_zero_exit(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:

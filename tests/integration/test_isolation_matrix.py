@@ -13,15 +13,16 @@ from starlette.routing import Route
 
 from progress_sse import admin
 from progress_sse.auth import Role, create_key, revoke_key
-from tests.support import Server, collect, run_server, run_status, start_run
+from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
-CALLERS = ("admin", "member", "other", "revoked", "nobody")
+# The admin goes last: its writes (delete, retry) must not be what makes others' 404s.
+CALLERS = ("other", "member", "revoked", "nobody", "admin")
 
 
 @dataclass(frozen=True)
 class Case:
     method: str
-    path: str  # {run} is acme's finished run
+    path: str  # {run} is acme's finished run, {hook} its webhook, {failed} its dead letter
     expect: dict[str, int]  # caller -> status
     body: Any = None
 
@@ -67,7 +68,13 @@ CASES = [
     Case("POST", "/api/assets/import", allowed(422), b""),  # auth first, then the empty CSV
     Case("POST", "/api/admin/tenants/{tenant}/reset", allowed(200, member=403, other=404)),
     Case("POST", "/api/admin/cleanup", allowed(200, member=403), {"older_than_days": 365}),
+    Case("POST", "/api/webhooks", allowed(422, member=403), {"url": "ftp://x.example/"}),
+    Case("GET", "/api/webhooks", allowed(200, member=403)),
+    Case("GET", "/api/notifications/failed", allowed(200, member=403)),
+    Case("POST", "/api/notifications/failed/{failed}/retry", allowed(202, member=403, other=404)),
+    Case("DELETE", "/api/webhooks/{hook}", allowed(200, member=403, other=404)),  # last: cascades
 ]
+ACME_HOOK = "https://acme-hook.invalid/x"  # never resolves: its notification dies at once
 
 
 def test_the_matrix_covers_every_route_of_the_app() -> None:
@@ -88,14 +95,14 @@ def shape(route: tuple[str, str]) -> tuple[str, str]:
     return route[0], re.sub(r"\{[^}]*\}", "{}", route[1])
 
 
-def concrete(path: str, run_id: str) -> str:
-    return path.format(run=run_id, year=2026, month=1, tenant="acme", name="app.nothing.js")
+def concrete(path: str, ids: dict[str, Any]) -> str:
+    return path.format(**ids, year=2026, month=1, tenant="acme", name="app.nothing.js")
 
 
 async def ask(
-    client: httpx.AsyncClient, case: Case, run_id: str, key: str | None, caller: str
+    client: httpx.AsyncClient, case: Case, ids: dict[str, Any], key: str | None, caller: str
 ) -> httpx.Response:
-    url = concrete(case.path, run_id)
+    url = concrete(case.path, ids)
     if case.body == "start":  # a lock of each caller's own, so no start waits on another
         params = {"delay_ms": 0, "items": 1, "lock": caller}
         return await client.post(url, json={"kind": "demo", "params": params})
@@ -110,8 +117,11 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
     settings = make_settings()
     await admin.seed_assets(settings, "acme", 3)
     async with run_server(settings) as srv, srv.client() as acme:
+        hook = await srv.services.outbox.add_webhook("acme", ACME_HOOK, ["complete"])
         run_id = await start_run(acme, items=2, delay_ms=0)
         await collect(acme, f"/api/runs/{run_id}/events")  # finished
+        letters = await wait_for(lambda: dead_letters(srv))
+        ids = {"run": run_id, "hook": hook.id, "failed": letters[0].id}
         marker_assets = [a["code"] for a in (await acme.get("/api/assets")).json()["data"]]
         revoked = await create_key(srv.services.sessions, "acme", Role.ADMIN)
         await revoke_key(srv.services.sessions, revoked[:10])
@@ -130,11 +140,12 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
                 async with httpx.AsyncClient(
                     base_url=srv.base_url, headers=headers, timeout=30
                 ) as client:
-                    response = await ask(client, case, run_id, key, caller)
+                    response = await ask(client, case, ids, key, caller)
                 seen.append((case.method, case.path, caller, response.status_code))
                 assert response.status_code == case.expect[caller], (case, caller, response.text)
                 if caller != "admin" and caller != "member":
                     assert run_id not in response.text, (case, caller)
+                    assert "acme-hook" not in response.text, (case, caller)
                     assert not any(code in response.text for code in marker_assets), (case, caller)
                 if response.status_code >= 400:
                     assert response.json()["success"] is False
@@ -146,6 +157,11 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
     assert len(seen) == len(CASES) * len(CALLERS)
 
 
+async def dead_letters(server: Server) -> list[Any]:
+    rows, _total = await server.services.outbox.failed("acme", retried=None, limit=5)
+    return rows
+
+
 @pytest.mark.parametrize("path", ["/api/runs/{run}", "/api/runs/{run}/log"])
 async def test_a_foreign_run_and_a_missing_run_answer_byte_for_byte_alike(
     server: Server, path: str
@@ -153,8 +169,8 @@ async def test_a_foreign_run_and_a_missing_run_answer_byte_for_byte_alike(
     async with server.client("acme") as acme, server.client("globex") as globex:
         run_id = await start_run(acme, items=1, delay_ms=0)
         missing_id = "0" * len(run_id)
-        theirs = await globex.get(concrete(path, run_id))
-        missing = await globex.get(concrete(path, missing_id))
+        theirs = await globex.get(concrete(path, {"run": run_id}))
+        missing = await globex.get(concrete(path, {"run": missing_id}))
     assert theirs.status_code == missing.status_code == 404
     assert theirs.content == missing.content
     drop = {"date", "content-length"}

@@ -162,7 +162,8 @@ async def test_watchers_miss_nothing_when_the_listener_connection_is_killed(
 async def test_two_workers_racing_run_each_of_200_runs_exactly_once(
     pg_env: dict[str, str], make_settings: Any, tmp_path: Path
 ) -> None:
-    async with run_server(make_settings(run_jobs=False)) as srv, srv.client() as client:
+    no_start_limit = make_settings(run_jobs=False, rate_limit_starts="")  # 200 starts at once
+    async with run_server(no_start_limit) as srv, srv.client() as client:
         for i in range(200):
             response = await client.post(
                 "/api/runs",

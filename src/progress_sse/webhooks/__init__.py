@@ -1,0 +1,1 @@
+"""Webhooks: durable notifications when a run ends (outbox, retries, dead letters)."""

@@ -1,0 +1,92 @@
+"""What a webhook receives, and how it proves where it came from (pure functions).
+
+The body is compact JSON, fixed when the outbox row is written, so every
+attempt sends identical bytes. `X-Progress-SSE-Signature: sha256=<hex>` is the
+HMAC-SHA256 of exactly those bytes with the endpoint's secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime
+from typing import Any
+
+from progress_sse.events import dumps, iso
+from progress_sse.statuses import RunStatus
+
+EVENTS = ("complete", "error", "cancelled", "stale")
+SIGNATURE_HEADER = "X-Progress-SSE-Signature"
+DELIVERY_HEADER = "X-Progress-SSE-Delivery"
+EVENT_HEADER = "X-Progress-SSE-Event"
+
+
+def webhook_event(status: RunStatus, error_code: str | None) -> str:
+    """The subscription a terminal state belongs to; a stale run is its own event."""
+    if status is RunStatus.COMPLETED:
+        return "complete"
+    if status is RunStatus.CANCELLED:
+        return "cancelled"
+    return "stale" if error_code == "stale" else "error"
+
+
+def new_secret() -> str:
+    return "whsec_" + secrets.token_urlsafe(32)
+
+
+def body(
+    *,
+    delivery_id: str,
+    event: str,
+    run: dict[str, Any],
+    created_at: datetime,
+) -> str:
+    """The notification: who, what happened, the summary or the error, and when."""
+    return dumps(
+        {
+            "delivery_id": delivery_id,
+            "event": event,
+            "created_at": iso(created_at),
+            "run": run,
+        }
+    )
+
+
+def run_summary(
+    *,
+    run_id: str,
+    tenant_id: str,
+    kind: str,
+    status: str,
+    message: str,
+    error: str | None,
+    error_code: str | None,
+    result: dict[str, Any] | None,
+    created_at: datetime,
+    started_at: datetime | None,
+    finished_at: datetime,
+) -> dict[str, Any]:
+    return {
+        "id": run_id,
+        "tenant": tenant_id,
+        "kind": kind,
+        "status": status,
+        "message": message,
+        "result": result,
+        "error": error,
+        "error_code": error_code,
+        "created_at": iso(created_at),
+        "started_at": iso(started_at) if started_at else None,
+        "finished_at": iso(finished_at),
+        "url": f"/api/runs/{run_id}",
+    }
+
+
+def sign(secret: str, payload: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), payload, hashlib.sha256).hexdigest()
+
+
+def verify(secret: str, payload: bytes, header: str) -> bool:
+    """What a receiver does: recompute and compare in constant time."""
+    return hmac.compare_digest(sign(secret, payload), header)
