@@ -15,7 +15,8 @@ SECRETS = (
     re.compile(r"pss_[A-Za-z0-9_-]{40,}"),  # an API key (pss_ + 43 characters)
     re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{20,}"),  # a session
 )
-LOG_LINE = re.compile(r"^(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b")
+# A log line: `[time ]LEVEL logger: …` as text, or one JSON object.
+LOG_LINE = re.compile(r"^(\d{4}-\d\d-\d\d [\d:,.]+ )?(DEBUG|INFO|WARNING|ERROR|CRITICAL)\b|^\{")
 
 
 def secrets_in(text: str) -> list[str]:

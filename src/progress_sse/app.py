@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+from prometheus_client import CONTENT_TYPE_LATEST
+from sqlalchemy.ext.asyncio import AsyncEngine
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -28,7 +30,9 @@ from progress_sse.fanout import Hub
 from progress_sse.guards import HeaderLimit
 from progress_sse.jobs import JobRegistry, default_registry
 from progress_sse.liveness import Liveness
+from progress_sse.logs import setup_logging
 from progress_sse.maintenance import delete_finished
+from progress_sse.metrics import Metrics, Sources
 from progress_sse.periodic import Periodic
 from progress_sse.pg_broker import PgBroker, asyncpg_dsn
 from progress_sse.ratelimit import RateLimits, Scope
@@ -95,13 +99,18 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         key_usage=KeyUsage(sessions),
         outbox=outbox,
         notifier=notifier(settings, outbox) if settings.run_jobs else None,
+        metrics=Metrics(),
         sessions_codec=SessionCodec(
             settings.session_secret or _ephemeral_secret(),
             settings.session_ttl_s,
             settings.cookie_secure,
         ),
     )
-    background = [Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep)]
+    watch_metrics(svc, engine)
+    background = [
+        Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep),
+        Periodic("metrics-sync", METRICS_SYNC_S, _as_coroutine(svc.metrics.sync)),
+    ]
     if settings.webhook_retention_days > 0:
         kept = timedelta(days=settings.webhook_retention_days)
         background.append(Periodic(
@@ -133,6 +142,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         for task in background:
             await task.stop()
         await broker.stop()
+        svc.metrics.close()
         await svc.stream_slots.stop()
         await svc.rate_limits.aclose()
         await engine.dispose()
@@ -148,6 +158,41 @@ def stream_slots(settings: Settings) -> StreamSlots:
             settings.redis_key_prefix,
         )  # fmt: skip
     return MemoryStreamSlots(per_key, per_tenant)
+
+
+METRICS_SYNC_S = 5.0
+
+
+def _as_coroutine(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    async def run() -> None:
+        action()
+
+    return run
+
+
+def watch_metrics(svc: Services, engine: AsyncEngine) -> None:
+    """Point the metrics at this process's counters and hear of every run it ends."""
+    pool: Any = engine.pool
+    notifier = svc.notifier
+    svc.metrics.sources = Sources(
+        watchers=lambda: svc.hub.watchers,
+        delivered=lambda: svc.hub.stats.delivered,
+        conflated=lambda: svc.hub.stats.conflated,
+        events_written=lambda: svc.store.events_written,
+        stale_detected=lambda: svc.liveness.detected,
+        webhooks_delivered=lambda: notifier.delivered if notifier else 0,
+        webhooks_dead=lambda: notifier.dead if notifier else 0,
+        webhook_failed_attempts=lambda: notifier.failed_attempts if notifier else 0,
+        pool_checked_out=lambda: pool.checkedout() if hasattr(pool, "checkedout") else 0,
+    )
+    if svc.runner is not None:
+        svc.runner.on_finished = svc.metrics.run_finished
+
+
+async def metrics_endpoint(request: Request) -> Response:
+    svc = services(request)
+    body = await svc.metrics.exposition(svc.sessions)
+    return Response(body, media_type=CONTENT_TYPE_LATEST)
 
 
 def notifier(settings: Settings, outbox: Outbox) -> Notifier | None:
@@ -213,6 +258,7 @@ def routes() -> list[Route]:
     return [
         Route("/healthz", healthz),
         Route("/readyz", readyz),
+        Route("/metrics", metrics_endpoint),
         Route("/api/runs", runs.create_run, methods=["POST"]),
         Route("/api/runs", runs.list_runs, methods=["GET"]),
         Route("/api/runs/active", runs.active_run, methods=["GET"]),
@@ -244,6 +290,13 @@ def create_app(settings: Settings | None = None, registry: JobRegistry | None = 
         exception_handlers=EXCEPTION_HANDLERS,
         middleware=middleware(settings),
     )
+
+
+def create_worker_app() -> Starlette:
+    """The app of one `serve --workers N` process: it sets up its own logging first."""
+    settings = Settings()
+    setup_logging(settings.log_level, settings.log_format)
+    return create_app(settings)
 
 
 def middleware(settings: Settings) -> list[Middleware]:

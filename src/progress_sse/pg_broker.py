@@ -21,6 +21,7 @@ import asyncpg
 from progress_sse.events import RunEvent
 from progress_sse.fanout import Hub
 from progress_sse.store import NOTIFY_CHANNEL
+from progress_sse.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +54,7 @@ class PgBroker:
         self._task = asyncio.create_task(self._watch(), name="pg-listener")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         await self._close()
 
     async def publish(self, run_id: str, events: list[RunEvent]) -> None:

@@ -19,9 +19,9 @@ from limits.aio.storage import MemoryStorage, RedisStorage, Storage
 from limits.aio.strategies import MovingWindowRateLimiter
 
 from progress_sse.errors import RateLimited
+from progress_sse.tasks import ThrottledWarning
 
 log = logging.getLogger(__name__)
-WARN_EVERY_S = 60.0
 
 
 class Scope(StrEnum):
@@ -70,7 +70,7 @@ class RateLimits:
             )  # fmt: skip
         self.limiter = MovingWindowRateLimiter(self.storage)
         self.shared = redis_url is not None
-        self._warned_at = -math.inf
+        self._warn = ThrottledWarning(log, "rate limits not enforced: storage unavailable (%s)")
 
     async def hit(self, scope: Scope, identity: str) -> None:
         item = self.items.get(scope)
@@ -90,12 +90,6 @@ class RateLimits:
             retry_after_s=retry_after,
             limit=str(item),
         )
-
-    def _warn(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= WARN_EVERY_S:
-            self._warned_at = now
-            log.warning("rate limits not enforced: storage unavailable (%s)", type(exc).__name__)
 
     async def aclose(self) -> None:
         if self._pool is not None:

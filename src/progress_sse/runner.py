@@ -15,6 +15,7 @@ import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
@@ -24,8 +25,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from progress_sse.broker import Broker
 from progress_sse.context import JobContext
 from progress_sse.errors import JobError, RunCancelled
-from progress_sse.events import RunEvent
+from progress_sse.events import RunEvent, utc_now
 from progress_sse.jobs import JobFn, JobRegistry
+from progress_sse.logs import CURRENT_RUN
 from progress_sse.models import Run
 from progress_sse.settings import Settings
 from progress_sse.statuses import RunStatus
@@ -77,6 +79,8 @@ class Runner:
         self.tasks: dict[str, asyncio.Task[None]] = {}
         self.contexts: dict[str, JobContext] = {}
         self._wake = asyncio.Event()
+        # (kind, status, seconds) of each run this process ends: metrics listen here.
+        self.on_finished: Callable[[str, str, float | None], None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -139,6 +143,7 @@ class Runner:
         )
 
     async def _execute(self, run: Run) -> None:
+        CURRENT_RUN.set((run.id, run.tenant_id))  # this task's log lines name the run
         assert run.lease_token is not None
         lease = run.lease_token
         writer = self._writer_for(run, lease)
@@ -175,6 +180,10 @@ class Runner:
             await asyncio.shield(self._conclude(run.id, lease, writer, ctx, outcome))
             raise
         await self._conclude(run.id, lease, writer, ctx, outcome)
+        if self.on_finished is not None and outcome is not None:
+            started = run.started_at
+            seconds = (utc_now() - started).total_seconds() if started is not None else None
+            self.on_finished(run.kind, outcome.status.value, seconds)
 
     async def _outcome(
         self,

@@ -13,6 +13,7 @@ from progress_sse.broker import Broker
 from progress_sse.fanout import Hub
 from progress_sse.jobs import JobRegistry
 from progress_sse.liveness import Liveness
+from progress_sse.metrics import Metrics
 from progress_sse.ratelimit import RateLimits
 from progress_sse.runner import Runner
 from progress_sse.settings import Settings
@@ -41,6 +42,7 @@ class Services:
     key_usage: KeyUsage
     outbox: Outbox
     notifier: Notifier | None
+    metrics: Metrics
     stream_slots: StreamSlots
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from limits import parse_many
 from pydantic import Field, field_validator, model_validator
@@ -127,6 +128,7 @@ class Settings(BaseSettings):
         default=30, ge=0, description="delivered and retried-dead notifications kept this long"
     )
     log_level: str = "info"
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("rate_limit_requests", "rate_limit_starts", "rate_limit_sign_in")
     @classmethod

@@ -62,6 +62,7 @@ class RunStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        self.events_written = 0
 
     # -- creating and reading -------------------------------------------------
 
@@ -489,6 +490,7 @@ class RunStore:
         listeners read the events themselves from this table.
         """
         await session.execute(sa.insert(RunEventRow), [_event_row(e, now) for e in events])
+        self.events_written += len(events)  # for metrics (counted once the INSERT ran)
         if self.on_postgresql:
             last = events[-1]
             await session.execute(

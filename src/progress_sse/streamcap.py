@@ -11,16 +11,14 @@ can drift.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import math
 import secrets
-import time
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from progress_sse.errors import RateLimited
+from progress_sse.tasks import ThrottledWarning, cancel_and_wait
 
 log = logging.getLogger(__name__)
 STREAM_RETRY_AFTER_S = 5  # a slot frees when some watcher leaves; try again soon
@@ -130,7 +128,7 @@ class RedisStreamSlots:
         self._acquire = self.redis.register_script(ACQUIRE)
         self._renew = self.redis.register_script(RENEW)
         self._task: asyncio.Task[None] | None = None
-        self._warned_at = -math.inf
+        self._warn = ThrottledWarning(log, "stream caps not shared: Redis unavailable (%s)")
 
     def _keys(self, slot: Slot) -> list[str]:
         head = f"{self.prefix}:streams"
@@ -181,20 +179,11 @@ class RedisStreamSlots:
             except Exception as exc:
                 self._warn(exc)
 
-    def _warn(self, exc: Exception) -> None:
-        now = time.monotonic()
-        if now - self._warned_at >= 60:
-            self._warned_at = now
-            log.warning("stream caps not shared: Redis unavailable (%s)", type(exc).__name__)
-
     async def start(self) -> None:
         self._task = asyncio.create_task(self._renew_forever(), name="stream-slot-renewal")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        await cancel_and_wait(self._task)
         for slot in list(self.live):
             await self.release(slot)
         await self.redis.aclose()

@@ -49,6 +49,7 @@ CASES = [
     Case("GET", "/assets/{name}", dict.fromkeys(CALLERS, 404)),  # an unknown asset name
     Case("GET", "/healthz", PUBLIC),
     Case("GET", "/readyz", PUBLIC),
+    Case("GET", "/metrics", PUBLIC),  # kinds and statuses only: no tenant, no run
     Case("POST", "/api/session", {**allowed(200), "revoked": 401, "nobody": 422}, "key"),
     Case("GET", "/api/session", allowed(200)),
     Case("DELETE", "/api/session", allowed(200)),

@@ -26,7 +26,8 @@ from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.models import Run
 from progress_sse.settings import Settings
 from tests.conftest import PG_URL
-from tests.support import collect, run_server, transitions, wait_for
+from tests.integration.test_metrics import samples
+from tests.support import collect, run_server, start_run, transitions, wait_for
 
 pytestmark = pytest.mark.skipif(not PG_URL, reason="several processes need PostgreSQL")
 CLI = str(Path(sys.executable).parent / "progress-sse")
@@ -190,3 +191,49 @@ async def _all_done(engine: Any) -> bool:
             sa.select(sa.func.count()).select_from(Run).where(Run.status != "completed")
         )
     return left == 0
+
+
+async def test_serve_workers_share_one_view_of_the_metrics(
+    db_urls: dict[str, str], make_settings: Any, tmp_path: Path
+) -> None:
+    """PROMETHEUS_MULTIPROC_DIR: a scrape of either worker counts every worker's streams."""
+    folder = tmp_path / "prometheus"
+    folder.mkdir()
+    port = free_port()
+    env = {
+        "PROGRESS_SSE_DATABASE_URL": db_urls["database_url"],
+        "PROMETHEUS_MULTIPROC_DIR": str(folder),
+        "PROGRESS_SSE_SESSION_SECRET": "s" * 32,
+        **FAST,
+    }
+    args = ("serve", "--workers", "2", "--no-jobs", "--port", str(port))
+    async with (
+        run_server(make_settings()) as srv,
+        srv.client() as api,
+        spawn(*args, env=env, log=tmp_path / "serve.log"),
+    ):
+        run_id = await start_run(api, items=3000, delay_ms=10)
+        headers = {"Authorization": f"Bearer {srv.keys['acme']}"}
+        base = f"http://127.0.0.1:{port}"
+        async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as served:
+            await wait_for(lambda: _healthy(served), limit_s=30)
+            async with contextlib.AsyncExitStack() as streams:
+                for _ in range(6):  # new connections: the kernel spreads them over the workers
+                    client = await streams.enter_async_context(
+                        httpx.AsyncClient(base_url=base, headers=headers, timeout=30)
+                    )
+                    stream = await streams.enter_async_context(
+                        client.stream("GET", f"/api/runs/{run_id}/events")
+                    )
+                    lines = stream.aiter_lines()
+                    await anext(lines)
+                    streams.push_async_callback(lines.aclose)
+                total = await wait_for(lambda: _streams_open(served, 6), limit_s=20)
+        await api.post(f"/api/runs/{run_id}/cancel")
+    assert total == 6
+    assert len(list(folder.glob("*.db"))) >= 2, "each worker wrote its own values"
+
+
+async def _streams_open(client: httpx.AsyncClient, expected: int) -> float:
+    value = samples((await client.get("/metrics")).text).get("progress_sse_streams_open", 0)
+    return value if value == expected else 0

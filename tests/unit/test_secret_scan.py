@@ -36,5 +36,10 @@ def test_a_log_record_carrying_a_key_is_kept_as_a_leak() -> None:
 def test_server_log_files_are_scanned_but_the_demo_key_print_is_not_a_log_line() -> None:
     key = new_key()
     with tempfile.TemporaryDirectory() as folder:  # outside the suite's scanned temp folder
-        (Path(folder) / "serve.log").write_text(f"{key}\nINFO progress_sse.access: GET /?k={key}\n")
-        assert len(leaks_in_files(Path(folder))) == 1
+        (Path(folder) / "serve.log").write_text(
+            f"{key}\n"
+            f"INFO progress_sse.access: GET /?k={key}\n"
+            f"2026-11-23 23:40:00,123 WARNING progress_sse.x: {key}\n"
+            f'{{"level": "INFO", "message": "{key}"}}\n'
+        )
+        assert len(leaks_in_files(Path(folder))) == 3

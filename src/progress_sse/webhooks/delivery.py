@@ -11,7 +11,6 @@ dead-letter table. Redirects are not followed (they could lead inside).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
@@ -25,6 +24,7 @@ from tenacity import (
 )
 
 from progress_sse.errors import ValidationFailed
+from progress_sse.tasks import cancel_and_wait
 from progress_sse.webhooks import payload
 from progress_sse.webhooks.models import Notification
 from progress_sse.webhooks.outbox import Outbox
@@ -94,18 +94,14 @@ class Notifier:
         self._loop_task: asyncio.Task[None] | None = None
         self.delivered = 0
         self.dead = 0
+        self.failed_attempts = 0
 
     async def start(self) -> None:
         self._loop_task = asyncio.create_task(self._run(), name="webhook-notifier")
 
     async def stop(self) -> None:
         """Stop claiming; attempts in flight are cancelled (their rows stay pending)."""
-        tasks = [t for t in (self._loop_task, *self._tasks) if t is not None]
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancel_and_wait(self._loop_task, *self._tasks)
         await self.client.aclose()
 
     async def _run(self) -> None:
@@ -165,6 +161,13 @@ class Notifier:
         return True
 
     async def _post_once(self, note: Notification) -> int:
+        try:
+            return await self._attempt(note)
+        except DeliveryFailed:
+            self.failed_attempts += 1
+            raise
+
+    async def _attempt(self, note: Notification) -> int:
         try:
             await check_url(note.url, allow_private=self.allow_private)  # names can move
         except ValidationFailed as exc:
