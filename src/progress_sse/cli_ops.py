@@ -18,12 +18,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from progress_sse import admin, db, logs
 from progress_sse.app import create_app
 from progress_sse.auth import Role
-from progress_sse.cli_runs import runs_app
+from progress_sse.cli_runs import Json, runs_app
 from progress_sse.errors import ProgressSSEError
 from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.maintenance import delete_finished
 from progress_sse.settings import Settings, is_sqlite
 from progress_sse.store import RunStore
+from progress_sse.terminal import emit_json, table
 from progress_sse.webhooks.models import failed_json
 from progress_sse.webhooks.payload import EVENTS
 
@@ -80,9 +81,13 @@ def keys_create(
     tenant: Annotated[str, typer.Option(help="tenant id (created if new)")],
     role: Annotated[Role, typer.Option(help="member or admin")] = Role.MEMBER,
     name: Annotated[str, typer.Option(help="a label for the key")] = "",
+    as_json: Json = False,
 ) -> None:
     """Create an API key; it is printed once, on the last line."""
     key = run_async(admin.issue_key(Settings(), tenant, role, name))
+    if as_json:
+        emit_json({"tenant": tenant, "role": role.value, "name": name, "key": key})
+        return
     typer.echo(f"created {role.value} key for tenant {tenant} (store it now: it is not kept)")
     typer.echo(key)
 
@@ -90,13 +95,20 @@ def keys_create(
 @keys_app.command("list")
 def keys_list(
     tenant: Annotated[str | None, typer.Option(help="only this tenant's keys")] = None,
+    as_json: Json = False,
 ) -> None:
     """Every key: id, prefix, tenant, role, name, created, last used, revoked."""
     keys = run_async(admin.keys_of(Settings(), tenant))
-    typer.echo("id\tprefix\ttenant\trole\tname\tcreated\tlast_used\trevoked")
-    for k in keys:
-        when = [_when(k.created_at), _when(k.last_used_at), _when(k.revoked_at)]
-        typer.echo("\t".join([str(k.id), k.prefix, k.tenant_id, k.role, k.name or "-", *when]))
+    columns = ("id", "prefix", "tenant", "role", "name", "created", "last_used", "revoked")
+    rows = [
+        [k.id, k.prefix, k.tenant_id, k.role, k.name,
+         _when(k.created_at), _when(k.last_used_at), _when(k.revoked_at)]
+        for k in keys
+    ]  # fmt: skip
+    if as_json:
+        emit_json([dict(zip(columns, row, strict=True)) for row in rows])
+    else:
+        table("API keys", columns, rows)
 
 
 @keys_app.command("revoke")
@@ -108,8 +120,8 @@ def keys_revoke(
     typer.echo(f"revoked key {revoked.id} ({revoked.prefix}) of tenant {revoked.tenant_id}")
 
 
-def _when(moment: datetime | None) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else "-"
+def _when(moment: datetime | None) -> str | None:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%SZ") if moment else None
 
 
 @webhooks_app.command("add")
@@ -120,25 +132,34 @@ def webhooks_add(
         list[str] | None, typer.Option(help="complete, error, cancelled, stale (repeat; all)")
     ] = None,
     description: Annotated[str, typer.Option(help="a label")] = "",
+    as_json: Json = False,
 ) -> None:
     """Add an endpoint; its signing secret is printed once, on the last line."""
     events = event or list(EVENTS)
     hook = run_async(admin.add_webhook(Settings(), tenant, url, events, description))
+    if as_json:
+        emit_json({"id": hook.id, "tenant": tenant, "url": hook.url, "events": hook.events,
+                   "secret": hook.secret})  # fmt: skip
+        return
     typer.echo(f"webhook {hook.id} for tenant {tenant}: {hook.url} ({', '.join(hook.events)})")
     typer.echo(hook.secret)
 
 
 @webhooks_app.command("list")
-def webhooks_list(tenant: Annotated[str | None, typer.Option(help="one tenant")] = None) -> None:
+def webhooks_list(
+    tenant: Annotated[str | None, typer.Option(help="one tenant")] = None, as_json: Json = False
+) -> None:
     """Every endpoint: id, tenant, events, URL (never the secret)."""
 
     async def listed() -> list[Any]:
         async with admin.outbox_of(Settings()) as outbox:
             return await outbox.webhooks(tenant)
 
-    typer.echo("id\ttenant\tevents\turl")
-    for hook in run_async(listed()):
-        typer.echo(f"{hook.id}\t{hook.tenant_id}\t{','.join(hook.events)}\t{hook.url}")
+    rows = [[h.id, h.tenant_id, ",".join(h.events), h.url] for h in run_async(listed())]
+    if as_json:
+        emit_json([{"id": i, "tenant": t, "events": e.split(","), "url": u} for i, t, e, u in rows])
+    else:
+        table("Webhooks", ("id", "tenant", "events", "url"), rows)
 
 
 @webhooks_app.command("remove")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +14,12 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
 
 from progress_sse.settings import Settings, is_sqlite
 
@@ -59,11 +66,32 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        conn.exec_driver_sql("BEGIN")
+        mode = conn.get_execution_options().get(SQLITE_BEGIN, "")
+        conn.exec_driver_sql(f"BEGIN {mode}".strip())
 
 
-def sessionmaker(engine: AsyncEngine) -> async_sessionmaker[Any]:
-    return async_sessionmaker(engine, expire_on_commit=False)
+SQLITE_BEGIN = "progress_sse_sqlite_begin"
+
+
+class Sessions(async_sessionmaker[AsyncSession]):
+    """`sessions()` for reads; `sessions.begin()` for a write transaction.
+
+    On SQLite a write transaction takes the write lock at BEGIN (IMMEDIATE).
+    A deferred one that reads first and then writes fails at once with
+    "database is locked" when another writer committed in between (WAL
+    snapshots cannot be upgraded), whereas IMMEDIATE simply waits its turn
+    within the busy timeout. Other databases ignore the option.
+    """
+
+    @asynccontextmanager
+    async def begin(self) -> AsyncIterator[AsyncSession]:  # type: ignore[override]
+        async with self() as session, session.begin():
+            await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            yield session
+
+
+def sessionmaker(engine: AsyncEngine) -> Sessions:
+    return Sessions(engine, expire_on_commit=False)
 
 
 def alembic_config() -> Config:

@@ -20,7 +20,14 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception_type,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
 
 from progress_sse.broker import Broker
 from progress_sse.context import JobContext
@@ -35,6 +42,7 @@ from progress_sse.store import LeaseLost, RunStore
 from progress_sse.writer import ProgressWriter
 
 log = logging.getLogger(__name__)
+FINISH_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -126,7 +134,10 @@ class Runner:
             self.tasks[run.id] = task
             task.add_done_callback(functools.partial(self._done, run.id))
 
-    def _done(self, run_id: str, _task: asyncio.Task[None]) -> None:
+    def _done(self, run_id: str, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            # Its terminal state could not be written; the stale sweeper ends the run.
+            log.error("run %s: the runner failed", run_id, exc_info=task.exception())
         self.tasks.pop(run_id, None)
         self.contexts.pop(run_id, None)
         self._wake.set()  # a slot is free
@@ -258,15 +269,23 @@ class Runner:
         if outcome is None or writer.lease_lost:
             return
         steps = ctx.final_step_rows(outcome.status, outcome.error) if ctx is not None else []
-        event = await self.store.finish(
-            run_id,
-            lease=lease,
-            status=outcome.status,
-            message=outcome.message,
-            error_code=outcome.code,
-            error=outcome.error,
-            result=outcome.result,
-            steps=steps,
-        )
+        # A busy or briefly unreachable database must not leave the run "running".
+        async for attempt in AsyncRetrying(
+            stop=stop_after_attempt(FINISH_ATTEMPTS),
+            wait=wait_exponential_jitter(multiplier=0.1, max=2.0),
+            retry=retry_if_exception_type(OperationalError),
+            reraise=True,
+        ):
+            with attempt:
+                event = await self.store.finish(
+                    run_id,
+                    lease=lease,
+                    status=outcome.status,
+                    message=outcome.message,
+                    error_code=outcome.code,
+                    error=outcome.error,
+                    result=outcome.result,
+                    steps=steps,
+                )
         if event is not None:
             await self.broker.publish(run_id, [event])

@@ -9,7 +9,7 @@ import pytest
 
 from progress_sse import admin
 from tests.e2e.pages import choose_period, open_run, percent, signed_in_page, step_statuses
-from tests.e2e.proxy import CuttableProxy, cuttable
+from tests.proxy import CuttableProxy, cuttable
 from tests.support import demo_rows, in_finalize, run_server, run_status, start_run, wait_for
 
 PERCENT_OVER = "n => Number(document.getElementById('bar').getAttribute('aria-valuenow')) > n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -80,6 +81,7 @@ async def test_keys_list_shows_last_use_and_revoke_ends_a_key_at_once(
             (await authenticate(db.sessionmaker(engine), Request(scope))).key_id
         )
         listed = cli("keys", "list", "--tenant", "acme", env=cli_env, cwd=tmp_path)
+        as_json = cli("keys", "list", "--json", env=cli_env, cwd=tmp_path)
         revoked = cli("keys", "revoke", key[:10], env=cli_env, cwd=tmp_path)
         again = cli("keys", "list", env=cli_env, cwd=tmp_path)
         unknown = cli("keys", "revoke", "pss_nope", env=cli_env, cwd=tmp_path)
@@ -92,6 +94,7 @@ async def test_keys_list_shows_last_use_and_revoke_ends_a_key_at_once(
     assert cells["prefix"] == key[:10] and cells["name"] == "ci bot"
     assert cells["last_used"] != "-" and cells["revoked"] == "-"
     assert key not in listed.stdout, "the key itself is never shown again"
+    assert [k["prefix"] for k in json.loads(as_json.stdout)] == [key[:10]]
     assert revoked.returncode == 0 and key[:10] in revoked.stdout
     assert again.stdout.strip().splitlines()[1].split("\t")[-1] != "-"
     assert unknown.returncode == 1 and "No API key matches" in unknown.stderr
@@ -115,6 +118,7 @@ async def test_webhooks_and_failed_notifications_from_the_command_line(
     failed = cli("notifications", "failed", "--not-retried", env=cli_env, cwd=tmp_path)
     retried = cli("notifications", "retry", str(letter_id), env=cli_env, cwd=tmp_path)
     twice = cli("notifications", "retry", str(letter_id), env=cli_env, cwd=tmp_path)
+    hooks_json = cli("webhooks", "list", "--json", env=cli_env, cwd=tmp_path)
     removed = cli("webhooks", "remove", str(hook_id), env=cli_env, cwd=tmp_path)
     gone = cli("webhooks", "list", env=cli_env, cwd=tmp_path)
     assert refused.returncode == 1 and "non-public address" in refused.stderr
@@ -125,6 +129,7 @@ async def test_webhooks_and_failed_notifications_from_the_command_line(
     assert '"last_status_code": 503' in failed.stdout
     assert retried.returncode == 0 and "queued delivery" in retried.stdout
     assert twice.returncode == 1 and "retried already" in twice.stderr
+    assert json.loads(hooks_json.stdout)[0]["events"] == ["error"]
     assert removed.returncode == 0 and len(gone.stdout.strip().splitlines()) == 1
 
 

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.proxy import cuttable
 from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
 CLI = str(Path(sys.executable).parent / "progress-sse")
@@ -177,3 +178,26 @@ async def test_cleanup_deletes_old_finished_runs(server: Server, db_urls: dict[s
     assert kept.code == 0 and kept.json()["deleted_runs"] == 0
     assert bad.code == 2 and "is not an age" in bad.err
     assert gone.code == 0 and "deleted 1 finished run(s)" in gone.out
+
+
+async def test_watch_reconnects_with_last_event_id_when_the_connection_drops(
+    server: Server,
+) -> None:
+    async with cuttable(server.base_url) as proxy, server.client() as client:
+        run_id = await start_run(client, items=60, delay_ms=50)
+        watching = asyncio.create_task(
+            cli(server, "runs", "watch", run_id, PROGRESS_SSE_URL=proxy.base_url)
+        )
+        await wait_for(lambda: _streamed(proxy))
+        proxy.cut()  # the network drops the stream, and stays down a moment
+        await asyncio.sleep(0.5)
+        proxy.heal()
+        watched = await watching
+    first, *later = proxy.event_streams()
+    resumed = [s for s in later if s.last_event_id is not None]
+    assert watched.code == 0 and "reconnecting" in watched.err
+    assert resumed and resumed[0].last_event_id == str(first.event_ids()[-1])
+
+
+async def _streamed(proxy: Any) -> bool:
+    return any(stream.event_ids() for stream in proxy.event_streams())

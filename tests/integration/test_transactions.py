@@ -143,3 +143,26 @@ async def test_closing_the_watcher_does_not_stop_the_job(server: Server) -> None
 async def _finished(client: Any, run_id: str) -> dict[str, Any] | None:
     state = await run_status(client, run_id)
     return state if state["status"] in ("completed", "failed", "cancelled") else None
+
+
+async def test_a_busy_database_at_the_final_write_is_retried_not_left_running(
+    server: Server,
+) -> None:
+    """ "database is locked" while writing `completed`: the runner tries again."""
+    from sqlalchemy.exc import OperationalError
+
+    store = server.services.store
+    real_finish = store.finish
+    failures = []
+
+    async def flaky_finish(*args: Any, **kwargs: Any) -> Any:
+        if not failures:
+            failures.append(1)
+            raise OperationalError("UPDATE runs", {}, Exception("database is locked"))
+        return await real_finish(*args, **kwargs)
+
+    store.finish = flaky_finish  # type: ignore[method-assign]
+    async with server.client() as client:
+        run_id = await start_run(client, items=2, delay_ms=0)
+        frames = await collect(client, f"/api/runs/{run_id}/events")
+    assert failures == [1] and frames[-2].event == "complete"
