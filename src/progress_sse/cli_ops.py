@@ -70,10 +70,13 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
 
 
 @db_app.command("upgrade")
-def db_upgrade() -> None:
+def db_upgrade(as_json: Json = False) -> None:
     """Migrate the run store and the business database to the newest schema."""
-    for url in run_async(admin.migrate_all(Settings())):
-        typer.echo(f"migrated {url.split('@')[-1]}")
+    done = [url.split("@")[-1] for url in run_async(admin.migrate_all(Settings()))]
+    if as_json:
+        emit_json({"migrated": done})
+    for url in [] if as_json else done:
+        typer.echo(f"migrated {url}")
 
 
 @keys_app.command("create")
@@ -210,11 +213,15 @@ def notifications_retry(failed_id: int) -> None:
 def demo_seed(
     tenant: Annotated[str, typer.Option(help="tenant id")] = "demo",
     assets: Annotated[int, typer.Option(min=0, max=1_000_000, help="assets to create")] = 500,
+    as_json: Json = False,
 ) -> None:
     """Create the demo tenant, an asset register, an admin key (last line) and a demo run."""
     settings = Settings()
     run_async(admin.migrate_all(settings))
     key, run_id = run_async(admin.seed_demo(settings, tenant, assets))
+    if as_json:
+        emit_json({"tenant": tenant, "assets": assets, "run_id": run_id, "key": key})
+        return
     typer.echo(f"tenant {tenant}: {assets} demo assets")
     if run_id:
         typer.echo(f"queued demo run {run_id}")
@@ -227,17 +234,23 @@ Tenant = Annotated[str, typer.Option(help="tenant id")]
 
 
 @periods_app.command("lock")
-def periods_lock(tenant: Tenant, year: Year, month: Month) -> None:
+def periods_lock(tenant: Tenant, year: Year, month: Month, as_json: Json = False) -> None:
     """Close a month: depreciation runs for it are refused (409 period_locked)."""
-    run_async(admin.set_period_lock(Settings(), tenant, Period(year, month), locked=True))
-    typer.echo(f"locked {Period(year, month)} for tenant {tenant}")
+    set_lock(tenant, Period(year, month), locked=True, as_json=as_json)
 
 
 @periods_app.command("unlock")
-def periods_unlock(tenant: Tenant, year: Year, month: Month) -> None:
+def periods_unlock(tenant: Tenant, year: Year, month: Month, as_json: Json = False) -> None:
     """Open a month again."""
-    run_async(admin.set_period_lock(Settings(), tenant, Period(year, month), locked=False))
-    typer.echo(f"unlocked {Period(year, month)} for tenant {tenant}")
+    set_lock(tenant, Period(year, month), locked=False, as_json=as_json)
+
+
+def set_lock(tenant: str, period: Period, *, locked: bool, as_json: bool) -> None:
+    run_async(admin.set_period_lock(Settings(), tenant, period, locked=locked))
+    if as_json:
+        emit_json({"tenant": tenant, "period": str(period), "locked": locked})
+    else:
+        typer.echo(f"{'locked' if locked else 'unlocked'} {period} for tenant {tenant}")
 
 
 @app.command()

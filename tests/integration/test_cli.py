@@ -225,7 +225,7 @@ async def test_periods_lock_and_unlock_from_the_command_line(
     try:
         async with db.sessionmaker(engine)() as session:
             was_locked = await is_locked(session, "acme", Period(2026, 3))
-        unlocked = cli("periods", "unlock", *args, env=cli_env, cwd=tmp_path)
+        unlocked = cli("periods", "unlock", *args, "--json", env=cli_env, cwd=tmp_path)
         async with db.sessionmaker(engine)() as session:
             still_locked = await is_locked(session, "acme", Period(2026, 3))
     finally:
@@ -233,7 +233,7 @@ async def test_periods_lock_and_unlock_from_the_command_line(
     bad = cli("periods", "lock", "--tenant", "acme", "--year", "2026", "--month", "13",
               env=cli_env, cwd=tmp_path)  # fmt: skip
     assert locked.returncode == 0 and "locked 2026-03" in locked.stdout
-    assert unlocked.returncode == 0
+    assert unlocked.returncode == 0 and json.loads(unlocked.stdout)["locked"] is False
     assert (was_locked, still_locked) == (True, False)
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
@@ -247,6 +247,11 @@ def test_demo_seed_creates_a_register_and_prints_a_key_last(
     assert seeded.returncode == 0, seeded.stderr
     assert "40 demo assets" in seeded.stdout
     assert seeded.stdout.strip().splitlines()[-1].startswith("pss_")
+    again = cli("demo", "seed", "--tenant", "shop2", "--assets", "5", "--json",
+                env=fresh_sqlite, cwd=tmp_path)  # fmt: skip
+    migrated = cli("db", "upgrade", "--json", env=fresh_sqlite, cwd=tmp_path)
+    assert json.loads(again.stdout)["key"].startswith("pss_")
+    assert len(json.loads(migrated.stdout)["migrated"]) == 2, "run store and business database"
 
 
 def test_several_workers_on_sqlite_are_refused_with_a_clear_message(
