@@ -39,9 +39,14 @@ def pg_env(db_urls: dict[str, str]) -> dict[str, str]:
 
 def watcher_settings(make_settings: Any) -> Any:
     # This process serves and sweeps; only the worker subprocesses run jobs.
+    # Twenty kill points start and poll more than the default per-key limits allow.
     return make_settings(
-        run_jobs=False, stale_after_s=1.0, sweep_interval_s=0.2, rate_limit_starts=""
-    )  # twenty kill points start more runs a minute than the default limit allows
+        run_jobs=False,
+        stale_after_s=1.0,
+        sweep_interval_s=0.2,
+        rate_limit_starts="",
+        rate_limit_requests="",
+    )
 
 
 async def test_a_frozen_worker_cannot_commit_after_it_was_declared_dead(

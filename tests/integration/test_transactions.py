@@ -148,7 +148,11 @@ async def _finished(client: Any, run_id: str) -> dict[str, Any] | None:
 async def test_a_busy_database_at_the_final_write_is_retried_not_left_running(
     server: Server,
 ) -> None:
-    """ "database is locked" while writing `completed`: the runner tries again."""
+    """ "database is locked" while writing the outcome: the runner tries again.
+
+    A failed run's outcome is always its own write after the rollback, on both
+    databases (a completed one shares the business COMMIT on PostgreSQL).
+    """
     from sqlalchemy.exc import OperationalError
 
     store = server.services.store
@@ -163,6 +167,7 @@ async def test_a_busy_database_at_the_final_write_is_retried_not_left_running(
 
     store.finish = flaky_finish  # type: ignore[method-assign]
     async with server.client() as client:
-        run_id = await start_run(client, items=2, delay_ms=0)
+        run_id = await start_run(client, items=3, delay_ms=0, fail_at=2)
         frames = await collect(client, f"/api/runs/{run_id}/events")
-    assert failures == [1] and frames[-2].event == "complete"
+    assert failures == [1] and frames[-2].event == "error"
+    assert frames[-2].data["error_code"] == "demo_failure"
