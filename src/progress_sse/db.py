@@ -90,6 +90,12 @@ class Sessions(async_sessionmaker[AsyncSession]):
             yield session
 
 
+def on_postgresql(sessions: async_sessionmaker[Any]) -> bool:
+    """Whether these sessions talk to PostgreSQL (SKIP LOCKED, NOTIFY, server clock)."""
+    bind = sessions.kw.get("bind")
+    return bind is not None and bind.dialect.name == "postgresql"
+
+
 def sessionmaker(engine: AsyncEngine) -> Sessions:
     return Sessions(engine, expire_on_commit=False)
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from progress_sse import db
 from progress_sse.errors import Conflict, NotFound
 from progress_sse.events import RunEvent, utc_now
 from progress_sse.ids import new_run_id
@@ -501,8 +502,7 @@ class RunStore:
 
     @property
     def on_postgresql(self) -> bool:
-        bind = self.sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql"
+        return db.on_postgresql(self.sessions)
 
     def clock(self) -> Any:
         """The database's clock on PostgreSQL (hosts' clocks drift); ours on SQLite (one host)."""

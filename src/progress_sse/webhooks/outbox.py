@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from progress_sse import db
 from progress_sse.errors import Conflict, NotFound, ValidationFailed
 from progress_sse.events import utc_now
 from progress_sse.ids import new_run_id
@@ -74,11 +75,6 @@ async def enqueue(session: AsyncSession, run: Run, status: RunStatus, now: datet
 class Outbox:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
-
-    @property
-    def _skip_locked(self) -> bool:
-        bind = self.sessions.kw.get("bind")
-        return bind is not None and bind.dialect.name == "postgresql"
 
     # -- endpoints --------------------------------------------------------------------
 
@@ -161,7 +157,7 @@ class Outbox:
             .order_by(Notification.next_attempt_at)
             .limit(limit)
         )
-        if self._skip_locked:
+        if db.on_postgresql(self.sessions):
             query = query.with_for_update(skip_locked=True)
         async with self.sessions.begin() as session:
             rows = list((await session.execute(query)).scalars())
