@@ -69,7 +69,6 @@ class RateLimits:
                 connection_pool=self._pool,
             )  # fmt: skip
         self.limiter = MovingWindowRateLimiter(self.storage)
-        self.shared = redis_url is not None
         self._warn = ThrottledWarning(log, "rate limits not enforced: storage unavailable (%s)")
 
     async def hit(self, scope: Scope, identity: str) -> None:
@@ -94,7 +93,3 @@ class RateLimits:
     async def aclose(self) -> None:
         if self._pool is not None:
             await self._pool.disconnect()
-
-    async def reset(self) -> None:
-        """Forget every counter (tests, and an operator after a false alarm)."""
-        await self.storage.reset()
