@@ -89,7 +89,7 @@ class Notifier:
         self.client = client or httpx.AsyncClient(
             timeout=policy.timeout_s, follow_redirects=False, trust_env=False
         )
-        self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
         self._tasks: set[asyncio.Task[None]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self.delivered = 0
@@ -107,26 +107,23 @@ class Notifier:
     async def _run(self) -> None:
         while True:
             try:
-                free = self._slots._value  # claim no more than we can send now
-                rows = await self.outbox.claim(max(free, 1), self.policy.lease) if free else []
+                free = self.concurrency - len(self._tasks)  # claim no more than we can send
+                rows = await self.outbox.claim(free, self.policy.lease) if free > 0 else []
             except Exception:
                 log.exception("webhook outbox: claim failed; trying again")
                 rows = []
             for row in rows:
-                await self._slots.acquire()
-                task = asyncio.create_task(self._deliver_then_release(row))
+                task = asyncio.create_task(self._deliver_logged(row))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             if not rows:
                 await asyncio.sleep(self.poll_interval_s)
 
-    async def _deliver_then_release(self, note: Notification) -> None:
+    async def _deliver_logged(self, note: Notification) -> None:
         try:
             await self.deliver(note)
         except Exception:
             log.exception("webhook %s: delivery crashed; the lease will hand it on", note.id)
-        finally:
-            self._slots.release()
 
     async def deliver(self, note: Notification) -> bool:
         """Send one notification with retries; True if delivered, False if dead-lettered."""
