@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -21,6 +22,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from progress_sse.events import scrub
 from progress_sse.settings import Settings, is_sqlite
 
 
@@ -31,6 +33,7 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
         "max_overflow": settings.max_overflow,
         "pool_timeout": settings.pool_timeout_s,
         "pool_pre_ping": not is_sqlite(url),
+        "json_serializer": json_without_nul,
     }
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
@@ -39,6 +42,16 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     if is_sqlite(url):
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
     return engine
+
+
+def json_without_nul(value: Any) -> str:
+    """JSON for every JSON/JSONB column, with NUL replaced (PostgreSQL stores none).
+
+    One C-speed scan of the text; only a document that contains an escaped NUL
+    is walked and encoded again, so both databases store the same thing.
+    """
+    text = json.dumps(value)
+    return json.dumps(scrub(value)) if "\\u0000" in text else text
 
 
 def _ensure_sqlite_dir(url: str) -> None:

@@ -18,20 +18,8 @@ from sqlalchemy.types import TypeDecorator
 
 from progress_sse.events import scrub
 
-
-class JSONType(TypeDecorator[Any]):
-    """JSON (JSONB on PostgreSQL), with NUL scrubbed from every string it holds."""
-
-    impl = sa.JSON
-    cache_ok = True
-
-    def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
-        if dialect.name == "postgresql":
-            return dialect.type_descriptor(JSONB())
-        return dialect.type_descriptor(sa.JSON())
-
-    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
-        return scrub(value)
+# NUL in JSON is handled once, by the engines' serializer (db.json_without_nul).
+JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
 
 class SafeText(TypeDecorator[str]):
