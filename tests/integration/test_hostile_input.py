@@ -15,6 +15,7 @@ from progress_sse.errors import JobError
 from progress_sse.events import scrub
 from progress_sse.jobs import JobKind, default_registry
 from progress_sse.progress import StepSpec
+from tests.integration.test_asset_import import HEADER
 from tests.support import Server, collect, run_server, start_run
 from tests.whatwg_sse import parse
 
@@ -131,3 +132,19 @@ async def test_the_access_log_never_shows_a_query_value_that_may_be_secret(
     lines = [r.getMessage() for r in caplog.records if r.name == "progress_sse.access"]
     assert any("GET /api/runs?limit=5&api_key=***&token=*** 401" in line for line in lines)
     assert key not in caplog.text
+
+
+async def test_a_nul_in_request_text_is_422_and_writes_nothing(server: Server) -> None:
+    """PostgreSQL cannot store NUL: it is refused at the door, alike on both databases."""
+    async with server.client() as client:
+        params = await client.post(
+            "/api/runs", json={"kind": "demo", "params": {"lock": "month\x00end"}}
+        )
+        upload = await client.post(
+            "/api/assets/import", content=f"{HEADER}\nA-1,Tru\x00ck\n".encode(),
+            headers={"Content-Type": "text/csv"},
+        )  # fmt: skip
+        listed = (await client.get("/api/runs")).json()["data"]
+    assert params.status_code == 422 and params.json()["error"]["code"] == "nul_character"
+    assert upload.status_code == 422 and "NUL" in upload.json()["error"]["message"]
+    assert listed == []

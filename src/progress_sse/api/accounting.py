@@ -125,6 +125,10 @@ async def import_assets(request: Request) -> Response:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise BadRequest("The file is not UTF-8 text.", code="invalid_csv") from None
+    if "\0" in text:
+        raise ValidationFailed(
+            "The file contains NUL characters; save it as CSV text.", code="invalid_csv"
+        )
     try:
         check_header(text)
     except CsvError as exc:

@@ -8,6 +8,7 @@ from typing import Any
 from starlette.requests import Request
 
 from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from progress_sse.events import scrub
 
 
 def is_ascii_number(text: str) -> bool:
@@ -46,6 +47,11 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
         raise BadRequest("The request body is not UTF-8 text.", code="invalid_json") from None
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    if b"\\u0000" in body and scrub(value) != value:  # PostgreSQL could not store it
+        raise ValidationFailed(
+            "Text in the request must not contain NUL characters (\\u0000).",
+            code="nul_character",
+        )
     return value
 
 
