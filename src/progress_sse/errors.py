@@ -2,14 +2,14 @@
 
 ProgressSSEError
  ├── BadRequest            400  malformed JSON or header
+ │    └── HeadersTooLarge  400  headers too large (the contract's error statuses have no 431)
  ├── Unauthorized          401  no or unknown API key
  ├── Forbidden             403  authenticated, not allowed
  ├── NotFound              404  unknown, or another tenant's
  ├── Conflict              409  active run for the lock key, finished run, ...
  ├── PayloadTooLarge       413
  ├── ValidationFailed      422  unknown kind, bad params (fields named)
- ├── RateLimited           429  with Retry-After
- └── HeadersTooLarge       431
+ └── RateLimited           429  with Retry-After
 JobError                        raised by a job: its message is safe to show users
  └── RunCancelled               the run was cancelled at a checkpoint
 """
@@ -73,8 +73,8 @@ class RateLimited(ProgressSSEError):
     code = "rate_limited"
 
 
-class HeadersTooLarge(ProgressSSEError):
-    status_code = 431
+class HeadersTooLarge(BadRequest):
+    status_code = 400
     code = "headers_too_large"
 
 

@@ -2,7 +2,8 @@
 
 uvicorn's httptools parser accepts request headers of any size, so a client
 could send megabytes of them with every request. Over `max_header_bytes` the
-answer is `431`, and no route runs.
+answer is `400 headers_too_large` (the contract's error statuses have no 431), and
+no route runs.
 """
 
 from __future__ import annotations
