@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import httpx
 
+from progress_sse import db
+from progress_sse.settings import normalize_url
 from tests.receiver import Receiver, receiving
 from tests.support import collect, run_server, start_run, wait_for
 
@@ -103,20 +104,23 @@ async def _stale_seen(client: httpx.AsyncClient) -> float:
     return (await scrape(client))["progress_sse_stale_runs_detected_total"]
 
 
-async def test_readiness_fails_when_the_database_is_gone(
-    make_settings: Any, tmp_path: Path
-) -> None:
+async def test_readiness_fails_when_the_database_is_gone(make_settings: Any) -> None:
     settings = make_settings()
     async with run_server(settings) as srv, srv.client() as client:
         ready = await client.get("/readyz")
-        await srv.services.engine.dispose()
-        srv.services.engine.pool._creator = _refuse  # type: ignore[attr-defined]
-        gone = await client.get("/readyz")
-        alive = await client.get("/healthz")
+        real = srv.services.engine
+        # The run store is now a database nobody answers for (nothing listens on port 1).
+        gone_engine = db.create_engine(normalize_url(GONE), settings)
+        srv.services.engine = gone_engine
+        try:
+            gone = await client.get("/readyz")
+            alive = await client.get("/healthz")
+        finally:
+            srv.services.engine = real
+            await gone_engine.dispose()
     assert ready.status_code == 200 and ready.json()["checks"]["database"] is True
     assert gone.status_code == 503 and gone.json()["checks"]["database"] is False
     assert alive.status_code == 200, "the process itself is fine"
 
 
-def _refuse(*_args: object, **_kwargs: object) -> object:
-    raise OSError("connection refused (the database is gone)")
+GONE = "postgresql://postgres@127.0.0.1:1/gone"
