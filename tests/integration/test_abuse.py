@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from progress_sse.auth import list_keys
-from tests.support import Server, collect, run_server, run_status, start_run
+from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
 EVIL = "https://evil.example"
 
@@ -222,20 +222,31 @@ async def test_streams_over_the_key_or_tenant_cap_get_429_not_a_hang(
         srv.client("acme-member") as member,
     ):
         run_id = await start_run(acme, items=2000, delay_ms=10)
-        async with open_stream(acme, run_id) as a, open_stream(acme, run_id) as b:
-            assert a.status_code == b.status_code == 200
-            async with asyncio.timeout(5), open_stream(acme, run_id) as over_key:
-                body = await over_key.aread()
-            assert over_key.status_code == 429 and int(over_key.headers["retry-after"]) >= 1
-            assert b"too_many_streams" in body
-            async with open_stream(member, run_id) as c:
-                assert c.status_code == 200, "another key of the tenant still has room"
-                async with asyncio.timeout(5), open_stream(member, run_id) as over_tenant:
-                    await over_tenant.aread()
-                assert over_tenant.status_code == 429, "the tenant's cap is 3"
-        async with open_stream(acme, run_id) as again:
-            assert again.status_code == 200, "closed streams gave their slots back"
-        await acme.post(f"/api/runs/{run_id}/cancel")
+        try:
+            await _caps_hold(acme, member, run_id)
+        finally:
+            await acme.post(f"/api/runs/{run_id}/cancel")
+
+
+async def _caps_hold(acme: httpx.AsyncClient, member: httpx.AsyncClient, run_id: str) -> None:
+    async with open_stream(acme, run_id) as a, open_stream(acme, run_id) as b:
+        assert a.status_code == b.status_code == 200
+        async with asyncio.timeout(5), open_stream(acme, run_id) as over_key:
+            body = await over_key.aread()
+        assert over_key.status_code == 429 and int(over_key.headers["retry-after"]) >= 1
+        assert b"too_many_streams" in body
+        async with open_stream(member, run_id) as c:
+            assert c.status_code == 200, "another key of the tenant still has room"
+            async with asyncio.timeout(5), open_stream(member, run_id) as over_tenant:
+                await over_tenant.aread()
+            assert over_tenant.status_code == 429, "the tenant's cap is 3"
+    # The server frees a slot once it sees the disconnect: soon, not at once.
+    await wait_for(lambda: _admitted(acme, run_id), limit_s=5)  # closed streams gave them back
+
+
+async def _admitted(client: httpx.AsyncClient, run_id: str) -> bool:
+    async with open_stream(client, run_id) as again:
+        return again.status_code == 200
 
 
 async def test_a_redis_stream_cap_spans_processes_and_a_dead_process_slots_expire(
