@@ -80,5 +80,7 @@ async def test_two_tenants_in_two_browsers_never_see_each_others_runs(
         )
         await acme.reload()
         await acme.wait_for_selector("#start:not([hidden])")
+        # The page drops the foreign id once the server answers 404 (just after sign-in shows).
+        await acme.wait_for_function("localStorage.getItem('progress-sse.run') === null")
         assert await acme.is_hidden("#run")
         assert await acme.evaluate("localStorage.getItem('progress-sse.run')") is None
