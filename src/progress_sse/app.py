@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
+import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sse_starlette.sse import AppStatus
@@ -174,6 +175,7 @@ def watch_metrics(svc: Services, engine: AsyncEngine) -> None:
     """Point the metrics at this process's counters and hear of every run it ends."""
     pool: Any = engine.pool
     notifier = svc.notifier
+    statements = StatementCounter(engine)
     svc.metrics.sources = Sources(
         watchers=lambda: svc.hub.watchers,
         delivered=lambda: svc.hub.stats.delivered,
@@ -184,9 +186,21 @@ def watch_metrics(svc: Services, engine: AsyncEngine) -> None:
         webhooks_dead=lambda: notifier.dead if notifier else 0,
         webhook_failed_attempts=lambda: notifier.failed_attempts if notifier else 0,
         pool_checked_out=lambda: pool.checkedout() if hasattr(pool, "checkedout") else 0,
+        db_statements=lambda: statements.count,
     )
     if svc.runner is not None:
         svc.runner.on_finished = svc.metrics.run_finished
+
+
+class StatementCounter:
+    """Counts the SQL statements an engine sends: proof that watchers cost no queries."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.count = 0
+        sa.event.listen(engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, *_args: Any) -> None:
+        self.count += 1
 
 
 async def metrics_endpoint(request: Request) -> Response:

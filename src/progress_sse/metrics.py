@@ -47,6 +47,7 @@ class Sources:
     webhooks_dead: Any
     webhook_failed_attempts: Any
     pool_checked_out: Any
+    db_statements: Any
 
 
 @dataclass
@@ -74,6 +75,11 @@ class Metrics:
         )
         self.ticks_conflated = Counter(
             "progress_sse_ticks_conflated", "Progress ticks replaced by a newer one", **kw
+        )
+        self.db_statements = Counter(
+            "progress_sse_db_statements",
+            "SQL statements this process sent to the run store (a scrape adds its own two)",
+            **kw,
         )
         self.stale_detected = Counter(
             "progress_sse_stale_runs_detected", "Runs failed for a missing heartbeat", **kw
@@ -124,6 +130,7 @@ class Metrics:
         self._add("delivered", self.events_delivered, s.delivered())
         self._add("conflated", self.ticks_conflated, s.conflated())
         self._add("stale", self.stale_detected, s.stale_detected())
+        self._add("statements", self.db_statements, s.db_statements())
         self._add("wh_ok", self.webhooks.labels("delivered"), s.webhooks_delivered())
         self._add("wh_dead", self.webhooks.labels("dead"), s.webhooks_dead())
         self._add("wh_fail", self.webhooks.labels("failed_attempt"), s.webhook_failed_attempts())

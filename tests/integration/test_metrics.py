@@ -23,6 +23,7 @@ SERIES = [
     "progress_sse_stale_runs_detected_total",
     "progress_sse_webhook_notifications_total",
     "progress_sse_db_pool_checked_out",
+    "progress_sse_db_statements_total",
 ]
 
 
@@ -77,6 +78,7 @@ async def test_the_series_exist_and_move_with_runs_streams_and_webhooks(
         after["progress_sse_events_published_total"] > before["progress_sse_events_published_total"]
     )
     assert after["progress_sse_events_delivered_total"] > 0
+    assert after["progress_sse_db_statements_total"] > before["progress_sse_db_statements_total"]
     webhooks = 'progress_sse_webhook_notifications_total{outcome="%s"}'
     assert after[webhooks % "delivered"] == 2 and after[webhooks % "failed_attempt"] == 1
 
