@@ -42,6 +42,7 @@ def _fast(**overrides: object) -> dict[str, object]:
         "poll_interval_s": 0.1,
         "ping_interval_s": 15,
         "retry_ms": 1000,
+        "gc_freeze": False,  # many apps share one test process: freeze nothing of theirs
     }
     base.update(overrides)
     return base

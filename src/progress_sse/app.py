@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import secrets
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import timedelta
@@ -20,6 +22,7 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from progress_sse import db
 from progress_sse.accesslog import AccessLog
@@ -40,6 +43,7 @@ from progress_sse.ratelimit import RateLimits, Scope
 from progress_sse.runner import Runner
 from progress_sse.services import Services, services
 from progress_sse.settings import Settings
+from progress_sse.sse import KeepServerSend
 from progress_sse.store import RunStore
 from progress_sse.streamcap import MemoryStreamSlots, RedisStreamSlots, StreamSlots
 from progress_sse.webhooks.delivery import Notifier, RetryPolicy
@@ -97,6 +101,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
             settings.redis_key_prefix,
         ),
         stream_slots=stream_slots(settings),
+        stream_openings=asyncio.Semaphore(max(1, settings.pool_size // 2)),
         key_usage=KeyUsage(sessions),
         outbox=outbox,
         notifier=notifier(settings, outbox) if settings.run_jobs else None,
@@ -111,6 +116,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     background = [
         Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep),
         Periodic("metrics-sync", METRICS_SYNC_S, _as_coroutine(svc.metrics.sync)),
+        pinger(hub, settings.ping_interval_s),
     ]
     if settings.webhook_retention_days > 0:
         kept = timedelta(days=settings.webhook_retention_days)
@@ -132,6 +138,8 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     if svc.notifier is not None:
         await svc.notifier.start()
     stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")
+    if settings.gc_freeze:
+        freeze_startup_objects()
     try:
         yield svc
     finally:
@@ -151,6 +159,17 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
             await business_engine.dispose()
 
 
+def freeze_startup_objects() -> None:
+    """Take everything alive after start-up (modules, mappers, compiled SQL) out of GC scans.
+
+    With thousands of open streams, a full collection that walks those few
+    hundred thousand permanent objects paused every stream for 100 ms and
+    more (bench/RESULTS.md). They never become garbage, so nothing is lost.
+    """
+    gc.collect()
+    gc.freeze()
+
+
 def stream_slots(settings: Settings) -> StreamSlots:
     per_key, per_tenant = settings.max_streams_per_key, settings.max_streams_per_tenant
     if settings.redis_url:
@@ -162,6 +181,20 @@ def stream_slots(settings: Settings) -> StreamSlots:
 
 
 METRICS_SYNC_S = 5.0
+
+
+def pinger(hub: Hub, interval_s: float) -> Periodic:
+    """Keep-alive comments for quiet streams: one sweep for all, no timer per stream.
+
+    A stream is pinged once it has been silent for `interval_s - tick`, so no
+    gap between writes exceeds `interval_s` by more than a late sweep.
+    """
+    tick = min(1.0, interval_s / 4)
+
+    async def sweep() -> None:
+        hub.ping_idle(time.monotonic() - (interval_s - tick))
+
+    return Periodic("stream-pinger", tick, sweep)
 
 
 def _as_coroutine(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
@@ -288,6 +321,13 @@ def routes() -> list[Route]:
     ]
 
 
+class App(Starlette):
+    """Starlette, with the server's own `send` kept for event-stream bodies (sse.py)."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return KeepServerSend(super().build_middleware_stack())
+
+
 def create_app(settings: Settings | None = None, registry: JobRegistry | None = None) -> Starlette:
     settings = settings or Settings()
     registry = registry or default_registry()
@@ -298,7 +338,7 @@ def create_app(settings: Settings | None = None, registry: JobRegistry | None = 
             app.state.services = svc  # for operators and tests holding the app object
             yield {"services": svc}
 
-    return Starlette(
+    return App(
         routes=[*routes(), *static.routes(static.load_page(static.static_folder()))],
         lifespan=lifespan,
         exception_handlers=EXCEPTION_HANDLERS,

@@ -1,9 +1,13 @@
 """In-process fan-out: one channel per run per process, a bounded buffer per watcher.
 
-A watcher that reads slowly never makes memory grow: consecutive progress
-ticks of the same step state are conflated to the latest one, step changes
-and terminal events are queued, and when the queue reaches its bound the
-watcher is marked `lagged` and catches up from the event table instead.
+A watcher that keeps up is written to in place: its stream hands the hub a
+`Sink` once it has sent everything buffered, and each event's bytes (encoded
+once per process) go straight to its connection, with no task woken. When a
+write has to wait (the client reads slowly), the watcher falls back to its
+buffer, which never makes memory grow: consecutive progress ticks of the
+same step state are conflated to the latest one, step changes and terminal
+events are queued, and when the queue reaches its bound the watcher is
+marked `lagged` and catches up from the event table instead.
 """
 
 from __future__ import annotations
@@ -13,8 +17,22 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Protocol
 
-from progress_sse.events import RunEvent
+from progress_sse.events import END, PING, RunEvent
+
+# Larger writes go through the stream's own task, which waits for the client to read.
+MAX_WRITE_IN_PLACE = 64 * 1024
+
+
+class Sink(Protocol):
+    """A caught-up stream's connection, written to by the hub."""
+
+    last_write: float  # time.monotonic() of the last write
+
+    def write_now(self, body: bytes) -> bool:
+        """True if written; False if the write must wait (the stream then takes over)."""
+        ...
 
 
 @dataclass(slots=True)
@@ -25,9 +43,17 @@ class HubStats:
 
 
 class Subscriber:
-    """One watcher's buffer: at most `bound` queued events plus one conflatable tick."""
+    """One watcher: written in place while caught up, else a bounded buffer.
 
-    __slots__ = ("_latest", "_queue", "_stats", "bound", "high_water", "lagged", "wake")
+    The buffer holds at most `bound` queued events plus one conflatable tick.
+    `sent` is the seq of the last event its stream has written (or handed to
+    the connection); nothing at or below it is delivered again.
+    """
+
+    __slots__ = (
+        "_latest", "_queue", "_stats", "bound", "finished", "high_water", "lagged", "sent",
+        "sink", "wake",
+    )  # fmt: skip
 
     def __init__(self, bound: int, stats: HubStats) -> None:
         self.bound = bound
@@ -37,11 +63,44 @@ class Subscriber:
         self.lagged = False
         self.high_water = 0
         self.wake = asyncio.Event()
+        self.sent = 0
+        self.sink: Sink | None = None
+        self.finished = False  # the terminal event and `end` were written in place
 
     def __len__(self) -> int:
         return len(self._queue) + (self._latest is not None)
 
+    def attach(self, sink: Sink) -> None:
+        """The stream has written everything buffered: deliver the next events in place."""
+        if self._queue or self._latest is not None:
+            raise RuntimeError("attach with events still buffered would reorder them")
+        self.sink = sink
+
+    def detach(self) -> None:
+        self.sink = None
+
+    def _fall_back(self) -> None:
+        """A write in place had to wait: the stream finishes it, then drains the buffer."""
+        self.sink = None
+        self.wake.set()
+
     def push(self, event: RunEvent) -> None:
+        if event.seq <= self.sent:
+            return  # already written (a snapshot read can overtake its own delivery)
+        sink = self.sink
+        if sink is not None and len(event.frame) > MAX_WRITE_IN_PLACE:
+            self._fall_back()  # as in push_batch
+            sink = None
+        if sink is not None:
+            self.sent = event.seq
+            self._stats.delivered += 1
+            if event.is_terminal:
+                self.finished = True
+                sink.write_now(event.frame + END)
+                self._fall_back()
+            elif not sink.write_now(event.frame):
+                self._fall_back()
+            return
         latest = self._latest
         if event.event is None and latest is not None and latest.step_key == event.step_key:
             self._latest = event  # same step state: only the newest tick matters
@@ -78,6 +137,34 @@ class Subscriber:
         self.wake.clear()
         self._stats.delivered += len(events)
         return events
+
+    def push_batch(self, events: list[RunEvent], body: bytes) -> None:
+        """Several events whose frames are joined in `body` (with `end` after a terminal)."""
+        sink = self.sink
+        if sink is not None and len(body) > MAX_WRITE_IN_PLACE:
+            # A server buffers a write whole: a stalled watcher must not cost megabytes.
+            # The stream writes them itself, each send waiting for the client to read.
+            self._fall_back()
+            sink = None
+        if sink is None or events[0].seq <= self.sent:
+            for event in events:
+                self.push(event)
+            return
+        last = events[-1]
+        self.sent = last.seq
+        self._stats.delivered += len(events)
+        if last.is_terminal:
+            self.finished = True
+            sink.write_now(body)
+            self._fall_back()
+        elif not sink.write_now(body):
+            self._fall_back()
+
+    def ping(self, silent_since: float) -> None:
+        """A keep-alive comment, if caught up and nothing was written since `silent_since`."""
+        sink = self.sink
+        if sink is not None and sink.last_write <= silent_since and not sink.write_now(PING):
+            self._fall_back()
 
     def reset_lag(self) -> None:
         self._queue.clear()
@@ -124,15 +211,29 @@ class Hub:
                 del self.channels[run_id]
 
     def deliver(self, run_id: str, events: list[RunEvent]) -> None:
+        """Hand a run's new events (in seq order) to its watchers here.
+
+        Several events at once (a burst of step changes) reach a caught-up
+        watcher as one write of their frames joined, encoded once for all.
+        """
         channel = self.channels.get(run_id)
         if channel is None:
             return
-        for event in events:
-            if event.seq <= channel.last_seq:
-                continue  # a hint and a direct delivery may carry the same event
-            channel.last_seq = event.seq
+        # A hint and a direct delivery may carry the same event.
+        fresh = [event for event in events if event.seq > channel.last_seq]
+        if not fresh:
+            return
+        channel.last_seq = fresh[-1].seq
+        if len(fresh) == 1:
+            event = fresh[0]
             for sub in channel.subscribers:
                 sub.push(event)
+            return
+        body = b"".join(event.frame for event in fresh)
+        if fresh[-1].is_terminal:
+            body += END
+        for sub in channel.subscribers:
+            sub.push_batch(fresh, body)
 
     def ready(self, run_id: str, seq: int) -> None:
         """The first watcher has read the table up to `seq`: hints after it are fetched."""
@@ -176,6 +277,12 @@ class Hub:
                 return
             else:
                 await asyncio.sleep(0.01)
+
+    def ping_idle(self, silent_since: float) -> None:
+        """Keep-alive for every caught-up watcher that has heard nothing since `silent_since`."""
+        for channel in list(self.channels.values()):
+            for sub in list(channel.subscribers):
+                sub.ping(silent_since)
 
     def close(self) -> None:
         """The process is stopping: wake every watcher so its stream can end cleanly."""

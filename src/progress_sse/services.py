@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,6 +45,9 @@ class Services:
     notifier: Notifier | None
     metrics: Metrics
     stream_slots: StreamSlots
+    # Opening a stream reads the database a few times; a reconnect storm of thousands
+    # queues here instead of exhausting the pool (which jobs' progress writes need too).
+    stream_openings: asyncio.Semaphore
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -75,6 +75,9 @@ class Settings(BaseSettings):
     port: int = Field(default=8000, ge=0, le=65535)
 
     ping_interval_s: float = Field(default=15.0, gt=0)
+    gc_freeze: bool = Field(
+        default=True, description="move start-up objects out of the garbage collector's scans"
+    )
     retry_ms: int = Field(default=3000, ge=0)
     client_buffer: int = Field(default=256, ge=4, le=100_000)
     replay_page: int = Field(default=500, ge=1, le=10_000)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from progress_sse.events import RunEvent
-from progress_sse.fanout import Hub, HubStats, Subscriber
+import pytest
+
+from progress_sse.events import END, PING, RunEvent
+from progress_sse.fanout import MAX_WRITE_IN_PLACE, Hub, HubStats, Subscriber
 from progress_sse.statuses import EventName
 
 
@@ -183,3 +185,98 @@ async def test_deliver_to_a_run_nobody_watches_is_a_no_op() -> None:
     hub.deliver("r1", [tick(1)])
     assert hub.channels == {}
     assert hub.watchers == 0
+
+
+# -- writing in place -----------------------------------------------------------
+
+
+class FakeSink:
+    """A connection that records writes; `accept=False` makes a write wait (flow control)."""
+
+    def __init__(self, accept: bool = True) -> None:
+        self.accept = accept
+        self.written: list[bytes] = []
+        self.last_write = 0.0
+
+    def write_now(self, body: bytes) -> bool:
+        self.written.append(body)
+        return self.accept
+
+
+async def test_a_caught_up_watcher_gets_each_event_written_in_place_without_buffering() -> None:
+    sub = Subscriber(8, HubStats())
+    sink = FakeSink()
+    sub.attach(sink)
+    sub.push(tick(1))
+    sub.push(tick(2))
+    assert sink.written == [tick(1).frame, tick(2).frame]
+    assert len(sub) == 0 and sub.sent == 2 and not sub.wake.is_set()
+
+
+async def test_the_terminal_event_goes_with_end_and_hands_the_stream_back() -> None:
+    sub = Subscriber(8, HubStats())
+    sink = FakeSink()
+    sub.attach(sink)
+    sub.push(named(3))
+    assert sink.written == [named(3).frame + END]
+    assert sub.finished and sub.sink is None and sub.wake.is_set()
+
+
+async def test_a_write_that_must_wait_sends_the_next_events_to_the_buffer() -> None:
+    sub = Subscriber(8, HubStats())
+    sink = FakeSink(accept=False)
+    sub.attach(sink)
+    sub.push(tick(1))  # handed to the connection; it finishes later
+    sub.push(tick(2, status="completed"))
+    assert sink.written == [tick(1).frame]
+    assert sub.sink is None and sub.wake.is_set()
+    assert seqs(sub.drain()) == [2]
+
+
+async def test_events_at_or_below_sent_are_not_written_again() -> None:
+    sub = Subscriber(8, HubStats())
+    sub.sent = 5  # the snapshot the stream read was seq 5
+    sink = FakeSink()
+    sub.attach(sink)
+    sub.push(tick(5))
+    sub.push(tick(6))
+    assert sink.written == [tick(6).frame]
+
+
+async def test_attaching_with_events_still_buffered_is_refused() -> None:
+    sub = Subscriber(8, HubStats())
+    sub.push(tick(1))
+    with pytest.raises(RuntimeError):
+        sub.attach(FakeSink())
+
+
+async def test_a_burst_reaches_a_caught_up_watcher_as_one_write() -> None:
+    hub = Hub(8)
+    with hub.subscribe("r1") as sub:
+        sink = FakeSink()
+        sub.attach(sink)
+        burst = [tick(1), tick(2, status="completed"), tick(3, step=1), named(4)]
+        hub.deliver("r1", burst)
+    assert sink.written == [b"".join(e.frame for e in burst) + END]
+    assert sub.finished and sub.sent == 4
+
+
+async def test_a_write_too_large_to_buffer_whole_goes_through_the_stream_task() -> None:
+    big = RunEvent("r1", 1, None, {"seq": 1, "message": "x" * (MAX_WRITE_IN_PLACE + 1)})
+    sub = Subscriber(8, HubStats())
+    sink = FakeSink()
+    sub.attach(sink)
+    sub.push(big)
+    assert sink.written == [] and sub.sink is None
+    assert seqs(sub.drain()) == [1]
+
+
+async def test_pings_go_only_to_caught_up_watchers_silent_long_enough() -> None:
+    hub = Hub(8)
+    with hub.subscribe("r1") as quiet, hub.subscribe("r1") as busy, hub.subscribe("r1"):
+        quiet_sink, busy_sink = FakeSink(), FakeSink()
+        quiet_sink.last_write, busy_sink.last_write = 10.0, 20.0
+        quiet.attach(quiet_sink)
+        busy.attach(busy_sink)
+        hub.ping_idle(silent_since=15.0)  # the third is not attached: its own task is writing
+    assert quiet_sink.written == [PING] and busy_sink.written == []
