@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
+from starlette.types import Message, Receive, Scope, Send
 
 from progress_sse.sse import SERVER_SEND, Connection, EventStream, KeepServerSend
 
@@ -14,17 +14,17 @@ class FakeServer:
     """An ASGI server side: `send` waits while `paused`; `receive` ends on `leave()`."""
 
     def __init__(self) -> None:
-        self.sent: list[dict[str, Any]] = []
+        self.sent: list[Message] = []
         self.paused: asyncio.Future[None] | None = None
         self.left = asyncio.get_running_loop().create_future()
         self.requested = False
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: Message) -> None:
         if self.paused is not None:
             await self.paused  # like uvicorn: wait for the transport to drain, then write
         self.sent.append(message)
 
-    async def receive(self) -> dict[str, Any]:
+    async def receive(self) -> Message:
         if not self.requested:
             self.requested = True
             return {"type": "http.request", "body": b"", "more_body": False}
@@ -42,7 +42,8 @@ async def test_a_write_in_place_reaches_the_server_at_once() -> None:
     server = FakeServer()
     out = Connection(server.send, server.receive)
     assert out.write_now(b"data: 1\n\n") is True
-    assert server.sent == [{"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True}]
+    chunk = {"type": "http.response.body", "body": b"data: 1\n\n", "more_body": True}
+    assert server.sent == [chunk]
     out.close()
 
 
@@ -117,14 +118,14 @@ async def test_body_chunks_use_the_server_s_own_send_kept_by_the_outer_layer() -
     server = FakeServer()
     wrapped: list[str] = []
 
-    async def middleware_send(message: dict[str, Any]) -> None:
+    async def middleware_send(message: Message) -> None:
         wrapped.append(message["type"])
         await server.send(message)
 
     async def body(out: Connection) -> None:
         await out.write(b"data: 1\n\n")
 
-    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
         assert scope[SERVER_SEND] == server.send
         await EventStream(body)(scope, receive, middleware_send)
 
