@@ -312,10 +312,47 @@ async def drive(
 ) -> dict[str, Any]:
     """Open the load, run `trigger()` once it is connected, return its figures."""
     async with load(mode, server, *args) as gen:
-        await gen.ready(limit_s)
-        await gen.go()
-        await trigger()
-        return await gen.line(limit_s)
+        try:
+            await gen.ready(limit_s)
+            await gen.go()
+            await trigger()
+            return await gen.line(limit_s)
+        except (RuntimeError, TimeoutError) as error:
+            raise (died(server) or error) from error
+
+
+async def hold_open(
+    server: Server, mode: str, args: list[str | int | float], limit_s: float
+) -> dict[str, Any]:
+    """A load that needs no start (idle): just its figures."""
+    async with load(mode, server, *args) as gen:
+        try:
+            return await gen.line(limit_s)
+        except (RuntimeError, TimeoutError) as error:
+            raise (died(server) or error) from error
+
+
+def died(server: Server) -> RuntimeError | None:
+    """If the server is gone, that is the story, not the load generator's complaint."""
+    if server.proc.returncode is None:
+        return None
+    return RuntimeError(
+        f"{server.name} (pid {server.pid}) exited with {server.proc.returncode} during the "
+        f"load; its log ends:\n{server.log_tail()}"
+    )
+
+
+@contextlib.asynccontextmanager
+async def worker(logs: Path, env: dict[str, str]) -> AsyncIterator[asyncio.subprocess.Process]:
+    """`progress-sse worker`: runs jobs, serves no HTTP."""
+    with (logs / "worker.log").open("ab") as out:
+        proc = await asyncio.create_subprocess_exec(
+            CLI, "worker", env=os.environ | env, cwd=BENCH, stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        yield proc
+    finally:
+        await stop(proc)
 
 
 def fmt_ms(value: float | None) -> str:
