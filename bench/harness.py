@@ -318,7 +318,9 @@ async def drive(
             await trigger()
             return await gen.line(limit_s)
         except (RuntimeError, TimeoutError) as error:
-            raise (died(server) or error) from error
+            if dead := died(server):
+                raise dead from error
+            raise
 
 
 async def hold_open(
@@ -329,7 +331,9 @@ async def hold_open(
         try:
             return await gen.line(limit_s)
         except (RuntimeError, TimeoutError) as error:
-            raise (died(server) or error) from error
+            if dead := died(server):
+                raise dead from error
+            raise
 
 
 def died(server: Server) -> RuntimeError | None:
