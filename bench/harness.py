@@ -52,6 +52,7 @@ class Row:
     target: str = ""
     met: bool | None = None
     ratio: str = ""
+    note: str = ""  # printed under the table (what to do, why a figure is as it is)
 
 
 @contextlib.asynccontextmanager
