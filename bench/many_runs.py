@@ -42,9 +42,9 @@ def advice(max_connections: int, need: int, version: str) -> str:
         f"many-runs: PostgreSQL max_connections is {max_connections}; this scenario needs at "
         f"least {need} (each running demo job holds one connection for its business "
         "transaction, plus the pool's short ones). As the database's superuser:\n"
-        f"    psql -h 127.0.0.1 -U postgres -c 'ALTER SYSTEM SET max_connections = {need}'\n"
-        f"    pg_ctlcluster {major} main restart   # or: service postgresql restart\n"
-        "then run the suite again with --only many-runs."
+        f"`psql -h 127.0.0.1 -U postgres -c 'ALTER SYSTEM SET max_connections = {need}'`, "
+        f"then restart PostgreSQL: `pg_ctlcluster {major} main restart` (or `service "
+        "postgresql restart`), then run the suite again with `--only many-runs`."
     )
 
 
