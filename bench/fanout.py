@@ -54,12 +54,16 @@ async def ours_fanout(n: int, logs: Path) -> dict[str, Any]:
             params = {"items": STEPS, "delay_ms": int(INTERVAL_S * 1000), "lock": "bench"}
             run = await harness.start_run(client, params)
 
-            async def start() -> None:
+            queued: list[str] = []
+
+            async def start() -> None:  # every watcher is in: let the run go
+                queued.append((await harness.show(client, run["id"]))["status"])
                 await harness.cancel(client, gate["id"])
 
             args = ["--path", run["events_url"], "--n", n, "--skip-first"]
             figures = await harness.drive(server, "stream", args, start)
-            figures["run_status"] = (await harness.show(client, run["id"]))["status"]
+            if queued != ["pending"]:  # the gate leaked: the watchers missed the start
+                raise RuntimeError(f"the bench run was {queued} before the gate opened")
             return figures
 
 

@@ -314,7 +314,7 @@ async def drive(
     """Open the load, run `trigger()` once it is connected, return its figures."""
     async with load(mode, server, *args) as gen:
         try:
-            await gen.ready(limit_s)
+            await gen.ready(600)  # 10,000 streams to a slow server take a while
             await gen.go()
             await trigger()
             return await gen.line(limit_s)

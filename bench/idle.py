@@ -26,7 +26,7 @@ SLACK = 1.5
 async def naive_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
     async with harness.naive(logs) as server:
         args = ["--path", "/stream/idle", "--n", n, "--hold", hold, "--rss-pid", server.pid]
-        return await harness.hold_open(server, "idle", args, 300 + hold)
+        return await harness.hold_open(server, "idle", args, 600 + hold)
 
 
 async def ours_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
@@ -40,7 +40,7 @@ async def ours_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
             args = ["--path", queued["events_url"], "--n", n, "--hold", hold]
             args += ["--rss-pid", server.pid, "--ping-interval", PING_INTERVAL_S]
             args += ["--ping-slack", SLACK]
-            return await harness.hold_open(server, "idle", args, 300 + hold)
+            return await harness.hold_open(server, "idle", args, 600 + hold)
 
 
 def describe(f: dict[str, Any]) -> str:

@@ -392,7 +392,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--settle", type=float, default=0.5, help="pause once all are open")
     parser.add_argument("--duration", type=float, help="stream/poll: measure this long")
     parser.add_argument("--timeout", type=float, default=120, help="stream: wait for terminals")
-    parser.add_argument("--connect-timeout", type=float, default=120)
+    parser.add_argument("--connect-timeout", type=float, default=300)
     parser.add_argument("--interval", type=float, default=0.5, help="poll: period per client")
     parser.add_argument("--request-timeout", type=float, default=10)
     parser.add_argument("--hold", type=float, default=12, help="idle: hold this long")
