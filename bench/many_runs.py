@@ -79,10 +79,17 @@ async def measure(pg: str, runs: int, watchers: int, logs: Path) -> dict[str, An
             for run in bench:
                 args += ["--path", run["events_url"]]
 
-            async def start() -> None:
+            early: list[str] = []
+
+            async def start() -> None:  # every watcher is in: open every gate at once
+                for run in bench:
+                    if (await harness.show(client, run["id"]))["status"] != "pending":
+                        early.append(run["id"])
                 await asyncio.gather(*(harness.cancel(client, g["id"]) for g in gates))
 
             figures = await harness.drive(server, "stream", args, start)
+            if early:
+                raise RuntimeError(f"{len(early)} bench runs started before their gates opened")
             shown = [await harness.show(client, run["id"]) for run in bench]
     done = [harness.run_seconds(r) for r in shown if r["status"] == "completed"]
     return figures | {"solo_s": solo, "runs": runs, "completed_runs": len(done), "run_s": done}
