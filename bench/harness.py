@@ -92,7 +92,7 @@ async def prepare(url: str) -> str:
     await admin.migrate_all(settings)
     engine = db.create_engine(settings.database_url, settings)
     try:
-        return await create_key(db.sessionmaker(engine), "bench", Role.ADMIN)
+        return str(await create_key(db.sessionmaker(engine), "bench", Role.ADMIN))
     finally:
         await engine.dispose()
 

@@ -25,7 +25,8 @@ SLACK = 1.5
 
 async def naive_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
     async with harness.naive(logs) as server:
-        args = ["--path", "/stream/idle", "--n", n, "--hold", hold, "--rss-pid", server.pid]
+        args: list[str | int | float] = ["--path", "/stream/idle", "--n", n, "--hold", hold]
+        args += ["--rss-pid", server.pid]
         return await harness.hold_open(server, "idle", args, 600 + hold)
 
 
@@ -37,7 +38,8 @@ async def ours_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
             gate = await harness.start_run(client, harness.GATE)
             await harness.wait_status(client, gate["id"], {"running"})
             queued = await harness.start_run(client, {"items": 1, "lock": "idle"})
-            args = ["--path", queued["events_url"], "--n", n, "--hold", hold]
+            args: list[str | int | float] = ["--path", queued["events_url"], "--n", n]
+            args += ["--hold", hold]
             args += ["--rss-pid", server.pid, "--ping-interval", PING_INTERVAL_S]
             args += ["--ping-slack", SLACK]
             return await harness.hold_open(server, "idle", args, 600 + hold)

@@ -36,9 +36,9 @@ from itertools import pairwise
 from typing import Any
 
 try:
-    import uvloop
+    import uvloop as _uvloop
 except ImportError:  # the figures are worse without it, but still comparable
-    uvloop = None
+    _uvloop = None  # type: ignore[assignment]
 
 TS = re.compile(rb'"ts"\s*:\s*("?)([0-9T:.+\-Z]+)\1')
 TERMINAL = re.compile(rb"event:\s*(complete|error|cancelled)\r?\n")
@@ -81,6 +81,10 @@ class Stream(asyncio.Protocol):
         self.tail, self.headers = b"", False
         self.opened_at = 0.0
         self.pings: list[float] = []
+
+    def itself(self) -> Stream:
+        """The protocol factory for this one connection."""
+        return self
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport: asyncio.Transport = transport  # type: ignore[assignment]
@@ -179,7 +183,7 @@ async def open_streams(
         for request in plan[i : i + BATCH]:
             stream = Stream(request, tally, skip_first)
             try:
-                await loop.create_connection(lambda s=stream: s, args.host, args.port)
+                await loop.create_connection(stream.itself, args.host, args.port)
             except OSError:
                 stream.connection_lost(None)
                 tally.statuses[-1] += 1  # refused at connect
@@ -413,6 +417,6 @@ async def main(args: argparse.Namespace) -> None:
 
 
 if __name__ == "__main__":
-    if uvloop is not None:
-        uvloop.install()
+    if _uvloop is not None:
+        _uvloop.install()
     asyncio.run(main(parse_args()))
