@@ -12,7 +12,8 @@ assets, and then:
   * the naive baseline: one ORM object and one flush per asset, as a
     hand-written controller does it (run on a sample, reported as assets/s).
 Each is run --repeats times, alternating; the best time of each counts.
-Prints one Markdown table; `--write` appends it to bench/RESULTS.md.
+Prints one Markdown table; `--write` appends it to bench/RESULTS.md. The suite
+(bench/run.py) calls `measure_all` for its `depreciation` scenario.
 """
 
 from __future__ import annotations
@@ -21,18 +22,17 @@ import argparse
 import asyncio
 import os
 import platform
-import secrets
 import sys
-import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
+
+sys.path.insert(0, str(Path(__file__).parent))
+from harness import RESULTS, RESULTS_HEADER, Row, postgres_db, sqlite_db
 
 from progress_sse import admin, db
 from progress_sse.app import open_services
@@ -42,34 +42,65 @@ from progress_sse.events import utc_now
 from progress_sse.jobs import default_registry
 from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
 from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
-from progress_sse.settings import Settings, normalize_url
+from progress_sse.settings import Settings
 from progress_sse.store import NewRun
 
 YEAR, MONTH = 2026, 11
-RESULTS_HEADER = (
-    "# Benchmark results\n\nFigures from `bench/`; each names the command that made it.\n"
-)
+SECONDS_TARGET = 2.0
+COST_TARGET_PCT = 5.0
+WRITES_TARGET = 10.0
 
 
-@asynccontextmanager
-async def sqlite_db() -> AsyncIterator[str]:
-    with tempfile.TemporaryDirectory() as folder:
-        yield f"sqlite:///{folder}/bench.db"
+@dataclass(frozen=True)
+class Figures:
+    """One backend's best times; the suite and the standalone table both read these."""
 
+    label: str
+    assets: int
+    on_s: float
+    off_s: float
+    events: int
+    ticks: int
+    baseline_rate: float
 
-@asynccontextmanager
-async def postgres_db(base_url: str) -> AsyncIterator[str]:
-    base = sa.make_url(normalize_url(base_url))
-    name = f"progress_sse_bench_{secrets.token_hex(3)}"
-    admin_engine = create_async_engine(base, isolation_level="AUTOCOMMIT", poolclass=NullPool)
-    async with admin_engine.connect() as conn:
-        await conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    try:
-        yield base.set(database=name).render_as_string(hide_password=False)
-    finally:
-        async with admin_engine.connect() as conn:
-            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin_engine.dispose()
+    @property
+    def cost_pct(self) -> float:
+        return 100 * (self.on_s - self.off_s) / self.off_s
+
+    @property
+    def writes_per_s(self) -> float:
+        return self.events / self.on_s
+
+    def markdown(self) -> str:
+        rate = self.assets / self.on_s
+        return (
+            f"| {self.label} | {self.assets:,} | {self.on_s:.2f} s | {rate:,.0f} "
+            f"| {self.off_s:.2f} s | {self.cost_pct:+.1f}% | {self.writes_per_s:.1f} "
+            f"| {self.baseline_rate:,.0f} | {rate / self.baseline_rate:.0f}x |"
+        )
+
+    def row(self) -> Row:
+        met = (
+            self.on_s <= SECONDS_TARGET
+            and self.cost_pct <= COST_TARGET_PCT
+            and self.writes_per_s <= WRITES_TARGET
+        )
+        figures = (
+            f"{self.assets:,} assets in {self.on_s:.2f} s (progress off {self.off_s:.2f} s, "
+            f"tracking cost {self.cost_pct:+.1f}%); {self.writes_per_s:.1f} progress writes/s "
+            f"({self.events} events: {self.ticks} coalesced ticks, the rest step changes "
+            "and the terminal event)"
+        )
+        speedup = self.assets / self.on_s / self.baseline_rate
+        return Row(
+            "depreciation",
+            f"progress-sse ({self.label})",
+            figures,
+            f"≤ {SECONDS_TARGET:g} s for 100,000; cost ≤ {COST_TARGET_PCT:g}%; "
+            f"≤ {WRITES_TARGET:g} writes/s",
+            met,
+            f"{speedup:.0f}x the ORM loop's assets/s ({self.baseline_rate:,.0f}/s)",
+        )
 
 
 async def run_job(settings: Settings, tracking: bool) -> dict[str, float]:
@@ -97,7 +128,10 @@ async def run_job(settings: Settings, tracking: bool) -> dict[str, float]:
         JobContext.skip = _ORIGINAL[1]  # type: ignore[method-assign]
     assert state.started_at is not None
     seconds = (state.finished_at - state.started_at).total_seconds()
-    return {"seconds": seconds, "events": len(events), "posted": float(state.processed)}
+    # A tick is a progress event inside one step (the coalesced kind); step changes and the
+    # terminal event are never coalesced, by design.
+    ticks = sum(1 for a, b in pairwise(events) if b.event is None and b.step_key == a.step_key)
+    return {"seconds": seconds, "events": len(events), "ticks": ticks}
 
 
 _ORIGINAL = (JobContext.progress, JobContext.skip)
@@ -147,7 +181,7 @@ async def orm_baseline(settings: Settings, sample: int) -> float:
     return len(assets) / elapsed
 
 
-async def measure(label: str, url: str, assets: int, sample: int, repeats: int) -> list[str]:
+async def measure(label: str, url: str, assets: int, sample: int, repeats: int) -> Figures:
     settings = Settings(database_url=url, job_concurrency=1, poll_interval_s=0.05)
     await admin.migrate_all(settings)
     engine = db.create_engine(settings.database_url, settings)
@@ -164,13 +198,26 @@ async def measure(label: str, url: str, assets: int, sample: int, repeats: int) 
         baselines.append(await orm_baseline(settings, sample))
     on = min(ons, key=lambda r: r["seconds"])
     off = min(offs, key=lambda r: r["seconds"])
-    baseline = max(baselines)  # the baseline's best, to be fair to it
-    rate = assets / on["seconds"]
-    return [
-        f"| {label} | {assets:,} | {on['seconds']:.2f} s | {rate:,.0f} | {off['seconds']:.2f} s "
-        f"| {100 * (on['seconds'] - off['seconds']) / off['seconds']:+.1f}% "
-        f"| {on['events'] / on['seconds']:.1f} | {baseline:,.0f} | {rate / baseline:.0f}x |"
-    ]
+    # the baseline's best, to be fair to it
+    return Figures(
+        label,
+        assets,
+        on["seconds"],
+        off["seconds"],
+        int(on["events"]),
+        int(on["ticks"]),
+        max(baselines),
+    )
+
+
+async def measure_all(pg: str | None, assets: int, sample: int, repeats: int) -> list[Figures]:
+    """SQLite, then PostgreSQL if given; each on a fresh database."""
+    async with sqlite_db() as url:
+        figures = [await measure("SQLite", url, assets, sample, repeats)]
+    if pg:
+        async with postgres_db(pg) as url:
+            figures.append(await measure("PostgreSQL", url, assets, sample, repeats))
+    return figures
 
 
 async def main() -> None:
@@ -188,11 +235,8 @@ async def main() -> None:
         "| progress events/s | ORM loop assets/s | speed-up |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
-    async with sqlite_db() as url:
-        rows += await measure("SQLite", url, args.assets, args.sample, args.repeats)
-    if args.pg:
-        async with postgres_db(args.pg) as url:
-            rows += await measure("PostgreSQL", url, args.assets, args.sample, args.repeats)
+    figures = await measure_all(args.pg, args.assets, args.sample, args.repeats)
+    rows += [f.markdown() for f in figures]
     table = "\n".join(rows)
     print(table)
     if args.write:
@@ -202,10 +246,9 @@ async def main() -> None:
             f"({os.cpu_count()} cores, Python {platform.python_version()}, "
             f"SQLAlchemy {sa.__version__})\n\n"
         )
-        results = Path(__file__).with_name("RESULTS.md")
-        if not results.exists():
-            results.write_text(RESULTS_HEADER)
-        with results.open("a") as out:
+        if not RESULTS.exists():
+            RESULTS.write_text(RESULTS_HEADER)
+        with RESULTS.open("a") as out:
             out.write(header + table + "\n")
 
 

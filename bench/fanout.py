@@ -1,0 +1,113 @@
+"""fanout-1k / fanout-5k: N watchers of one run, 100 progress events at 100/s.
+
+Three servers, one load generator: the naive seed-001 baseline, the raw-socket
+limit reference, and progress-sse (`serve`, one process, SQLite). Ours must
+not start its run before every watcher is connected, so the run waits queued
+behind a "gate" run that holds the only job slot (PROGRESS_SSE_JOB_CONCURRENCY=1)
+until the load is in; cancelling the gate lets the runner take the bench run.
+How soon it does is no part of the latency, which is each event's own
+receive time minus its `ts`. PROGRESS_SSE_PROGRESS_INTERVAL_S=0 makes each of
+the 100 ticks its own event, the baselines' shape (the default coalesces
+ticks to 10 writes/s).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import harness
+from harness import Row, fmt_ms
+
+STEPS = 100
+INTERVAL_S = 0.01
+P99_TARGET_MS = {1000: 15.0, 5000: 60.0}
+TERMINAL_TARGET_MS = 50.0
+RATIO_TARGET = 5.0
+
+
+async def naive_fanout(n: int, logs: Path) -> dict[str, Any]:
+    async with harness.naive(logs) as server, harness.api(server) as client:
+
+        async def start() -> None:
+            await client.post(f"/start/bench?steps={STEPS}&interval={INTERVAL_S}")
+
+        return await harness.drive(server, "stream", ["--path", "/stream/bench", "--n", n], start)
+
+
+async def raw_fanout(n: int, logs: Path) -> dict[str, Any]:
+    async with harness.raw(logs) as server, harness.api(server) as client:
+
+        async def start() -> None:
+            await client.post(f"/start?steps={STEPS}&interval={INTERVAL_S}")
+
+        return await harness.drive(server, "stream", ["--path", "/s", "--n", n], start)
+
+
+async def ours_fanout(n: int, logs: Path) -> dict[str, Any]:
+    async with harness.sqlite_db() as url:
+        key = await harness.prepare(url)
+        env = harness.ours_env(url, n, job_concurrency=1, progress_interval_s=0)
+        async with harness.ours(logs, key, env) as server, harness.api(server) as client:
+            gate = await harness.start_run(client, harness.GATE)
+            await harness.wait_status(client, gate["id"], {"running"})
+            params = {"items": STEPS, "delay_ms": int(INTERVAL_S * 1000), "lock": "bench"}
+            run = await harness.start_run(client, params)
+
+            queued: list[str] = []
+
+            async def start() -> None:  # every watcher is in: let the run go
+                queued.append((await harness.show(client, run["id"]))["status"])
+                await harness.cancel(client, gate["id"])
+
+            args = ["--path", run["events_url"], "--n", n, "--skip-first"]
+            figures = await harness.drive(server, "stream", args, start)
+            if queued != ["pending"]:  # the gate leaked: the watchers missed the start
+                raise RuntimeError(f"the bench run was {queued} before the gate opened")
+            return figures
+
+
+def describe(f: dict[str, Any]) -> str:
+    return (
+        f"{f['completed']:,}/{f['streams']:,} got the terminal event; {f['events']:,} events "
+        f"({f['events_per_s'] or 0:,}/s); p50 {fmt_ms(f['p50_ms'])}, p99 {fmt_ms(f['p99_ms'])}, "
+        f"max {fmt_ms(f['max_ms'])}; terminal max {fmt_ms(f['terminal_max_ms'])}"
+    )
+
+
+def ratio(baseline: dict[str, Any], other: dict[str, Any]) -> float | None:
+    if not baseline["p99_ms"] or not other["p99_ms"]:
+        return None
+    return float(baseline["p99_ms"]) / float(other["p99_ms"])
+
+
+def ours_row(name: str, n: int, f: dict[str, Any], base: dict[str, Any]) -> Row:
+    better = ratio(base, f)
+    p99_target = P99_TARGET_MS[n] if n in P99_TARGET_MS else P99_TARGET_MS[5000]
+    target = f"p99 ≤ {p99_target:g} ms; every watcher's terminal event ≤ {TERMINAL_TARGET_MS:g} ms"
+    met = f["completed"] == n and f["p99_ms"] is not None and f["p99_ms"] <= p99_target
+    if n == 1000:
+        target += f"; p99 ≥ {RATIO_TARGET:g}x better than naive"
+        terminal_ok = f["terminal_n"] == n and (f["terminal_max_ms"] or 1e9) <= TERMINAL_TARGET_MS
+        met = met and terminal_ok and better is not None and better >= RATIO_TARGET
+    ratio_text = "-" if better is None else f"{better:.1f}x better p99"
+    return Row(name, "progress-sse", describe(f), target, met, ratio_text)
+
+
+async def fanout(n: int, logs: Path) -> list[Row]:
+    """All three servers at N watchers; ratios are against naive_peer in this same run."""
+    name = f"fanout-{n // 1000}k" if n % 1000 == 0 else f"fanout-{n}"
+    base = await naive_fanout(n, logs)
+    limit = await raw_fanout(n, logs)
+    mine = await ours_fanout(n, logs)
+    limit_ratio = ratio(base, limit)
+    return [
+        Row(name, "naive_peer (baseline)", describe(base), ratio="1.0x"),
+        Row(
+            name,
+            "raw_limit (reference)",
+            describe(limit),
+            ratio="-" if limit_ratio is None else f"{limit_ratio:.1f}x better p99",
+        ),
+        ours_row(name, n, mine, base),
+    ]
