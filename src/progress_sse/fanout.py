@@ -13,7 +13,6 @@ marked `lagged` and catches up from the event table instead.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -23,6 +22,37 @@ from progress_sse.events import END, PING, RunEvent
 
 # Larger writes go through the stream's own task, which waits for the client to read.
 MAX_WRITE_IN_PLACE = 64 * 1024
+
+
+class Wake:
+    """asyncio.Event for one waiter (the stream's task), at a sixth of its memory."""
+
+    __slots__ = ("_flag", "_waiter")
+
+    def __init__(self) -> None:
+        self._flag = False
+        self._waiter: asyncio.Future[None] | None = None
+
+    def is_set(self) -> bool:
+        return self._flag
+
+    def set(self) -> None:
+        self._flag = True
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._flag = False
+
+    async def wait(self) -> None:
+        if self._flag:
+            return
+        self._waiter = waiter = asyncio.get_running_loop().create_future()
+        try:
+            await waiter
+        finally:
+            self._waiter = None
 
 
 class Sink(Protocol):
@@ -57,12 +87,12 @@ class Subscriber:
 
     def __init__(self, bound: int, stats: HubStats) -> None:
         self.bound = bound
-        self._queue: deque[RunEvent] = deque()
+        self._queue: list[RunEvent] = []  # an empty deque costs a 600-byte block per watcher
         self._latest: RunEvent | None = None
         self._stats = stats
         self.lagged = False
         self.high_water = 0
-        self.wake = asyncio.Event()
+        self.wake = Wake()
         self.sent = 0
         self.sink: Sink | None = None
         self.finished = False  # the terminal event and `end` were written in place
@@ -129,8 +159,7 @@ class Subscriber:
 
     def drain(self) -> list[RunEvent]:
         """Everything buffered, oldest first; clears the wake flag."""
-        events = list(self._queue)
-        self._queue.clear()
+        events, self._queue = self._queue, []
         if self._latest is not None:
             events.append(self._latest)
             self._latest = None

@@ -11,15 +11,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 
 from starlette.requests import Request
 from starlette.responses import Response
 
 from progress_sse.api.body import is_ascii_number
 from progress_sse.api.runs import caller
+from progress_sse.auth import Principal
 from progress_sse.events import END, RunEvent, retry_line
 from progress_sse.fanout import Hub, Subscriber
-from progress_sse.services import services
+from progress_sse.services import Services, services
 from progress_sse.sse import Connection, EventStream
 from progress_sse.statuses import RunStatus
 from progress_sse.store import RunStore
@@ -39,18 +41,24 @@ def parse_last_event_id(request: Request) -> int | None:
     return int(raw)
 
 
-async def run_events(request: Request) -> Response:
+async def _watched_run(request: Request) -> tuple[Services, Principal, str]:
+    """The caller and the id of the run it may watch (the row itself is not kept)."""
     async with services(request).stream_openings:
         svc, who = await caller(request)
         run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
         run = await svc.liveness.checked(run)  # a dead worker's run ends now, not never
+    return svc, who, run.id
+
+
+async def run_events(request: Request) -> Response:
+    svc, who, run_id = await _watched_run(request)
     last_id = parse_last_event_id(request)
     settings = svc.settings
     slot = await svc.stream_slots.acquire(who.tenant_id, str(who.key_id))  # 429 over a cap
 
     async def body(connection: Connection) -> None:
         await write_stream(
-            connection, svc.store, svc.hub, run.id, last_id,
+            connection, svc.store, svc.hub, run_id, last_id,
             retry_ms=settings.retry_ms, page=settings.replay_page,
             openings=svc.stream_openings,
         )  # fmt: skip
@@ -93,27 +101,48 @@ async def write_stream(
     with hub.subscribe(run_id) as sub:  # subscribe before reading: nothing falls between
         out.on_disconnect = sub.wake.set
         async with openings or contextlib.nullcontext():
-            current = await store.get_run_any_tenant(run_id)
-            seq_now = current.seq if current is not None else 0
-            fresh = last_id is None or last_id > seq_now
-            snapshot = await store.last_event(run_id) if fresh else None
-        if fresh:
-            if snapshot is None:
-                return
-            hub.ready(run_id, snapshot.seq)
-            await out.write(snapshot.frame + END if snapshot.is_terminal else snapshot.frame)
-            if snapshot.is_terminal:
-                return
-            sub.sent, catch_up = snapshot.seq, False
-        elif current is not None and last_id == seq_now and RunStatus(current.status).is_terminal:
-            await out.write(END)  # it has the terminal event already (the connection broke)
+            start = await _starting_point(store, run_id, last_id)
+        if start.frame:
+            await out.write(start.frame)
+        if start.done:
             return
-        else:
-            sub.sent, catch_up = last_id or 0, True
+        if start.snapshot_seq is not None:
+            hub.ready(run_id, start.snapshot_seq)
+        sub.sent, catch_up = start.sent, start.catch_up
         try:
             await _live(out, store, hub, sub, run_id, catch_up=catch_up, page=page)
         finally:
             sub.detach()
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where a new stream begins: what to write first, then live or a replay from `sent`.
+
+    Only these few values outlive the opening reads, not the rows they came from: a
+    watcher that waits for hours should not hold a run's row and its JSON all along.
+    """
+
+    frame: bytes = b""
+    done: bool = False
+    sent: int = 0
+    catch_up: bool = False
+    snapshot_seq: int | None = None
+
+
+async def _starting_point(store: RunStore, run_id: str, last_id: int | None) -> Start:
+    current = await store.get_run_any_tenant(run_id)
+    seq_now = current.seq if current is not None else 0
+    if last_id is None or last_id > seq_now:
+        snapshot = await store.last_event(run_id)
+        if snapshot is None:
+            return Start(done=True)
+        if snapshot.is_terminal:
+            return Start(frame=snapshot.frame + END, done=True)
+        return Start(frame=snapshot.frame, sent=snapshot.seq, snapshot_seq=snapshot.seq)
+    if current is not None and last_id == seq_now and RunStatus(current.status).is_terminal:
+        return Start(frame=END, done=True)  # it has the terminal event (the connection broke)
+    return Start(sent=last_id, catch_up=True)
 
 
 async def _live(
