@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -104,6 +104,10 @@ async def _until_disconnect(receive: Receive) -> None:
 
 
 Body = Callable[[Connection], Awaitable[None]]
+_RAW_HEADERS = [
+    (name.lower().encode("latin-1"), value.encode("latin-1"))
+    for name, value in {**HEADERS, "Content-Type": "text/event-stream; charset=utf-8"}.items()
+]
 
 # Scope key under which `KeepServerSend` puts the server's own `send`.
 SERVER_SEND = "progress_sse.server_send"
@@ -132,17 +136,14 @@ class EventStream(Response):
     media_type = "text/event-stream"
 
     def __init__(
-        self,
-        body: Body,
-        *,
-        headers: Mapping[str, str] | None = None,
-        on_close: Callable[[], Awaitable[None]] | None = None,
+        self, body: Body, *, on_close: Callable[[], Awaitable[None]] | None = None
     ) -> None:
         self.status_code = 200
         self.background = None
         self._body = body
         self._on_close = on_close
-        self.init_headers({**HEADERS, **(headers or {})})
+        # The header pairs are shared; the list is not (middleware may append to it).
+        self.raw_headers = list(_RAW_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

@@ -100,15 +100,9 @@ async def write_stream(
     await out.write(retry_line(retry_ms))
     with hub.subscribe(run_id) as sub:  # subscribe before reading: nothing falls between
         out.on_disconnect = sub.wake.set
-        async with openings or contextlib.nullcontext():
-            start = await _starting_point(store, run_id, last_id)
-        if start.frame:
-            await out.write(start.frame)
-        if start.done:
+        catch_up = await _begin(out, store, hub, sub, run_id, last_id, openings)
+        if catch_up is None:
             return
-        if start.snapshot_seq is not None:
-            hub.ready(run_id, start.snapshot_seq)
-        sub.sent, catch_up = start.sent, start.catch_up
         try:
             await _live(out, store, hub, sub, run_id, catch_up=catch_up, page=page)
         finally:
@@ -128,6 +122,23 @@ class Start:
     sent: int = 0
     catch_up: bool = False
     snapshot_seq: int | None = None
+
+
+async def _begin(
+    out: Connection, store: RunStore, hub: Hub, sub: Subscriber, run_id: str,
+    last_id: int | None, openings: asyncio.Semaphore | None,
+) -> bool | None:  # fmt: skip
+    """Write the snapshot (or nothing, before a replay); None if the stream is over."""
+    async with openings or contextlib.nullcontext():
+        start = await _starting_point(store, run_id, last_id)
+    if start.frame:
+        await out.write(start.frame)
+    if start.done:
+        return None
+    if start.snapshot_seq is not None:
+        hub.ready(run_id, start.snapshot_seq)
+    sub.sent = start.sent
+    return start.catch_up
 
 
 async def _starting_point(store: RunStore, run_id: str, last_id: int | None) -> Start:
