@@ -214,6 +214,7 @@ def watch_metrics(svc: Services, engine: AsyncEngine) -> None:
         delivered=lambda: svc.hub.stats.delivered,
         conflated=lambda: svc.hub.stats.conflated,
         events_written=lambda: svc.store.events_written,
+        progress_writes=lambda: svc.store.progress_writes,
         stale_detected=lambda: svc.liveness.detected,
         webhooks_delivered=lambda: notifier.delivered if notifier else 0,
         webhooks_dead=lambda: notifier.dead if notifier else 0,

@@ -248,7 +248,7 @@ class JobContext:
     async def _milestone(self, step: StepState) -> None:
         self._check()
         self._writer.offer_milestone(self._draft(step))
-        await asyncio.sleep(0)  # step changes are written at once
+        await asyncio.sleep(0)  # let the writer take it (now, or at its next write)
 
     # -- the business transaction ----------------------------------------------------
 

@@ -42,6 +42,7 @@ class Sources:
     delivered: Any  # () -> int
     conflated: Any
     events_written: Any
+    progress_writes: Any
     stale_detected: Any
     webhooks_delivered: Any
     webhooks_dead: Any
@@ -65,6 +66,11 @@ class Metrics:
             "progress_sse_db_pool_checked_out",
             "Database connections in use (run store pool)",
             multiprocess_mode="livesum",
+            **kw,
+        )
+        self.progress_writes = Counter(
+            "progress_sse_progress_writes",
+            "Progress write transactions (at most 1/PROGRESS_INTERVAL_S per run)",
             **kw,
         )
         self.events_published = Counter(
@@ -127,6 +133,7 @@ class Metrics:
         self.streams_open.set(s.watchers())
         self.pool_checked_out.set(s.pool_checked_out())
         self._add("published", self.events_published, s.events_written())
+        self._add("writes", self.progress_writes, s.progress_writes())
         self._add("delivered", self.events_delivered, s.delivered())
         self._add("conflated", self.ticks_conflated, s.conflated())
         self._add("stale", self.stale_detected, s.stale_detected())

@@ -64,6 +64,7 @@ class RunStore:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
         self.events_written = 0
+        self.progress_writes = 0  # write_progress transactions (metrics, benchmarks)
 
     # -- creating and reading -------------------------------------------------
 
@@ -379,6 +380,7 @@ class RunStore:
                 await self._insert_events(session, events, now)
             for step in steps:
                 await self._upsert_step(session, run_id, step)
+        self.progress_writes += 1
         return bool(cancel)
 
     @staticmethod

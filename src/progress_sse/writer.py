@@ -1,10 +1,12 @@
 """Coalesced persistence of one run's progress, on its own short transactions.
 
 A job may report a million ticks; a tick only marks the run dirty, and the
-writer builds one snapshot of the newest state per `interval` (about 10 writes
-per second by default), plus every milestone (a step change) at once. Each
-batch is one transaction on the run store: the events, the run row (which is
-also the heartbeat) and changed steps. Nothing here touches the job's
+writer makes at most one write per `interval` (10 per second by default): a
+snapshot of the newest state, plus every milestone (a step change) offered
+since the last write, each its own event, never coalesced away. A write
+after a quiet spell happens at once. Each write is one transaction on the
+run store: the events, the run row (which is also the heartbeat) and changed
+steps. Nothing here touches the job's
 business transaction (issue 2, point 4).
 """
 
@@ -71,7 +73,6 @@ class ProgressWriter:
         self._steps: dict[int, dict[str, Any]] = {}
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._urgent = False
         self._last_flush = 0.0
         self._lock = asyncio.Lock()
         self._task: asyncio.Task[None] | None = None
@@ -89,7 +90,6 @@ class ProgressWriter:
         """A step change: persisted as its own event, never coalesced away."""
         self._milestones.append(draft)
         self._dirty = False  # the milestone is the newest state
-        self._urgent = True
         self._wake.set()
 
     def queue_step(self, step: dict[str, Any]) -> None:
@@ -103,7 +103,7 @@ class ProgressWriter:
         return (
             self._wake.is_set()
             and not self._lock.locked()  # a flush in flight will pick the tick up anyway
-            and (self._urgent or time.monotonic() - self._last_flush >= self.interval_s)
+            and time.monotonic() - self._last_flush >= self.interval_s
         )
 
     async def _loop(self) -> None:
@@ -111,7 +111,7 @@ class ProgressWriter:
             with suppress(TimeoutError):  # nothing new: the flush below is a pure heartbeat
                 await asyncio.wait_for(self._wake.wait(), timeout=self.heartbeat_s)
             wait = self._last_flush + self.interval_s - time.monotonic()
-            if not self._urgent and wait > 0:
+            if wait > 0:  # at most one write per interval, step changes included
                 with suppress(TimeoutError):  # coalesce until the interval is up, unless closing
                     await asyncio.wait_for(self._stop.wait(), timeout=wait)
             try:
@@ -130,7 +130,6 @@ class ProgressWriter:
         """Write whatever is pending (or just the heartbeat) in one transaction."""
         async with self._lock:
             self._wake.clear()
-            self._urgent = False
             milestones, queued, dirty = self._milestones, self._steps, self._dirty
             drafts = list(milestones)
             if dirty and self.snapshot is not None:

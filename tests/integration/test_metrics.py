@@ -24,6 +24,7 @@ SERIES = [
     "progress_sse_webhook_notifications_total",
     "progress_sse_db_pool_checked_out",
     "progress_sse_db_statements_total",
+    "progress_sse_progress_writes_total",
 ]
 
 

@@ -143,11 +143,24 @@ async def test_milestones_are_never_coalesced_away() -> None:
     assert published.events == store.events
 
 
-async def test_a_milestone_makes_the_writer_due_at_once() -> None:
+async def test_a_milestone_after_a_quiet_spell_makes_the_writer_due_at_once() -> None:
     writer = make(FakeStore(), Published())
     assert not writer.due
     writer.offer_milestone(draft("A"))
     assert writer.due
+
+
+async def test_right_after_a_write_a_milestone_waits_for_the_interval_too() -> None:
+    """At most one write per interval (≤ 10/s by default), step changes included."""
+    store = FakeStore()
+    writer = make(store, Published(), interval_s=10.0)
+    await writer.flush()
+    for name in "ABCDE":  # a burst: one step ends, the next starts, ...
+        writer.offer_milestone(draft(name))
+    assert not writer.due
+    await writer.close()
+    assert len(store.calls) == 2, "the whole burst went in one write"
+    assert messages(store.events) == list("ABCDE")
 
 
 async def test_a_tick_is_due_only_after_the_interval() -> None:
