@@ -45,26 +45,25 @@ async def raw_fanout(n: int, logs: Path) -> dict[str, Any]:
 
 
 async def ours_fanout(n: int, logs: Path, interval_s: float = 0) -> dict[str, Any]:
-    async with harness.sqlite_db() as url:
-        key = await harness.prepare(url)
-        env = harness.ours_env(url, n, job_concurrency=1, progress_interval_s=interval_s)
-        async with harness.ours(logs, key, env) as server, harness.api(server) as client:
-            gate = await harness.start_run(client, harness.GATE)
-            await harness.wait_status(client, gate["id"], {"running"})
-            params = {"items": STEPS, "delay_ms": int(INTERVAL_S * 1000), "lock": "bench"}
-            run = await harness.start_run(client, params)
+    async with harness.ours_gated(logs, n, progress_interval_s=interval_s) as (
+        server,
+        client,
+        gate,
+    ):
+        params = {"items": STEPS, "delay_ms": int(INTERVAL_S * 1000), "lock": "bench"}
+        run = await harness.start_run(client, params)
 
-            queued: list[str] = []
+        queued: list[str] = []
 
-            async def start() -> None:  # every watcher is in: let the run go
-                queued.append((await harness.show(client, run["id"]))["status"])
-                await harness.cancel(client, gate["id"])
+        async def start() -> None:  # every watcher is in: let the run go
+            queued.append((await harness.show(client, run["id"]))["status"])
+            await harness.cancel(client, gate["id"])
 
-            args = ["--path", run["events_url"], "--n", n, "--skip-first"]
-            figures = await harness.drive(server, "stream", args, start)
-            if queued != ["pending"]:  # the gate leaked: the watchers missed the start
-                raise RuntimeError(f"the bench run was {queued} before the gate opened")
-            return figures
+        args = ["--path", run["events_url"], "--n", n, "--skip-first"]
+        figures = await harness.drive(server, "stream", args, start)
+        if queued != ["pending"]:  # the gate leaked: the watchers missed the start
+            raise RuntimeError(f"the bench run was {queued} before the gate opened")
+        return figures
 
 
 def describe(f: dict[str, Any]) -> str:

@@ -217,6 +217,24 @@ async def ours(
         yield server
 
 
+@contextlib.asynccontextmanager
+async def ours_gated(
+    logs: Path, streams: int, **extra: str | int | float
+) -> AsyncIterator[tuple[Server, httpx.AsyncClient, dict[str, Any]]]:
+    """Our server (SQLite, one job slot) with a gate run holding that slot.
+
+    A run started now stays queued until the gate is cancelled, so watchers can
+    all be connected before it begins.
+    """
+    async with sqlite_db() as url:
+        key = await prepare(url)
+        env = ours_env(url, streams, job_concurrency=1, **extra)
+        async with ours(logs, key, env) as server, api(server) as client:
+            gate = await start_run(client, GATE)
+            await wait_status(client, gate["id"], {"running"})
+            yield server, client, gate
+
+
 def api(server: Server) -> httpx.AsyncClient:
     headers = {"Authorization": f"Bearer {server.key}"} if server.key else {}
     return httpx.AsyncClient(base_url=server.base, headers=headers, timeout=30)

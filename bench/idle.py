@@ -31,18 +31,17 @@ async def naive_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
 
 
 async def ours_idle(n: int, hold: float, logs: Path) -> dict[str, Any]:
-    async with harness.sqlite_db() as url:
-        key = await harness.prepare(url)
-        env = harness.ours_env(url, n, job_concurrency=1, ping_interval_s=PING_INTERVAL_S)
-        async with harness.ours(logs, key, env) as server, harness.api(server) as client:
-            gate = await harness.start_run(client, harness.GATE)
-            await harness.wait_status(client, gate["id"], {"running"})
-            queued = await harness.start_run(client, {"items": 1, "lock": "idle"})
-            args: list[str | int | float] = ["--path", queued["events_url"], "--n", n]
-            args += ["--hold", hold]
-            args += ["--rss-pid", server.pid, "--ping-interval", PING_INTERVAL_S]
-            args += ["--ping-slack", SLACK]
-            return await harness.hold_open(server, "idle", args, 600 + hold)
+    async with harness.ours_gated(logs, n, ping_interval_s=PING_INTERVAL_S) as (
+        server,
+        client,
+        _gate,
+    ):
+        queued = await harness.start_run(client, {"items": 1, "lock": "idle"})
+        args: list[str | int | float] = ["--path", queued["events_url"], "--n", n]
+        args += ["--hold", hold]
+        args += ["--rss-pid", server.pid, "--ping-interval", PING_INTERVAL_S]
+        args += ["--ping-slack", SLACK]
+        return await harness.hold_open(server, "idle", args, 600 + hold)
 
 
 def describe(f: dict[str, Any]) -> str:
