@@ -71,7 +71,12 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         fetch=lambda run_id, after: store.events_after(run_id, after, settings.replay_page),
     )
     broker: Broker = (
-        PgBroker(hub, asyncpg_dsn(settings.database_url), probe_s=settings.listen_probe_s)
+        PgBroker(
+            hub,
+            asyncpg_dsn(settings.database_url),
+            probe_s=settings.listen_probe_s,
+            origin=store.origin,
+        )
         if settings.database_url.startswith("postgresql")
         else LocalBroker(hub)
     )

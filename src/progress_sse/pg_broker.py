@@ -33,11 +33,24 @@ def asyncpg_dsn(sqlalchemy_url: str) -> str:
     return sqlalchemy_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
+OWN_HINT_DELAY_S = 0.5
+
+
+def parse_hint(payload: str) -> tuple[str, int, str] | None:
+    """`run_id:seq[:origin]` -> (run_id, seq, origin); None for anything else."""
+    run_id, _, rest = payload.partition(":")
+    seq, _, origin = rest.partition(":")
+    if not run_id or not (seq.isascii() and seq.isdigit()):
+        return None
+    return run_id, int(seq), origin
+
+
 class PgBroker:
     """LISTENs for hints from every process; delivers this process's events at once."""
 
-    def __init__(self, hub: Hub, dsn: str, *, probe_s: float = 2.0) -> None:
+    def __init__(self, hub: Hub, dsn: str, *, probe_s: float = 2.0, origin: str = "") -> None:
         self.hub = hub
+        self.origin = origin  # NOTIFYs signed with it are this process's own
         self.dsn = dsn
         self.probe_s = probe_s
         self.reconnects = 0
@@ -77,9 +90,17 @@ class PgBroker:
                 await asyncio.wait_for(conn.close(), 2)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        run_id, _, seq = payload.rpartition(":")
-        if run_id and seq.isdigit():
-            self.hub.hint(run_id, int(seq))
+        hint = parse_hint(payload)
+        if hint is None:
+            return
+        run_id, seq, origin = hint
+        if origin and origin == self.origin:
+            # Our own commit: `publish` delivers it in a moment. A NOTIFY can arrive
+            # first, and reading the table for it would be wasted, so look again later:
+            # only if the direct delivery never came (a cancelled task) is it read.
+            asyncio.get_running_loop().call_later(OWN_HINT_DELAY_S, self.hub.hint, run_id, seq)
+        else:
+            self.hub.hint(run_id, seq)
 
     def _on_terminated(self, _conn: Any) -> None:
         self._lost.set()

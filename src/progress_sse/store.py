@@ -63,6 +63,8 @@ class RunStore:
 
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self.sessions = sessions
+        # Signs this process's NOTIFYs: its own events reach its hub directly.
+        self.origin = secrets.token_hex(4)
         self.events_written = 0
         self.progress_writes = 0  # write_progress transactions (metrics, benchmarks)
 
@@ -489,15 +491,17 @@ class RunStore:
     ) -> None:
         """Persist events; on PostgreSQL also NOTIFY, delivered only if this transaction commits.
 
-        The payload is a hint (`run_id:seq`, far below the 8,000-byte limit):
-        listeners read the events themselves from this table.
+        The payload is a hint (`run_id:seq:origin`, far below the 8,000-byte
+        limit): listeners read the events themselves from this table.
         """
         await session.execute(sa.insert(RunEventRow), [_event_row(e, now) for e in events])
         self.events_written += len(events)  # for metrics (counted once the INSERT ran)
         if self.on_postgresql:
             last = events[-1]
             await session.execute(
-                sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, f"{last.run_id}:{last.seq}"))
+                sa.select(
+                    sa.func.pg_notify(NOTIFY_CHANNEL, f"{last.run_id}:{last.seq}:{self.origin}")
+                )
             )
 
     # -- liveness -------------------------------------------------------------------
