@@ -48,6 +48,13 @@ def to_event(row: RunEventRow) -> RunEvent:
     )
 
 
+# The hot write path uses the tables (Core), not the ORM: an ORM-enabled UPDATE also
+# evaluates its criteria against the session's objects, a cost per progress write.
+RUNS: sa.Table = Run.__table__  # type: ignore[assignment]
+EVENTS: sa.Table = RunEventRow.__table__  # type: ignore[assignment]
+STEPS: sa.Table = RunStep.__table__  # type: ignore[assignment]
+
+
 def _event_row(event: RunEvent, now: datetime) -> dict[str, Any]:
     return {
         "run_id": event.run_id,
@@ -364,16 +371,17 @@ class RunStore:
         values = dict(run_values, heartbeat_at=self.clock())
         if events:
             values["seq"] = events[-1].seq
+        runs = RUNS.c
         async with self.sessions.begin() as session:
             result = await session.execute(
-                sa.update(Run)
+                sa.update(RUNS)
                 .where(
-                    Run.id == run_id,
-                    Run.lease_token == lease,
-                    Run.status == RunStatus.RUNNING.value,
+                    runs.id == run_id,
+                    runs.lease_token == lease,
+                    runs.status == RunStatus.RUNNING.value,
                 )
                 .values(**values)
-                .returning(Run.cancel_requested)
+                .returning(runs.cancel_requested)
             )
             cancel = result.scalar_one_or_none()
             if cancel is None:
@@ -388,13 +396,14 @@ class RunStore:
     @staticmethod
     async def _upsert_step(session: AsyncSession, run_id: str, step: dict[str, Any]) -> None:
         values = dict(step, run_id=run_id)
+        steps = STEPS.c
         updated = await session.execute(
-            sa.update(RunStep)
-            .where(RunStep.run_id == run_id, RunStep.index == step["index"])
+            sa.update(STEPS)
+            .where(steps.run_id == run_id, steps.index == step["index"])
             .values(**values)
         )
         if updated.rowcount == 0:  # type: ignore[attr-defined]
-            await session.execute(sa.insert(RunStep).values(**values))
+            await session.execute(sa.insert(STEPS).values(**values))
 
     async def finish(
         self,
@@ -494,7 +503,7 @@ class RunStore:
         The payload is a hint (`run_id:seq:origin`, far below the 8,000-byte
         limit): listeners read the events themselves from this table.
         """
-        await session.execute(sa.insert(RunEventRow), [_event_row(e, now) for e in events])
+        await session.execute(sa.insert(EVENTS), [_event_row(e, now) for e in events])
         self.events_written += len(events)  # for metrics (counted once the INSERT ran)
         if self.on_postgresql:
             last = events[-1]
