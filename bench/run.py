@@ -67,7 +67,12 @@ Notes:
   its business transaction, so runs serialize by design.
 - sse-vs-polling counts the SQL statements the server process sent
   (progress_sse_db_statements_total); the live run's own progress writes are in every
-  figure, each /metrics scrape adds ~2."""
+  figure, each /metrics scrape adds ~2.
+- fanout, "default coalescing" row: the service's defaults (ticks coalesced to at most
+  one write per 0.1 s, step changes kept and written with the next write), so a step
+  change can wait up to 100 ms for its write: that wait is the row's p99.
+- many-runs needs PostgreSQL max_connections >= 300 (each running demo job holds one
+  business connection); the suite checks it and says how to raise it."""
 
 
 def parse_args() -> argparse.Namespace:
