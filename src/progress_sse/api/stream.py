@@ -164,6 +164,8 @@ async def _live(
         if catch_up:
             sub.reset_lag()
             async for event in _replay(store, run_id, sub.sent, page):
+                if out.disconnected:
+                    return  # nobody is reading: stop paging through the table
                 await out.write(event.frame + END if event.is_terminal else event.frame)
                 sub.sent = event.seq
                 if event.is_terminal:
