@@ -8,6 +8,7 @@ user supplies can start a new SSE field or event.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -73,6 +74,12 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub(v) for v in value]
     return value
+
+
+def wire(events: Sequence[RunEvent]) -> bytes:
+    """What a watcher is sent for `events` (in seq order): their frames, `end` after a terminal."""
+    body = b"".join(event.frame for event in events)
+    return body + END if events and events[-1].is_terminal else body
 
 
 def retry_line(retry_ms: int) -> bytes:

@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from progress_sse.events import END, PING, RunEvent
+from progress_sse.events import PING, RunEvent, wire
 
 # Larger writes go through the stream's own task, which waits for the client to read.
 MAX_WRITE_IN_PLACE = 64 * 1024
@@ -115,22 +115,37 @@ class Subscriber:
         self.wake.set()
 
     def push(self, event: RunEvent) -> None:
-        if event.seq <= self.sent:
-            return  # already written (a snapshot read can overtake its own delivery)
+        """One event: written in place if caught up, else buffered."""
+        self.push_batch([event], wire([event]))
+
+    def push_batch(self, events: list[RunEvent], body: bytes) -> None:
+        """Events in seq order, and `body`, their `wire` bytes (encoded once for all)."""
+        if events[0].seq <= self.sent:  # a snapshot read can overtake its own delivery
+            events = [event for event in events if event.seq > self.sent]
+            if not events:
+                return
+            body = wire(events)
         sink = self.sink
-        if sink is not None and len(event.frame) > MAX_WRITE_IN_PLACE:
-            self._fall_back()  # as in push_batch
+        if sink is not None and len(body) > MAX_WRITE_IN_PLACE:
+            # A server buffers a write whole: a stalled watcher must not cost megabytes.
+            # The stream writes them itself, each send waiting for the client to read.
+            self._fall_back()
             sink = None
-        if sink is not None:
-            self.sent = event.seq
-            self._stats.delivered += 1
-            if event.is_terminal:
-                self.finished = True
-                sink.write_now(event.frame + END)
-                self._fall_back()
-            elif not sink.write_now(event.frame):
-                self._fall_back()
+        if sink is None:
+            for event in events:
+                self._buffer(event)
             return
+        last = events[-1]
+        self.sent = last.seq
+        self._stats.delivered += len(events)
+        if last.is_terminal:
+            self.finished = True
+            sink.write_now(body)
+            self._fall_back()
+        elif not sink.write_now(body):
+            self._fall_back()
+
+    def _buffer(self, event: RunEvent) -> None:
         latest = self._latest
         if event.event is None and latest is not None and latest.step_key == event.step_key:
             self._latest = event  # same step state: only the newest tick matters
@@ -166,28 +181,6 @@ class Subscriber:
         self.wake.clear()
         self._stats.delivered += len(events)
         return events
-
-    def push_batch(self, events: list[RunEvent], body: bytes) -> None:
-        """Several events whose frames are joined in `body` (with `end` after a terminal)."""
-        sink = self.sink
-        if sink is not None and len(body) > MAX_WRITE_IN_PLACE:
-            # A server buffers a write whole: a stalled watcher must not cost megabytes.
-            # The stream writes them itself, each send waiting for the client to read.
-            self._fall_back()
-            sink = None
-        if sink is None or events[0].seq <= self.sent:
-            for event in events:
-                self.push(event)
-            return
-        last = events[-1]
-        self.sent = last.seq
-        self._stats.delivered += len(events)
-        if last.is_terminal:
-            self.finished = True
-            sink.write_now(body)
-            self._fall_back()
-        elif not sink.write_now(body):
-            self._fall_back()
 
     def ping(self, silent_since: float) -> None:
         """A keep-alive comment, if caught up and nothing was written since `silent_since`."""
@@ -243,7 +236,7 @@ class Hub:
         """Hand a run's new events (in seq order) to its watchers here.
 
         Several events at once (a burst of step changes) reach a caught-up
-        watcher as one write of their frames joined, encoded once for all.
+        watcher as one write, encoded once for all.
         """
         channel = self.channels.get(run_id)
         if channel is None:
@@ -253,14 +246,7 @@ class Hub:
         if not fresh:
             return
         channel.last_seq = fresh[-1].seq
-        if len(fresh) == 1:
-            event = fresh[0]
-            for sub in channel.subscribers:
-                sub.push(event)
-            return
-        body = b"".join(event.frame for event in fresh)
-        if fresh[-1].is_terminal:
-            body += END
+        body = wire(fresh)
         for sub in channel.subscribers:
             sub.push_batch(fresh, body)
 

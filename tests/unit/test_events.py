@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from progress_sse.events import END, PING, RunEvent, encode, iso, retry_line, scrub
+from progress_sse.events import END, PING, RunEvent, encode, iso, retry_line, scrub, wire
 from progress_sse.statuses import EventName
 
 HOSTILE = [
@@ -158,3 +158,11 @@ def test_ping_is_a_comment_and_end_is_a_named_empty_event() -> None:
     assert PING == b": ping\n\n"
     assert END == b"event: end\ndata: {}\n\n"
     assert json.loads(lines(END)[1].removeprefix("data: ")) == {}
+
+
+def test_wire_is_the_frames_in_order_with_end_only_after_a_terminal_event() -> None:
+    tick = RunEvent("r1", 1, None, {"seq": 1})
+    done = RunEvent("r1", 2, EventName.COMPLETE, {"seq": 2})
+    assert wire([tick]) == tick.frame
+    assert wire([tick, done]) == tick.frame + done.frame + END
+    assert wire([done]) == done.frame + END

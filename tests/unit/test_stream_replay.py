@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -68,7 +69,7 @@ class Client:
 async def stream(store: TableStore, client: Client, last_id: int | None) -> None:
     await write_stream(
         cast(Connection, client), cast(RunStore, store), Hub(8), "r1", last_id,
-        retry_ms=3000, page=10,
+        retry_ms=3000, page=10, openings=asyncio.Semaphore(1),
     )  # fmt: skip
 
 

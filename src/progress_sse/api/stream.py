@@ -9,7 +9,6 @@ is read back from the event table.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,7 +18,7 @@ from starlette.responses import Response
 from progress_sse.api.body import is_ascii_number
 from progress_sse.api.runs import caller
 from progress_sse.auth import Principal
-from progress_sse.events import END, RunEvent, retry_line
+from progress_sse.events import END, RunEvent, retry_line, wire
 from progress_sse.fanout import Hub, Subscriber
 from progress_sse.services import Services, services
 from progress_sse.sse import Connection, EventStream
@@ -88,7 +87,7 @@ async def write_stream(
     *,
     retry_ms: int,
     page: int,
-    openings: asyncio.Semaphore | None = None,
+    openings: asyncio.Semaphore,
 ) -> None:
     """The frames of one watcher, from first `retry:` to `end`.
 
@@ -120,23 +119,22 @@ class Start:
     frame: bytes = b""
     done: bool = False
     sent: int = 0
-    catch_up: bool = False
-    snapshot_seq: int | None = None
+    catch_up: bool = False  # False: `frame` is the snapshot, and live events follow it
 
 
 async def _begin(
     out: Connection, store: RunStore, hub: Hub, sub: Subscriber, run_id: str,
-    last_id: int | None, openings: asyncio.Semaphore | None,
+    last_id: int | None, openings: asyncio.Semaphore,
 ) -> bool | None:  # fmt: skip
     """Write the snapshot (or nothing, before a replay); None if the stream is over."""
-    async with openings or contextlib.nullcontext():
+    async with openings:
         start = await _starting_point(store, run_id, last_id)
     if start.frame:
         await out.write(start.frame)
     if start.done:
         return None
-    if start.snapshot_seq is not None:
-        hub.ready(run_id, start.snapshot_seq)
+    if not start.catch_up:
+        hub.ready(run_id, start.sent)
     sub.sent = start.sent
     return start.catch_up
 
@@ -148,9 +146,7 @@ async def _starting_point(store: RunStore, run_id: str, last_id: int | None) -> 
         snapshot = await store.last_event(run_id)
         if snapshot is None:
             return Start(done=True)
-        if snapshot.is_terminal:
-            return Start(frame=snapshot.frame + END, done=True)
-        return Start(frame=snapshot.frame, sent=snapshot.seq, snapshot_seq=snapshot.seq)
+        return Start(frame=wire([snapshot]), done=snapshot.is_terminal, sent=snapshot.seq)
     if current is not None and last_id == seq_now and RunStatus(current.status).is_terminal:
         return Start(frame=END, done=True)  # it has the terminal event (the connection broke)
     return Start(sent=last_id, catch_up=True)
@@ -166,7 +162,7 @@ async def _live(
             async for event in _replay(store, run_id, sub.sent, page):
                 if out.disconnected:
                     return  # nobody is reading: stop paging through the table
-                await out.write(event.frame + END if event.is_terminal else event.frame)
+                await out.write(wire([event]))
                 sub.sent = event.seq
                 if event.is_terminal:
                     return
@@ -182,7 +178,7 @@ async def _live(
             if event.seq <= sub.sent:
                 continue
             sub.sent = event.seq
-            await out.write(event.frame + END if event.is_terminal else event.frame)
+            await out.write(wire([event]))
             if event.is_terminal:
                 return
         if hub.closing:
