@@ -30,6 +30,11 @@ def iso(ts: datetime) -> str:
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def iso_or_none(ts: datetime | None) -> str | None:
+    """`iso`, for a moment that may not have happened yet (`started_at`, say)."""
+    return iso(ts) if ts is not None else None
+
+
 def dumps(data: Any) -> str:
     return _dumps(data)
 

@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
-from progress_sse.events import iso
+from progress_sse.events import iso_or_none
 from progress_sse.liveness import is_stale
 from progress_sse.models import Run, RunStep
-
-
-def _ts(value: datetime | None) -> str | None:
-    return iso(value) if value is not None else None
 
 
 def step_json(step: RunStep) -> dict[str, Any]:
@@ -25,8 +20,8 @@ def step_json(step: RunStep) -> dict[str, Any]:
         "processed": step.processed,
         "skipped": step.skipped,
         "total": step.total,
-        "started_at": _ts(step.started_at),
-        "finished_at": _ts(step.finished_at),
+        "started_at": iso_or_none(step.started_at),
+        "finished_at": iso_or_none(step.finished_at),
         "duration_s": (
             round((step.finished_at - step.started_at).total_seconds(), 3)
             if step.started_at and step.finished_at
@@ -59,10 +54,10 @@ def run_json(
         "eta_s": run.eta_s,
         "seq": run.seq,
         "attempt": run.attempt,
-        "heartbeat_at": _ts(run.heartbeat_at),
-        "created_at": _ts(run.created_at),
-        "started_at": _ts(run.started_at),
-        "finished_at": _ts(run.finished_at),
+        "heartbeat_at": iso_or_none(run.heartbeat_at),
+        "created_at": iso_or_none(run.created_at),
+        "started_at": iso_or_none(run.started_at),
+        "finished_at": iso_or_none(run.finished_at),
         "error": run.error,
         "error_code": run.error_code,
         "result": run.result,

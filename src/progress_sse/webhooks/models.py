@@ -8,6 +8,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
+from progress_sse.events import iso, iso_or_none
 from progress_sse.models import Base, JSONType, UTCDateTime
 
 
@@ -81,8 +82,6 @@ class FailedNotification(Base):
 
 
 def failed_json(row: FailedNotification) -> dict[str, Any]:
-    from progress_sse.events import iso
-
     return {
         "id": row.id,
         "delivery_id": row.notification_id,
@@ -95,5 +94,5 @@ def failed_json(row: FailedNotification) -> dict[str, Any]:
         "last_status_code": row.last_status_code,
         "failed_at": iso(row.failed_at),
         "retried": row.retried,
-        "retried_at": iso(row.retried_at) if row.retried_at else None,
+        "retried_at": iso_or_none(row.retried_at),
     }

@@ -13,7 +13,7 @@ import secrets
 from datetime import datetime
 from typing import Any
 
-from progress_sse.events import dumps, iso
+from progress_sse.events import dumps, iso, iso_or_none
 from progress_sse.statuses import RunStatus
 
 EVENTS = ("complete", "error", "cancelled", "stale")
@@ -77,7 +77,7 @@ def run_summary(
         "error": error,
         "error_code": error_code,
         "created_at": iso(created_at),
-        "started_at": iso(started_at) if started_at else None,
+        "started_at": iso_or_none(started_at),
         "finished_at": iso(finished_at),
         "url": f"/api/runs/{run_id}",
     }
