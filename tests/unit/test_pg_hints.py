@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 
 import pytest
 
@@ -31,49 +33,50 @@ def event(seq: int) -> RunEvent:
     return RunEvent("r1", seq, None, {"seq": seq})
 
 
-def hub_reading_into(reads: list[int]) -> Hub:
+@contextlib.contextmanager
+def watched_run(reads: list[int]) -> Iterator[PgBroker]:
+    """A broker of process "mine" whose hub watches r1, caught up to seq 1.
+
+    Every read of the table is recorded in `reads` (as its `after`); the table holds 1 and 2.
+    """
+
     async def fetch(_run_id: str, after: int) -> list[RunEvent]:
         reads.append(after)
-        return [event(seq) for seq in range(after + 1, 3)]  # the table holds seqs 1 and 2
+        return [event(seq) for seq in range(after + 1, 3)]
 
-    return Hub(8, fetch=fetch)
+    hub = Hub(8, fetch=fetch)
+    with hub.subscribe("r1"):
+        hub.ready("r1", 1)
+        yield PgBroker(hub, "postgresql://unused", origin="mine")
+
+
+@pytest.fixture
+def short_delay(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pg_broker, "OWN_HINT_DELAY_S", 0.02)
 
 
 async def test_a_hint_from_another_process_is_read_from_the_table_at_once() -> None:
     reads: list[int] = []
-    hub = hub_reading_into(reads)
-    broker = PgBroker(hub, "postgresql://unused", origin="mine")
-    with hub.subscribe("r1"):
-        hub.ready("r1", 1)
+    with watched_run(reads) as broker:
         broker._on_notify(None, 0, "", "r1:2:theirs")
         await asyncio.sleep(0.01)
     assert reads == [1, 2]  # from where it was, until caught up
 
 
-async def test_our_own_hint_costs_no_read_when_the_event_was_delivered_directly(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pg_broker, "OWN_HINT_DELAY_S", 0.02)
+@pytest.mark.usefixtures("short_delay")
+async def test_our_own_hint_costs_no_read_when_the_event_was_delivered_directly() -> None:
     reads: list[int] = []
-    hub = hub_reading_into(reads)
-    broker = PgBroker(hub, "postgresql://unused", origin="mine")
-    with hub.subscribe("r1"):
-        hub.ready("r1", 1)
+    with watched_run(reads) as broker:
         broker._on_notify(None, 0, "", "r1:2:mine")  # the NOTIFY overtook our publish
         await broker.publish("r1", [event(2)])
         await asyncio.sleep(0.05)
     assert reads == []
 
 
-async def test_our_own_hint_is_read_later_if_the_direct_delivery_never_came(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(pg_broker, "OWN_HINT_DELAY_S", 0.02)
+@pytest.mark.usefixtures("short_delay")
+async def test_our_own_hint_is_read_later_if_the_direct_delivery_never_came() -> None:
     reads: list[int] = []
-    hub = hub_reading_into(reads)
-    broker = PgBroker(hub, "postgresql://unused", origin="mine")
-    with hub.subscribe("r1"):
-        hub.ready("r1", 1)
+    with watched_run(reads) as broker:
         broker._on_notify(None, 0, "", "r1:2:mine")  # its publisher was cancelled
         await asyncio.sleep(0.01)
         assert reads == []
