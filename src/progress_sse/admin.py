@@ -7,6 +7,8 @@ import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import date
 
 from progress_sse import db
 from progress_sse.auth import Role, create_key, list_keys, revoke_key
@@ -110,15 +112,34 @@ async def seed_assets(settings: Settings, tenant: str, count: int) -> int:
     return len(rows)
 
 
-async def seed_demo(settings: Settings, tenant: str, assets: int = 0) -> tuple[str, str | None]:
-    """An admin key for `tenant`, an asset register and one short demo run."""
+@dataclass(frozen=True, slots=True)
+class DemoSeed:
+    key: str
+    run_id: str | None  # the short demo run, when this seed created it
+    opening_run_id: str | None  # the posting that opens the books, when created now
+    opening: Period | None  # the month it posts
+
+
+def opening_month(today: date) -> Period:
+    """The month before `today`'s: the demo's books open there, so this month posts in order."""
+    return Period.from_index(Period(today.year, today.month).index - 1)
+
+
+async def seed_demo(settings: Settings, tenant: str, assets: int = 0) -> DemoSeed:
+    """An admin key for `tenant`, an asset register and one short demo run.
+
+    With a register, the books are opened too: a posting run of last month
+    that allows the earlier months to stay unposted (as a tenant moving here
+    from another system does), so this month's run posts in order at once.
+    """
     key = await issue_key(settings, tenant, Role.ADMIN, name="demo")
     if assets:
         await seed_assets(settings, tenant, assets)
+    opening = opening_month(utc_now().date()) if assets else None
     engine = db.create_engine(settings.database_url, settings)
     try:
         store = RunStore(db.sessionmaker(engine))
-        run, created = await store.create_run(
+        demo_run, created = await store.create_run(
             NewRun(
                 tenant_id=tenant,
                 kind="demo",
@@ -128,9 +149,25 @@ async def seed_demo(settings: Settings, tenant: str, assets: int = 0) -> tuple[s
                 created_by="demo-seed",
             )
         )
+        opening_id = await _open_books(store, tenant, opening) if opening else None
     finally:
         await engine.dispose()
-    return key, run.id if created else None
+    return DemoSeed(key, demo_run.id if created else None, opening_id, opening)
+
+
+async def _open_books(store: RunStore, tenant: str, period: Period) -> str | None:
+    """Queue the opening posting once per tenant (an idempotency key makes a re-seed a no-op)."""
+    params = {
+        "year": period.year, "month": period.month, "dry_run": False,
+        "allow_earlier_unposted": True,
+    }  # fmt: skip
+    new = NewRun(
+        tenant_id=tenant, kind="asset_depreciation", params=params,
+        lock_key=f"asset_depreciation:{period}", idempotency_key="demo-seed:open-books",
+        created_by="demo-seed",
+    )  # fmt: skip
+    run, created = await store.create_run(new)
+    return run.id if created else None
 
 
 async def set_period_lock(settings: Settings, tenant: str, period: Period, *, locked: bool) -> None:

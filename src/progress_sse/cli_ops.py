@@ -215,17 +215,27 @@ def demo_seed(
     assets: Annotated[int, typer.Option(min=0, max=1_000_000, help="assets to create")] = 500,
     as_json: Json = False,
 ) -> None:
-    """Create the demo tenant, an asset register, an admin key (last line) and a demo run."""
+    """Create the demo tenant, an asset register, an admin key (last line) and a demo run.
+
+    With assets, it also queues the posting of last month that opens the books.
+    """
     settings = Settings()
     run_async(admin.migrate_all(settings))
-    key, run_id = run_async(admin.seed_demo(settings, tenant, assets))
+    seed = run_async(admin.seed_demo(settings, tenant, assets))
     if as_json:
-        emit_json({"tenant": tenant, "assets": assets, "run_id": run_id, "key": key})
+        emit_json({
+            "tenant": tenant, "assets": assets, "run_id": seed.run_id,
+            "opening_run_id": seed.opening_run_id,
+            "opening": str(seed.opening) if seed.opening else None, "key": seed.key,
+        })  # fmt: skip
         return
     typer.echo(f"tenant {tenant}: {assets} demo assets")
-    if run_id:
-        typer.echo(f"queued demo run {run_id}")
-    typer.echo(key)
+    if seed.run_id:
+        typer.echo(f"queued demo run {seed.run_id}")
+    if seed.opening_run_id:
+        typer.echo(f"queued the posting that opens the books in {seed.opening}:")
+        typer.echo(f"  run {seed.opening_run_id}")
+    typer.echo(seed.key)
 
 
 Year = Annotated[int, typer.Option(min=2000, max=2100, help="year")]
@@ -362,7 +372,8 @@ def setup_logging(settings: Settings) -> None:
 
 
 def _print_demo(settings: Settings) -> None:
-    key, run_id = run_async(admin.seed_demo(settings, "demo", DEMO_ASSETS))
+    seed = run_async(admin.seed_demo(settings, "demo", DEMO_ASSETS))
+    key, run_id = seed.key, seed.run_id
     base = f"http://{settings.host}:{settings.port}"
     today = datetime.now(UTC).date()
     body = json.dumps(
@@ -375,7 +386,8 @@ def _print_demo(settings: Settings) -> None:
                 "Demo tenant 'demo' is ready. Its admin API key (shown once):",
                 f"  {key}",
                 "",
-                f"It has {DEMO_ASSETS} demo assets. Depreciate this month and watch it:",
+                f"It has {DEMO_ASSETS} demo assets; its books open in {seed.opening} "
+                "(a posting queued now). Depreciate this month and watch it:",
                 f"  curl -s -X POST {base}/api/runs -H 'Authorization: Bearer {key}' "
                 f"-H 'Content-Type: application/json' -d '{body}'",
                 f"  curl -N {base}/api/runs/<id>/events -H 'Authorization: Bearer {key}'",

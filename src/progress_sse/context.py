@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from progress_sse.db import SQLITE_BEGIN, is_busy
 from progress_sse.errors import RunCancelled
 from progress_sse.events import utc_now
 from progress_sse.progress import (
@@ -26,6 +29,9 @@ from progress_sse.statuses import RunStatus, StepStatus
 from progress_sse.store import LeaseLost
 from progress_sse.writer import Draft, ProgressWriter
 
+WAITING = "Waiting for another run to finish writing…"
+WAIT_NOTICE_S = 0.25  # a lock not granted by then is announced as a wait
+
 
 class JobContext:
     """Handed to a job coroutine; every `await` on it is also a cancellation checkpoint."""
@@ -37,6 +43,7 @@ class JobContext:
         tenant_id: str,
         attempt: int,
         writer: ProgressWriter,
+        created_by: str | None = None,
         business: async_sessionmaker[AsyncSession],
         steps: Sequence[StepSpec] = (),
         log: logging.LoggerAdapter[logging.Logger] | None = None,
@@ -44,6 +51,7 @@ class JobContext:
         self.run_id = run_id
         self.tenant_id = tenant_id
         self.attempt = attempt
+        self.created_by = created_by  # who started the run (recorded on what it posts)
         self.log = log or logging.LoggerAdapter(logging.getLogger("progress_sse.job"), {})
         self._writer = writer
         self._business = business
@@ -252,12 +260,20 @@ class JobContext:
 
     # -- the business transaction ----------------------------------------------------
 
-    async def session(self) -> AsyncSession:
+    async def session(self, *, read_only: bool = False) -> AsyncSession:
         """The run's business session; its one transaction is committed by the runner
-        after the job returns, and rolled back if it raises or is cancelled."""
+        after the job returns, and rolled back if it raises or is cancelled.
+
+        It writes unless `read_only`: on SQLite it then takes the database's one
+        write lock at once, waiting (and saying so) while another run writes.
+        A read-only session reads a snapshot and never waits.
+        """
         if self._session is None:
-            self._session = self._business()
-            await self._session.begin()
+            if read_only:
+                self._session = self._business()
+                await self._session.begin()
+            else:
+                self._session = await self._begin_writing()
         return self._session
 
     @asynccontextmanager
@@ -268,9 +284,47 @@ class JobContext:
         chunks committed before stay, which is what makes a run resumable.
         """
         self._check()
-        async with self._business() as session, session.begin():
+        session = await self._begin_writing()
+        try:
             yield session
             self._check()  # cancelled meanwhile: roll this chunk back
+            await session.commit()
+        finally:
+            await session.close()  # rolls back what was not committed
+
+    async def _begin_writing(self) -> AsyncSession:
+        """A session whose transaction holds the write lock (SQLite: BEGIN IMMEDIATE).
+
+        SQLite has one writer per database. A deferred transaction that reads
+        and then writes fails at once with "database is locked" when another
+        writer holds the lock, so a second run would fail where it should
+        wait. This waits for its turn in slices of the busy timeout, shows
+        WAITING meanwhile, and stays cancellable. PostgreSQL begins at once.
+        """
+        while True:
+            session = self._business()
+            attempt = asyncio.ensure_future(
+                session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
+            )
+            try:
+                await self._wait_for_lock(attempt)
+                return session
+            except OperationalError as exc:
+                await session.close()
+                if not is_busy(exc):
+                    raise
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await attempt  # ends within the busy timeout; then give the lock back
+                await session.close()
+                raise
+
+    async def _wait_for_lock(self, attempt: asyncio.Future[Any]) -> None:
+        while not (await asyncio.wait({attempt}, timeout=WAIT_NOTICE_S))[0]:
+            if self.message != WAITING:
+                await self.set_message(WAITING)
+            await self.checkpoint()
+        attempt.result()
 
     @property
     def has_session(self) -> bool:

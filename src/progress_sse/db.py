@@ -15,6 +15,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -101,6 +102,11 @@ class Sessions(async_sessionmaker[AsyncSession]):
         async with self() as session, session.begin():
             await session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
             yield session
+
+
+def is_busy(exc: BaseException) -> bool:
+    """SQLite's "database is locked": another connection holds the one write lock."""
+    return isinstance(exc, OperationalError) and "database is locked" in str(exc.orig)
 
 
 def on_postgresql(sessions: async_sessionmaker[Any]) -> bool:

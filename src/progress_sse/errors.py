@@ -9,7 +9,8 @@ ProgressSSEError
  ├── Conflict              409  active run for the lock key, finished run, ...
  ├── PayloadTooLarge       413
  ├── ValidationFailed      422  unknown kind, bad params (fields named)
- └── RateLimited           429  with Retry-After
+ ├── RateLimited           429  with Retry-After
+ └── DatabaseBusy          503  SQLite's one writer is busy past the busy timeout; retry
 JobError                        raised by a job: its message is safe to show users
  └── RunCancelled               the run was cancelled at a checkpoint
 """
@@ -71,6 +72,11 @@ class ValidationFailed(ProgressSSEError):
 class RateLimited(ProgressSSEError):
     status_code = 429
     code = "rate_limited"
+
+
+class DatabaseBusy(ProgressSSEError):
+    status_code = 503
+    code = "database_busy"
 
 
 class HeadersTooLarge(BadRequest):

@@ -61,36 +61,53 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 
 class ExactDecimal(TypeDecorator[Decimal]):
-    """NUMERIC(p, s) on both dialects, `Decimal` in Python, never a float in between.
+    """An exact decimal of at most `precision` digits, `scale` of them after the point.
 
-    SQLite keeps NUMERIC as REAL; we bind the value's text and quantize what
-    comes back, which is exact for the 15 significant digits a REAL holds.
+    PostgreSQL: NUMERIC(precision, scale), bound and read as `Decimal`.
+    SQLite: an INTEGER of minor units (value x 10^scale). SQLite has no exact
+    decimal type: a NUMERIC column keeps 0.125 as a REAL, and a REAL holds 15
+    significant digits, fewer than a large register's totals need. A 64-bit
+    integer holds every NUMERIC(18, s) value exactly, and SUM over it stays exact.
+
+    A value that does not fit (more places than `scale`, more digits than
+    `precision`, not finite) is refused on bind; nothing is ever rounded here.
     """
 
-    impl = sa.Numeric(18, 2)
+    impl = sa.Numeric  # the class: TypeDecorator builds Numeric(precision, scale) from it
     cache_ok = True
 
     def __init__(self, precision: int = 18, scale: int = 2) -> None:
         super().__init__(precision, scale)
-        self.quantum = Decimal(1).scaleb(-scale)
-        self.float_format = f".{scale}f"  # a REAL back to exactly `scale` decimals
+        self.precision, self.scale = precision, scale
+        self.limit = Decimal(10) ** (precision - scale)
 
     def load_dialect_impl(self, dialect: Dialect) -> sa.types.TypeEngine[Any]:
         if dialect.name == "sqlite":
-            return dialect.type_descriptor(sa.Numeric(asdecimal=False))
-        return dialect.type_descriptor(self.impl)
+            return dialect.type_descriptor(sa.BigInteger())
+        return dialect.type_descriptor(sa.Numeric(self.precision, self.scale))
 
     def process_bind_param(self, value: Decimal | None, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return float(value) if dialect.name == "sqlite" else value
+        exact = self.check(value)
+        return int(exact.scaleb(self.scale)) if dialect.name == "sqlite" else exact
 
     def process_result_value(self, value: Any, dialect: Dialect) -> Decimal | None:
         if value is None:
             return None
-        if isinstance(value, float):
-            return Decimal(format(value, self.float_format))
-        return Decimal(value).quantize(self.quantum)
+        if dialect.name == "sqlite":
+            return Decimal(value).scaleb(-self.scale)
+        return Decimal(value).quantize(Decimal(1).scaleb(-self.scale))
+
+    def check(self, value: Decimal | int) -> Decimal:
+        """`value` with exactly `scale` places; `ValueError` if that would change it."""
+        number = Decimal(value)
+        if not number.is_finite() or abs(number) >= self.limit:
+            raise ValueError(f"{value} does not fit NUMERIC({self.precision}, {self.scale})")
+        exact = number.quantize(Decimal(1).scaleb(-self.scale))
+        if exact != number:
+            raise ValueError(f"{value} has more than {self.scale} decimal places")
+        return exact
 
 
 class Base(DeclarativeBase):

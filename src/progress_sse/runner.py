@@ -178,6 +178,7 @@ class Runner:
                     tenant_id=run.tenant_id,
                     attempt=run.attempt,
                     writer=writer,
+                    created_by=run.created_by,
                     business=self.business,
                     steps=kind.steps,
                     log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),

@@ -207,6 +207,12 @@ class RunStore:
             rows = await session.execute(query.order_by(Run.id.desc()).limit(limit))
             return list(rows.scalars())
 
+    async def active_for_lock(self, tenant_id: str, lock_key: str) -> Run | None:
+        """The pending or running run that holds `lock_key`, if any."""
+        async with self.sessions() as session:
+            query = sa.select(Run).where(Run.tenant_id == tenant_id, Run.active_lock == lock_key)
+            return (await session.execute(query)).scalar_one_or_none()
+
     async def active_run(self, tenant_id: str, kind: str | None) -> Run | None:
         """The newest pending or running run of the tenant (of `kind`, if given)."""
         query = sa.select(Run).where(

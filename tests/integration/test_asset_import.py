@@ -69,7 +69,7 @@ async def test_bad_rows_are_skipped_listed_and_never_abort(make_settings) -> Non
     assert set(lines) == {4, 7, 14}
     assert "cost" in lines[4] and "sum_of_digits" in lines[7] and "duplicate" in lines[14]
     messages = [e["data"]["message"] for e in log]
-    assert any(m.startswith("Line 4 skipped: cost") for m in messages), "bad rows are in the log"
+    assert any(m.startswith("Line 4 (B-1) refused: cost") for m in messages), "bad rows are logged"
     validate = next(s for s in state["steps"] if s["name"] == "validate")
     assert validate["skipped"] == 3
     assert await business_count(settings, Asset) == 10

@@ -9,6 +9,7 @@ import re
 import socket
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -201,12 +202,18 @@ async def test_serve_demo_on_a_fresh_folder_runs_and_streams_a_job(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
         ) as client:
             seeded = (await client.get("/api/runs")).json()["data"]
-            assert len(seeded) == 1, "the demo seed left a run to look at"
+            assert sorted(r["kind"] for r in seeded) == ["asset_depreciation", "demo"]
+            opening = next(r for r in seeded if r["kind"] == "asset_depreciation")
+            await collect(client, f"/api/runs/{opening['id']}/events")  # the books are open
+            today = datetime.now(UTC).date()
+            month = {"year": today.year, "month": today.month}  # the quick start, verbatim
             started = await client.post(
-                "/api/runs", json={"kind": "demo", "params": {"items": 5, "delay_ms": 1}}
+                "/api/runs", json={"kind": "asset_depreciation", "params": month}
             )
+            assert started.status_code == 202, started.text
             frames = await collect(client, started.json()["events_url"])
         assert [f.event for f in frames][-2:] == ["complete", "end"]
+        assert frames[-2].data["result"]["earlier_unposted"] is None, "posted in order"
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 15)

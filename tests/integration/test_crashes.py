@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from progress_sse import admin
 from progress_sse.api.stream import RECONNECT_MS
 from progress_sse.jobs.demo.models import DemoItem
-from progress_sse.jobs.depreciation.models import DepreciationEntry
+from progress_sse.jobs.depreciation.models import DepreciationDocument, DepreciationEntry
 from progress_sse.models import Run
 from tests.integration.test_multiprocess import FAST, _healthy, free_port, spawn
 from tests.support import collect, in_finalize, run_server, run_status, start_run, wait_for
@@ -120,7 +120,9 @@ async def test_kill_9_at_twenty_points_never_leaves_a_half_posted_period(
 async def _depreciate(
     client: Any, env: dict[str, str], log: Path, *, kill_after: float | None
 ) -> tuple[str, float]:
-    run_id = await start_run(client, "asset_depreciation", year=2026, month=5)
+    run_id = await start_run(
+        client, "asset_depreciation", year=2026, month=5, allow_earlier_unposted=True
+    )
     async with spawn("worker", env=env, log=log) as worker:
         await wait_for(lambda: _claimed(client, run_id), limit_s=30, every_s=0.02)
         started = asyncio.get_running_loop().time()
@@ -147,18 +149,25 @@ async def _ended(client: Any, run_id: str) -> dict[str, Any] | None:
 
 
 async def _period_runs(srv: Any) -> set[str]:
-    """The runs whose entries the period holds (each entry of a run, or none of it)."""
+    """The run whose document the period has posted; every document complete or absent."""
+    doc, entry = DepreciationDocument, DepreciationEntry
     async with srv.services.engine.connect() as conn:
-        rows = await conn.execute(
-            sa.select(DepreciationEntry.run_id, sa.func.count())
-            .where(DepreciationEntry.year == 2026, DepreciationEntry.month == 5)
-            .group_by(DepreciationEntry.run_id)
-        )
-        counts = dict(rows.all())
-        for run_id, count in counts.items():
+        documents = (
+            await conn.execute(
+                sa.select(doc.id, doc.run_id, doc.status, doc.kind, doc.entry_count).where(
+                    doc.year == 2026, doc.month == 5
+                )
+            )
+        ).all()
+        for document_id, run_id, _status, _kind, expected in documents:
+            count = await conn.scalar(
+                sa.select(sa.func.count()).where(entry.document_id == document_id)
+            )
             result = await conn.scalar(sa.select(Run.result).where(Run.id == run_id))
-            assert result is not None and count == result["records_processed"], "all or nothing"
-    return set(counts)
+            assert result is not None and count == expected, "all or nothing"
+    return {
+        run for _, run, status, kind, _ in documents if (kind, status) == ("depreciation", "posted")
+    }
 
 
 async def test_sigterm_ends_streams_with_a_retry_hint_and_leaves_no_run_running(

@@ -1,4 +1,8 @@
-"""The month-end depreciation run: posts every asset once, replaces on rerun, never corrupts."""
+"""The month-end depreciation run: posts every asset once, reverses on rerun, never corrupts.
+
+The demo register goes back years, so each test opens its books at the month
+it posts (`allow_earlier_unposted`); months in order are tested in test_books.py.
+"""
 
 from __future__ import annotations
 
@@ -18,10 +22,22 @@ from progress_sse import admin, db
 from progress_sse.events import utc_now
 from progress_sse.jobs import default_registry
 from progress_sse.jobs.depreciation.job import ASSET_DEPRECIATION, run_depreciation
-from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
+from progress_sse.jobs.depreciation.models import (
+    Asset,
+    DepreciationDocument,
+    DepreciationEntry,
+)
 from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
 from progress_sse.settings import Settings
-from tests.support import Server, collect, run_server, run_status, start_run, transitions
+from tests.support import (
+    Server,
+    collect,
+    run_server,
+    run_status,
+    start_run,
+    transitions,
+    wait_for,
+)
 
 YEAR, MONTH = 2026, 6
 ASSETS = 150
@@ -36,20 +52,31 @@ async def register(settings: Settings) -> int:
 async def depreciate_period(
     client: Any, year: int = YEAR, month: int = MONTH
 ) -> tuple[str, list[Any]]:
-    run_id = await start_run(client, "asset_depreciation", year=year, month=month)
+    run_id = await start_run(
+        client, "asset_depreciation", year=year, month=month, allow_earlier_unposted=True
+    )
     return run_id, await collect(
         client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}
     )
 
 
 async def stored_entries(settings: Settings) -> list[Any]:
+    """The entries of the month's posted (not reversed) document, with their assets."""
     engine = db.create_engine(settings.business_url, settings)
     try:
         async with db.sessionmaker(engine)() as session:
             rows = await session.execute(
                 sa.select(DepreciationEntry, Asset)
                 .join(Asset, Asset.id == DepreciationEntry.asset_id)
-                .where(DepreciationEntry.year == YEAR, DepreciationEntry.month == MONTH)
+                .join(
+                    DepreciationDocument, DepreciationDocument.id == DepreciationEntry.document_id
+                )
+                .where(
+                    DepreciationEntry.year == YEAR,
+                    DepreciationEntry.month == MONTH,
+                    DepreciationDocument.status == "posted",
+                    DepreciationDocument.kind == "depreciation",
+                )
             )
             return [tuple(row) for row in rows]
     finally:
@@ -77,8 +104,10 @@ async def test_a_run_posts_every_asset_in_five_steps(server: Server, register: i
     assert len(result["skipped"]) >= 2, "the demo register has assets of several skip reasons"
     assert journal["totals"] == {
         "entries": result["records_processed"],
+        "lines": result["records_processed"],
         "amount": result["total_amount"],
     }
+    assert result["entries"] == result["records_processed"]
     assert sum(Decimal(e["amount"]) for e in journal["data"]) == Decimal(result["total_amount"])
     assert re.fullmatch(r"\d+\.\d\d", result["total_amount"]), "money always has two places"
     process = next(s for s in state["steps"] if s["name"] == "process")
@@ -108,17 +137,35 @@ async def test_posted_figures_are_the_pure_schedule(
         assert isinstance(entry.amount, Decimal) and entry.amount.as_tuple().exponent == -2
 
 
-async def test_a_rerun_replaces_the_period_and_never_duplicates(
+async def test_a_rerun_reverses_the_posted_document_and_posts_a_new_one(
     server: Server, register: int, settings: Settings
 ) -> None:
     async with server.client() as client:
-        await depreciate_period(client)
-        second, frames = await depreciate_period(client)
+        first, one = await depreciate_period(client)
+        second, two = await depreciate_period(client)
+        journal = (await client.get(f"/api/depreciation/{YEAR}/{MONTH}")).json()
     rows = await stored_entries(settings)
-    assert frames[-2].data["result"]["document_no"].endswith("/0002")
-    assert frames[-2].data["result"]["replaced_entries"] == len(rows)
+    before, after = one[-2].data["result"], two[-2].data["result"]
+    prefix = f"DEP/{YEAR}/{MONTH:02d}"
+    assert before["document_no"] == f"{prefix}/0001"
+    assert (after["reverses"], after["reversal_no"], after["document_no"]) == (
+        f"{prefix}/0001", f"{prefix}/0002", f"{prefix}/0003",
+    )  # fmt: skip
     assert {entry.run_id for entry, _ in rows} == {second}
-    assert len({asset.id for _, asset in rows}) == len(rows), "one entry per asset and month"
+    assert len({asset.id for _, asset in rows}) == len(rows), "one posted entry per asset and month"
+    documents = {d["document_no"]: d for d in journal["documents"]}
+    assert [(d["type"], d["status"]) for d in documents.values()] == [
+        ("depreciation", "reversed"), ("reversal", "posted"), ("depreciation", "posted"),
+    ]  # fmt: skip
+    assert documents[f"{prefix}/0001"]["reversed_by"] == f"{prefix}/0002"
+    assert documents[f"{prefix}/0002"]["reverses"] == f"{prefix}/0001"
+    assert documents[f"{prefix}/0002"]["run_id"] == second == documents[f"{prefix}/0003"]["run_id"]
+    assert documents[f"{prefix}/0001"]["run_id"] == first
+    assert Decimal(documents[f"{prefix}/0002"]["total_amount"]) == -Decimal(before["total_amount"])
+    assert journal["totals"]["amount"] == after["total_amount"], (
+        "the reversal nets the original out"
+    )
+    assert journal["totals"]["lines"] == 3 * len(rows)
 
 
 def failing_at(n: int, i: int) -> None:
@@ -142,8 +189,11 @@ async def test_a_failure_in_process_leaves_the_earlier_entries_intact(make_setti
         _, again = await depreciate_period(client)
     assert frames[-2].event == "error" and frames[-2].data["error_code"] == "internal_error"
     assert after == before and {r[2] for r in after} == {good}
-    # The rolled-back run took no document number: the sequence has no gap.
-    assert again[-2].data["result"]["document_no"].endswith("/0002")
+    # The rolled-back run took no document number: the month's numbers have no gap.
+    result = again[-2].data["result"]
+    assert (result["reversal_no"], result["document_no"]) == (
+        f"DEP/{YEAR}/{MONTH:02d}/0002", f"DEP/{YEAR}/{MONTH:02d}/0003",
+    )  # fmt: skip
 
 
 async def test_locked_period_is_409_and_unlocking_allows_the_run(
@@ -158,8 +208,13 @@ async def test_locked_period_is_409_and_unlocking_allows_the_run(
         )
         listed = (await admin_client.get("/api/periods")).json()["data"]
         other_month = await admin_client.post(
-            "/api/runs", json={"kind": "asset_depreciation", "params": {"year": YEAR, "month": 7}}
+            "/api/runs",
+            json={
+                "kind": "asset_depreciation",
+                "params": {"year": YEAR, "month": 7, "allow_earlier_unposted": True},
+            },
         )
+        await wait_for(functools.partial(finished, admin_client, other_month.json()["id"]))
         await admin_client.post(f"/api/periods/{YEAR}/{MONTH}/unlock")
         _, frames = await depreciate_period(admin_client)
     assert forbidden.status_code == 403
@@ -188,9 +243,15 @@ async def test_out_of_range_periods_are_422(
     assert bad_path.status_code == 422
 
 
+async def finished(client: Any, run_id: str) -> bool:
+    return (await run_status(client, run_id))["status"] not in ("pending", "running")
+
+
 async def test_second_run_for_the_same_period_is_409_while_active(make_settings) -> None:  # type: ignore[no-untyped-def]
     async with run_server(make_settings(run_jobs=False)) as srv, srv.client() as client:
-        first = await start_run(client, "asset_depreciation", year=YEAR, month=MONTH)
+        first = await start_run(
+            client, "asset_depreciation", year=YEAR, month=MONTH, allow_earlier_unposted=True
+        )
         second = await client.post(
             "/api/runs",
             json={"kind": "asset_depreciation", "params": {"year": YEAR, "month": MONTH}},
@@ -208,6 +269,9 @@ async def test_the_journal_downloads_as_csv_with_a_total(server: Server, registe
     total = rows.pop()
     result = frames[-2].data["result"]
     assert total["document_no"] == "TOTAL" and total["amount"] == result["total_amount"]
+    assert {(r["document_no"], r["document_type"], r["document_status"]) for r in rows} == {
+        (result["document_no"], "depreciation", "posted")
+    }
     assert len(rows) == result["records_processed"]
     assert sum(Decimal(r["amount"]) for r in rows) == Decimal(result["total_amount"])
 

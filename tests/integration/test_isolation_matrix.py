@@ -65,8 +65,11 @@ CASES = [
     Case("POST", "/api/periods/{year}/{month}/lock", allowed(200, member=403)),
     Case("POST", "/api/periods/{year}/{month}/unlock", allowed(200, member=403)),
     Case("GET", "/api/depreciation/{year}/{month}", allowed(200)),
+    Case("GET", "/api/depreciation/{year}/{month}/documents", allowed(200)),
     Case("GET", "/api/assets", allowed(200)),
     Case("POST", "/api/assets/import", allowed(422), b""),  # auth first, then the empty CSV
+    # {run} is a demo run: not an import, so 404 for everyone (another tenant's: 404 too)
+    Case("GET", "/api/assets/imports/{run}/rejected.csv", allowed(404)),
     Case("POST", "/api/admin/tenants/{tenant}/reset", allowed(200, member=403, other=404)),
     Case("POST", "/api/admin/cleanup", allowed(200, member=403), {"older_than_days": 365}),
     Case("POST", "/api/webhooks", allowed(422, member=403), {"url": "ftp://x.example/"}),

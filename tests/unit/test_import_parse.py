@@ -7,6 +7,7 @@ A bad row never stops the rows after it. The UTF-8 BOM is stripped by the API, n
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import date
 from decimal import Decimal
 
@@ -64,6 +65,11 @@ def parse_bad(line: str) -> BadRow:
     return bad[0]
 
 
+def reasons(bad: list[BadRow]) -> list[tuple[int, str]]:
+    """(line, reason) of each bad row: what a person is told, in file order."""
+    return [(b.line, b.reason) for b in bad]
+
+
 def assert_exact(value: Decimal | None, expected: str) -> None:
     """Decimal equality ignores the exponent; the string shows the quantization too."""
     assert value is not None
@@ -112,7 +118,8 @@ def test_parse_assets_refuses_a_file_without_a_usable_header() -> None:
 
 def test_good_row_becomes_an_asset_row_with_exact_values() -> None:
     parsed = parse_one(salvage="100.5", disposed_on="2025-06-30")
-    assert parsed == AssetRow(
+    assert "100.5" in parsed.values, "the record as read, for a row refused later"
+    assert dataclasses.replace(parsed, values=()) == AssetRow(
         line=2,
         code="AT-1",
         name="Laptop",
@@ -136,7 +143,7 @@ def test_good_row_becomes_an_asset_row_with_exact_values() -> None:
         ("1000", "1000.00"),
         ("1000.5", "1000.50"),
         ("0.01", "0.01"),
-        ("0", "0.00"),
+        ('"1,234.5"', "1234.50"),
         (" 12.30 ", "12.30"),
         ("999999999999999.99", "999999999999999.99"),
     ],
@@ -221,10 +228,28 @@ def test_header_only_file_has_no_rows() -> None:
 BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"cost": "abc"}, "cost 'abc' is not a number"),
     ({"cost": ""}, "cost '' is not a number"),
-    ({"cost": "-5"}, "cost must be a number from 0 up to 10^15"),
-    ({"cost": "1e15"}, "cost must be a number from 0 up to 10^15"),
+    ({"cost": "-5"}, "cost must be more than 0"),
+    ({"cost": "0"}, "cost must be more than 0"),
+    ({"cost": "0.00"}, "cost must be more than 0"),
+    ({"cost": "1000000000000000"}, "cost must be a number from 0 up to 10^15"),
+    (
+        {"cost": "1e15"},
+        "cost '1e15' is in scientific notation, which spreadsheets round; "
+        "format the column as a number and export the file again",
+    ),
     ({"cost": "NaN"}, "cost 'NaN' is not a number"),
-    ({"cost": "-0"}, "cost must be a number from 0 up to 10^15"),
+    ({"cost": "-0"}, "cost must be more than 0"),
+    ({"salvage": "-1"}, "salvage must be a number from 0 up to 10^15"),
+    ({"cost": '"Rp 1,000"'}, "cost 'Rp 1,000' has a currency sign; write the number only"),
+    (
+        {"cost": '"1,5"'},
+        "cost '1,5' has a ',' that is not a thousands separator (digits in groups of three); "
+        "this file uses '.' as its decimal mark",
+    ),
+    (
+        {"cost": "1.000.000"},
+        "cost '1.000.000' has more than one '.'; this file uses '.' as its decimal mark",
+    ),
     ({"cost": "1_000"}, "cost '1_000' is not a number"),
     ({"acquired_on": "20240101"}, "acquired_on '20240101' is not a date (YYYY-MM-DD)"),
     ({"code": "A\x7f"}, "code must be at most 64 printable characters"),
@@ -234,7 +259,15 @@ BAD_ROWS: list[tuple[dict[str, str], str]] = [
     ({"salvage": "0.001"}, "salvage has more than 2 decimal places"),
     ({"cost": "1000", "salvage": "1000.01"}, "salvage is larger than cost"),
     ({"acquired_on": "2024-02-30"}, "acquired_on '2024-02-30' is not a date (YYYY-MM-DD)"),
-    ({"acquired_on": "15/03/2024"}, "acquired_on '15/03/2024' is not a date (YYYY-MM-DD)"),
+    (
+        {"acquired_on": "15/03/2024"},
+        "acquired_on '15/03/2024' is not a date (YYYY-MM-DD); write 2024-03-15",
+    ),
+    (
+        {"acquired_on": "01/02/2024"},
+        "acquired_on '01/02/2024' could be 1 February or January 2; "
+        "write 2024-02-01 or 2024-01-02 (YYYY-MM-DD)",
+    ),
     ({"acquired_on": ""}, "acquired_on '' is not a date (YYYY-MM-DD)"),
     ({"disposed_on": "soon"}, "disposed_on 'soon' is not a date (YYYY-MM-DD)"),
     (
@@ -289,7 +322,7 @@ def test_bad_row_is_reported_on_its_line_and_later_rows_still_parse(
 ) -> None:
     text = csv_text(row(code="AT-1"), row(**{"code": "AT-2", **fields}), row(code="AT-3"))
     rows, bad = parse_assets(text)
-    assert bad == [BadRow(3, reason)]
+    assert reasons(bad) == [(3, reason)]
     assert [(r.line, r.code) for r in rows] == [(2, "AT-1"), (4, "AT-3")]
 
 
@@ -303,7 +336,8 @@ def test_bad_row_is_reported_on_its_line_and_later_rows_still_parse(
     ids=["too-many", "too-few", "one-field"],
 )
 def test_row_with_the_wrong_number_of_fields_is_bad(line: str, reason: str) -> None:
-    assert parse_bad(line) == BadRow(2, reason)
+    bad = parse_bad(line)
+    assert (bad.line, bad.reason) == (2, reason)
 
 
 def test_duplicate_code_is_bad_and_names_the_first_line() -> None:
@@ -311,15 +345,16 @@ def test_duplicate_code_is_bad_and_names_the_first_line() -> None:
         csv_text(row(code="AT-1"), row(code="AT-2"), row(code="AT-1"), row(code="AT-1"))
     )
     assert [r.line for r in rows] == [2, 3]
-    assert bad == [
-        BadRow(4, "duplicate code 'AT-1' (first on line 2)"),
-        BadRow(5, "duplicate code 'AT-1' (first on line 2)"),
+    assert reasons(bad) == [
+        (4, "duplicate code 'AT-1' (first on line 2)"),
+        (5, "duplicate code 'AT-1' (first on line 2)"),
     ]
+    assert [b.code for b in bad] == ["AT-1", "AT-1"]
 
 
 def test_code_of_a_bad_row_is_not_taken_by_it() -> None:
     rows, bad = parse_assets(csv_text(row(code="AT-1", cost="x"), row(code="AT-1")))
-    assert bad == [BadRow(2, "cost 'x' is not a number")]
+    assert reasons(bad) == [(2, "cost 'x' is not a number")]
     assert [(r.line, r.code) for r in rows] == [(3, "AT-1")]
 
 
@@ -348,20 +383,20 @@ def test_blank_lines_are_ignored_but_still_counted(blank: str) -> None:
         )
     )
     assert [(r.line, r.code) for r in rows] == [(3, "AT-1"), (7, "AT-3")]
-    assert bad == [BadRow(6, "cost 'x' is not a number")]
+    assert reasons(bad) == [(6, "cost 'x' is not a number")]
 
 
 def test_crlf_line_endings_number_lines_like_lf() -> None:
     text = csv_text(row(code="AT-1"), row(code="AT-2", cost="x"), row(code="AT-3"))
     rows, bad = parse_assets(text.replace("\n", "\r\n"))
     assert [r.line for r in rows] == [2, 4]
-    assert bad == [BadRow(3, "cost 'x' is not a number")]
+    assert reasons(bad) == [(3, "cost 'x' is not a number")]
 
 
 def test_a_quoted_newline_makes_a_bad_row_numbered_by_the_line_it_ends_on() -> None:
     rows, bad = parse_assets(csv_text(row(code="AT-1", category='"Two\nlines"'), row(code="AT-2")))
     # header line 1; AT-1 spans lines 2-3 and is reported where it ends; AT-2 is line 4
-    assert bad == [BadRow(3, "category must be at most 100 printable characters")]
+    assert reasons(bad) == [(3, "category must be at most 100 printable characters")]
     assert [(r.line, r.code) for r in rows] == [(4, "AT-2")]
 
 
@@ -370,7 +405,7 @@ def test_bad_row_with_a_quoted_newline_does_not_shift_the_following_rows() -> No
         csv_text(row(code="AT-1"), row(code="AT-2", name='"Two\nlines"'), row(code="AT-3"))
     )
     # The newline makes the name unprintable; the record spans lines 3-4.
-    assert bad == [BadRow(4, "name must be at most 200 printable characters")]
+    assert reasons(bad) == [(4, "name must be at most 200 printable characters")]
     assert [(r.line, r.code) for r in rows] == [(2, "AT-1"), (5, "AT-3")]
 
 

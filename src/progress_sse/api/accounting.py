@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
-from collections.abc import Sequence
+import json
 from decimal import Decimal
 from typing import Any
 
@@ -16,12 +14,21 @@ from starlette.routing import Route
 
 from progress_sse.api.body import query_int, read_body
 from progress_sse.api.runs import caller, start
-from progress_sse.errors import BadRequest, ValidationFailed
+from progress_sse.csvout import csv_response, csv_text
+from progress_sse.errors import BadRequest, Conflict, NotFound, ValidationFailed
 from progress_sse.events import iso, utc_now
+from progress_sse.jobs.asset_import.job import stored_rejections
 from progress_sse.jobs.asset_import.models import AssetUpload
 from progress_sse.jobs.asset_import.parse import CsvError, check_header
+from progress_sse.jobs.asset_import.rejected import layout_of, rejected_csv
 from progress_sse.jobs.depreciation import periods
-from progress_sse.jobs.depreciation.journal import JOURNAL_COLUMNS, journal
+from progress_sse.jobs.depreciation.job import lock_key_of
+from progress_sse.jobs.depreciation.journal import (
+    DOCUMENT_COLUMNS,
+    JOURNAL_COLUMNS,
+    documents,
+    journal_lines,
+)
 from progress_sse.jobs.depreciation.models import Asset
 from progress_sse.jobs.depreciation.periods import Period
 
@@ -38,9 +45,18 @@ def period_from(request: Request) -> Period:
 
 
 async def lock_period(request: Request) -> Response:
+    """Lock a month (admin); 409 `run_active` while a posting run of that month is active."""
     svc, who = await caller(request)
     who.require_admin()
     period = period_from(request)
+    active = await svc.store.active_for_lock(who.tenant_id, lock_key_of(period))
+    if active is not None:
+        raise Conflict(
+            f"A depreciation run of {period} is {active.status} (run {active.id}); "
+            "lock the month after it has finished, or cancel it first.",
+            code="run_active",
+            run_id=active.id,
+        )
     at = await periods.lock(svc.business_sessions, who.tenant_id, period, by=who.key_prefix)
     return JSONResponse(
         {"success": True, "period": str(period), "locked": True, "locked_at": iso(at)}
@@ -68,48 +84,73 @@ async def list_periods(request: Request) -> Response:
     return JSONResponse({"success": True, "data": data})
 
 
-async def depreciation_journal(request: Request) -> Response:
-    """The period's entries with totals, as JSON or `?format=csv` (amounts as exact text)."""
-    svc, who = await caller(request)
-    period = period_from(request)
+def _format(request: Request) -> str:
     fmt = request.query_params.get("format", "json")
     if fmt not in ("json", "csv"):
         raise ValidationFailed(
             "'format' must be json or csv.", fields=[{"field": "format", "message": "json or csv"}]
         )
+    return fmt
+
+
+async def depreciation_journal(request: Request) -> Response:
+    """The month's journal: every document and its lines, as JSON or `?format=csv`.
+
+    Amounts are exact decimal text; a reversal's lines are the negated
+    originals, so the net total is what the month's posted document says.
+    """
+    svc, who = await caller(request)
+    period, fmt = period_from(request), _format(request)
     async with svc.business_sessions() as session:
-        entries, total = await journal(session, who.tenant_id, period)
+        lines, total = await journal_lines(session, who.tenant_id, period)
+        docs = [] if fmt == "csv" else await documents(session, who.tenant_id, period)
     if fmt == "csv":
-        return journal_csv(period, entries, total)
-    data = [{k: str(v) if isinstance(v, Decimal) else v for k, v in e.items()} for e in entries]
+        rows = [*([line[c] for c in JOURNAL_COLUMNS] for line in lines), _total_row(period, total)]
+        return csv_response(csv_text(JOURNAL_COLUMNS, rows), f"depreciation-{period}.csv")
+    posted = next(
+        (d for d in docs if d["type"] == "depreciation" and d["status"] == "posted"), None
+    )
     return JSONResponse({
         "success": True,
         "period": str(period),
-        "document_no": entries[0]["document_no"] if entries else None,
-        "totals": {"entries": len(entries), "amount": str(total)},
-        "data": data,
+        "document_no": posted["document_no"] if posted else None,
+        "documents": [_json_values(d) for d in docs],
+        "totals": {
+            "entries": posted["entries"] if posted else 0,
+            "lines": len(lines),
+            "amount": str(total),
+        },
+        "data": [_json_values(line) for line in lines],
     })  # fmt: skip
 
 
-def journal_csv(period: Period, entries: Sequence[dict[str, Any]], total: Decimal) -> Response:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow(JOURNAL_COLUMNS)
-    for entry in entries:
-        writer.writerow([_cell(entry[c]) for c in JOURNAL_COLUMNS])
-    writer.writerow(["TOTAL", "", "", "", period.year, period.month, str(total), "", "", ""])
-    return Response(
-        out.getvalue(),
-        media_type="text/csv",
-        headers={"Content-Disposition": f'attachment; filename="depreciation-{period}.csv"'},
+def _total_row(period: Period, total: Decimal) -> list[Any]:
+    row: list[Any] = ["TOTAL", *([""] * (len(JOURNAL_COLUMNS) - 1))]
+    row[JOURNAL_COLUMNS.index("year")] = period.year
+    row[JOURNAL_COLUMNS.index("month")] = period.month
+    row[JOURNAL_COLUMNS.index("amount")] = total
+    return row
+
+
+async def depreciation_documents(request: Request) -> Response:
+    """The month's documents: number, type, status, who, when, which run, which parameters."""
+    svc, who = await caller(request)
+    period, fmt = period_from(request), _format(request)
+    async with svc.business_sessions() as session:
+        docs = await documents(session, who.tenant_id, period)
+    if fmt == "csv":
+        rows = (
+            [json.dumps(d[c]) if c == "params" else d[c] for c in DOCUMENT_COLUMNS] for d in docs
+        )
+        text = csv_text(DOCUMENT_COLUMNS, rows)
+        return csv_response(text, f"depreciation-documents-{period}.csv")
+    return JSONResponse(
+        {"success": True, "period": str(period), "data": [_json_values(d) for d in docs]}
     )
 
 
-def _cell(value: Any) -> Any:
-    """Text a spreadsheet would run as a formula gets a leading quote (OWASP CSV injection)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+def _json_values(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 
 async def import_assets(request: Request) -> Response:
@@ -118,7 +159,11 @@ async def import_assets(request: Request) -> Response:
     kind = svc.registry.get("asset_import")
     _, parsed = svc.registry.validate(
         "asset_import",
-        {"upload_id": 1, "chunk_size": query_int(request, "chunk_size", 500, 1, 10_000)},
+        {
+            "upload_id": 1,
+            "chunk_size": query_int(request, "chunk_size", 500, 1, 10_000),
+            "decimal": request.query_params.get("decimal", "auto"),
+        },
     )
     raw = await read_body(request, svc.settings.max_import_bytes)
     try:
@@ -141,6 +186,19 @@ async def import_assets(request: Request) -> Response:
         async with svc.business_sessions.begin() as session:
             await session.execute(sa.delete(AssetUpload).where(AssetUpload.id == upload_id))
         raise
+
+
+async def rejected_rows(request: Request) -> Response:
+    """An import's refused rows as CSV (its file's separator), to fix and upload again."""
+    svc, who = await caller(request)
+    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    if run.kind != "asset_import":
+        raise NotFound("No such import.", code="run_not_found")
+    async with svc.business_sessions() as session:
+        rows = await stored_rejections(session, run.id)
+        upload = await session.get(AssetUpload, int(run.params.get("upload_id", 0)))
+    text = upload.content if upload is not None and upload.tenant_id == who.tenant_id else None
+    return csv_response(rejected_csv(layout_of(text), rows), f"rejected-{run.id}.csv")
 
 
 async def save_upload(sessions: Any, tenant_id: str, request: Request, text: str) -> int:
@@ -196,6 +254,12 @@ def routes() -> list[Route]:
         Route("/api/periods/{year:int}/{month:int}/lock", lock_period, methods=["POST"]),
         Route("/api/periods/{year:int}/{month:int}/unlock", unlock_period, methods=["POST"]),
         Route("/api/depreciation/{year:int}/{month:int}", depreciation_journal, methods=["GET"]),
+        Route(
+            "/api/depreciation/{year:int}/{month:int}/documents",
+            depreciation_documents,
+            methods=["GET"],
+        ),
         Route("/api/assets", list_assets, methods=["GET"]),
         Route("/api/assets/import", import_assets, methods=["POST"]),
+        Route("/api/assets/imports/{run_id}/rejected.csv", rejected_rows, methods=["GET"]),
     ]

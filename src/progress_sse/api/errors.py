@@ -5,13 +5,16 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
-from progress_sse.errors import ProgressSSEError
+from progress_sse.db import is_busy
+from progress_sse.errors import DatabaseBusy, ProgressSSEError
 
 log = logging.getLogger(__name__)
+BUSY_RETRY_AFTER_S = 2
 
 
 def error_body(code: str, message: str, **extra: Any) -> dict[str, Any]:
@@ -43,6 +46,18 @@ async def handle_http_error(_request: Request, exc: Exception) -> Response:
     )
 
 
+async def handle_database_error(request: Request, exc: Exception) -> Response:
+    """SQLite's "database is locked" after the busy timeout is a wait, not a fault: 503."""
+    if is_busy(exc):
+        return error_response(
+            DatabaseBusy(
+                "Another run is writing to the database; try again in a moment.",
+                retry_after_s=BUSY_RETRY_AFTER_S,
+            )
+        )
+    return await handle_unexpected(request, exc)
+
+
 async def handle_unexpected(_request: Request, exc: Exception) -> Response:
     """Never a stack trace or SQL in a response; the log has them."""
     log.exception("unhandled error", exc_info=exc)
@@ -53,6 +68,7 @@ async def handle_unexpected(_request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     ProgressSSEError: handle_app_error,
+    OperationalError: handle_database_error,
     HTTPException: handle_http_error,
     Exception: handle_unexpected,
 }

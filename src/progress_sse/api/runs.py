@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 from progress_sse.api.body import query_int, read_json_object
 from progress_sse.api.serialize import run_json
 from progress_sse.auth import Principal, authenticate
+from progress_sse.csvout import csv_response, csv_text
 from progress_sse.errors import BadRequest, Conflict, ValidationFailed
 from progress_sse.events import dumps
 from progress_sse.jobs import JobKind
@@ -176,28 +175,16 @@ async def run_log(request: Request) -> Response:
     events = await svc.store.events_after(run.id, 0, limit=1_000_000)
     fmt = request.query_params.get("format", "json")
     if fmt == "csv":
-        out = io.StringIO()
-        writer = csv.writer(out)
-        writer.writerow(LOG_COLUMNS)
-        for e in events:
-            step = e.data.get("step") or {}
-            writer.writerow(
-                [
-                    e.seq,
-                    e.event.value if e.event else "progress",
-                    e.data.get("ts"),
-                    e.data.get("status"),
-                    e.data.get("percentage"),
-                    step.get("name", ""),
-                    step.get("status", ""),
-                    _csv_safe(str(e.data.get("message", ""))),
-                ]
-            )
-        return Response(
-            out.getvalue(),
-            media_type="text/csv",
-            headers={"Content-Disposition": f'attachment; filename="run-{run.id}.csv"'},
-        )
+        rows = (
+            [
+                e.seq, e.event.value if e.event else "progress", e.data.get("ts"),
+                e.data.get("status"), e.data.get("percentage"),
+                (e.data.get("step") or {}).get("name", ""),
+                (e.data.get("step") or {}).get("status", ""), str(e.data.get("message", "")),
+            ]
+            for e in events
+        )  # fmt: skip
+        return csv_response(csv_text(LOG_COLUMNS, rows), f"run-{run.id}.csv")
     if fmt != "json":
         raise ValidationFailed(
             "'format' must be json or csv.", fields=[{"field": "format", "message": "json or csv"}]
@@ -209,11 +196,6 @@ async def run_log(request: Request) -> Response:
         dumps({"success": True, "run_id": run.id, "data": data, "total": len(data)}),
         media_type="application/json",
     )
-
-
-def _csv_safe(text: str) -> str:
-    """Cells that a spreadsheet would run as formulas get a leading quote (OWASP)."""
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
 
 
 async def resume_run(request: Request) -> Response:

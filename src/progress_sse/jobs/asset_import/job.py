@@ -2,12 +2,15 @@
 
 Each chunk is its own transaction and records itself in `import_chunks` in
 that same transaction; a resumed run (`POST /api/runs/{id}/resume`) skips
-every chunk already recorded, so nothing is imported twice.
+every chunk already recorded, so nothing is imported twice. A row that would
+change the terms of an asset with posted depreciation is refused in its
+chunk (`history.py`). Every refused row, at parse time or in a chunk, is kept
+in `import_rejections` for the run's rejected.csv.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,14 +21,21 @@ from progress_sse.context import JobContext
 from progress_sse.errors import JobError
 from progress_sse.events import utc_now
 from progress_sse.jobs import JobKind
-from progress_sse.jobs.asset_import.models import AssetUpload, ImportChunk
-from progress_sse.jobs.asset_import.parse import AssetRow, BadRow, parse_assets
+from progress_sse.jobs.asset_import.history import split_by_history
+from progress_sse.jobs.asset_import.models import AssetUpload, ImportChunk, ImportRejection
+from progress_sse.jobs.asset_import.parse import (
+    AssetRow,
+    BadRow,
+    DecimalChoice,
+    Register,
+    read_register,
+)
 from progress_sse.jobs.depreciation.models import Asset
 from progress_sse.progress import StepSpec
 from progress_sse.sql import dialect_insert
 
 STEPS = (StepSpec("validate", 0, 10), StepSpec("import", 10, 95), StepSpec("finalize", 95, 100))
-MAX_NOTES = 100  # bad rows announced as events; all of them are in the result (up to 1000)
+MAX_NOTES = 100  # refused rows announced as events; the result lists up to 1000, rejected.csv all
 MAX_LISTED = 1000
 UPDATED_COLUMNS = (
     "name", "category", "acquired_on", "cost", "salvage", "life_months", "method",
@@ -40,6 +50,10 @@ class ImportParams(BaseModel):
 
     upload_id: int = Field(ge=1)
     chunk_size: int = Field(default=500, ge=1, le=10_000)
+    decimal: DecimalChoice = Field(
+        default="auto",
+        description="the file's decimal mark: point, comma, or auto (see the import docs)",
+    )
 
 
 def import_lock_key(_params: ImportParams) -> str:
@@ -64,6 +78,8 @@ async def committed_chunks(ctx: JobContext) -> set[int]:
 
 async def upsert(session: AsyncSession, tenant_id: str, rows: list[AssetRow]) -> None:
     """One executemany of `INSERT ... ON CONFLICT (tenant, code) DO UPDATE`."""
+    if not rows:
+        return
     now = utc_now()
     stmt = dialect_insert(session, Asset)
     stmt = stmt.on_conflict_do_update(
@@ -82,46 +98,117 @@ async def upsert(session: AsyncSession, tenant_id: str, rows: list[AssetRow]) ->
     ])  # fmt: skip
 
 
-async def validate(ctx: JobContext, upload_id: int) -> tuple[list[AssetRow], list[BadRow]]:
+async def record_rejections(session: AsyncSession, run_id: str, bad: Sequence[BadRow]) -> None:
+    """Keep refused rows for rejected.csv; a resumed run's repeats are no-ops."""
+    if not bad:
+        return
+    stmt = dialect_insert(session, ImportRejection).on_conflict_do_nothing(
+        index_elements=["run_id", "line"]
+    )
+    await session.execute(stmt, [
+        {"run_id": run_id, "line": b.line, "code": b.code, "reason": b.reason,
+         "fields": list(b.values)}
+        for b in bad
+    ])  # fmt: skip
+
+
+async def announce(ctx: JobContext, bad: Sequence[BadRow], noted: int) -> int:
+    """One event per refused row, up to MAX_NOTES in all; returns how many were announced."""
+    for row in bad[: max(0, MAX_NOTES - noted)]:
+        named = f" ({row.code})" if row.code else ""
+        await ctx.note(f"Line {row.line}{named} refused: {row.reason}")
+    return min(MAX_NOTES, noted + len(bad))
+
+
+async def validate(ctx: JobContext, params: ImportParams) -> Register:
     async with ctx.step("validate", message="Reading and checking the file"):
-        rows, bad = parse_assets(await read_upload(ctx, upload_id))
-        for row in bad[:MAX_NOTES]:
-            await ctx.note(f"Line {row.line} skipped: {row.reason}")
-        if bad:
-            await ctx.skip(len(bad), message=f"{len(rows)} rows valid, {len(bad)} skipped")
-    return rows, bad
+        register = read_register(await read_upload(ctx, params.upload_id), params.decimal)
+        async with ctx.chunk() as session:
+            await record_rejections(session, ctx.run_id, register.bad)
+        await announce(ctx, register.bad, 0)
+        if register.bad:
+            await ctx.skip(
+                len(register.bad),
+                message=f"{len(register.rows)} rows valid, {len(register.bad)} refused",
+            )
+    return register
 
 
 async def run_import(
     ctx: JobContext, params: ImportParams, *, after_chunk: AfterChunk | None = None
 ) -> dict[str, Any]:
-    rows, bad = await validate(ctx, params.upload_id)
-    size, total = params.chunk_size, len(rows)
+    register = await validate(ctx, params)
+    rows, size = register.rows, params.chunk_size
+    total, noted = len(rows), min(MAX_NOTES, len(register.bad))
     chunks = [rows[i : i + size] for i in range(0, total, size)]
     done = await committed_chunks(ctx)
     processed = sum(len(chunks[i]) for i in done if i < len(chunks))
+    refused_so_far = await refused_in_import(ctx, len(register.bad))  # by earlier attempts
     async with ctx.step("import", total=total, message=f"Importing {total} rows"):
-        await ctx.progress(processed=processed)
+        await ctx.progress(processed=processed, skipped=refused_so_far)
         for index, chunk in enumerate(chunks):
             if index in done:
                 continue  # committed by an earlier attempt
             async with ctx.chunk() as session:
-                await upsert(session, ctx.tenant_id, chunk)
+                accepted, refused = await split_by_history(session, ctx.tenant_id, chunk)
+                await upsert(session, ctx.tenant_id, accepted)
+                await record_rejections(session, ctx.run_id, refused)
                 session.add(ImportChunk(
                     run_id=ctx.run_id, chunk_index=index, rows=len(chunk),
                     attempt=ctx.attempt, committed_at=utc_now(),
                 ))  # fmt: skip
-            processed += len(chunk)
-            await ctx.progress(processed=processed, message=f"Imported {processed} of {total} rows")
+            noted = await announce(ctx, refused, noted)
+            processed, refused_so_far = processed + len(chunk), refused_so_far + len(refused)
+            await ctx.progress(
+                processed=processed, skipped=refused_so_far,
+                message=f"Imported {processed} of {total} rows",
+            )  # fmt: skip
             if after_chunk is not None:
                 await after_chunk(ctx, index)
     await ctx.enter_step("finalize", message="Done")
+    return await import_summary(ctx, register, len(chunks), len(done))
+
+
+async def rejections(ctx: JobContext) -> list[BadRow]:
+    """Every row this run refused, at parse time or against posted history, by line."""
+    async with ctx.chunk() as session:
+        return await stored_rejections(session, ctx.run_id)
+
+
+async def refused_in_import(ctx: JobContext, parse_time: int) -> int:
+    """Rows of the import step refused so far (the step's skipped count)."""
+    async with ctx.chunk() as session:
+        count = await session.scalar(
+            sa.select(sa.func.count()).select_from(ImportRejection)
+            .where(ImportRejection.run_id == ctx.run_id)
+        )  # fmt: skip
+    return int(count or 0) - parse_time
+
+
+async def stored_rejections(session: AsyncSession, run_id: str) -> list[BadRow]:
+    rows = await session.execute(
+        sa.select(ImportRejection)
+        .where(ImportRejection.run_id == run_id)
+        .order_by(ImportRejection.line)
+    )
+    return [BadRow(r.line, r.reason, r.code, tuple(r.fields)) for r in rows.scalars()]
+
+
+async def import_summary(
+    ctx: JobContext, register: Register, chunks: int, from_earlier: int
+) -> dict[str, Any]:
+    bad = await rejections(ctx)
     return {
-        "records_processed": total,
+        "records_processed": len(register.rows) - (len(bad) - len(register.bad)),
         "bad_row_count": len(bad),
-        "bad_rows": [{"line": b.line, "reason": b.reason} for b in bad[:MAX_LISTED]],
-        "chunks": len(chunks),
-        "chunks_from_earlier_attempts": len(done),
+        "bad_rows": [
+            {"line": b.line, "code": b.code, "reason": b.reason} for b in bad[:MAX_LISTED]
+        ],
+        "rejected_url": f"/api/assets/imports/{ctx.run_id}/rejected.csv" if bad else None,
+        "separator": register.delimiter,
+        "decimal": register.decimal,
+        "chunks": chunks,
+        "chunks_from_earlier_attempts": from_earlier,
     }
 
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from progress_sse.models import Base, UTCDateTime
+from progress_sse.models import Base, JSONType, SafeText, UTCDateTime
 
 
 class AssetUpload(Base):
@@ -31,3 +32,20 @@ class ImportChunk(Base):
     rows: Mapped[int] = mapped_column(sa.Integer)
     attempt: Mapped[int] = mapped_column(sa.Integer)
     committed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ImportRejection(Base):
+    """A row an import refused: its line, code, reason and raw fields (for rejected.csv).
+
+    Parse-time rejections are written when the file is checked, and the rows
+    refused against the register (posted history) with the chunk they were
+    in, so a resumed run lists every one exactly once.
+    """
+
+    __tablename__ = "import_rejections"
+
+    run_id: Mapped[str] = mapped_column(sa.String(32), primary_key=True)
+    line: Mapped[int] = mapped_column(sa.Integer, primary_key=True)
+    code: Mapped[str | None] = mapped_column(SafeText, nullable=True)
+    reason: Mapped[str] = mapped_column(SafeText)
+    fields: Mapped[list[Any]] = mapped_column(JSONType)

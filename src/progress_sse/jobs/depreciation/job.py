@@ -3,7 +3,11 @@
 Steps and ranges follow seed 001 ("proses aktiva"): init 0-5, prepare 5-15,
 load 15-35, process 35-90, finalize 90-100. Everything happens in the run's
 one business transaction, so a failure, a cancel or a crash leaves the
-period exactly as it was, its earlier entries included.
+period exactly as it was, its earlier documents and numbers included.
+
+A rerun of a posted month reverses the earlier document and posts a new one
+(`documents.py`); months are posted in order (`ordering.py`); a dry run goes
+through the same steps in a read-only transaction and only reports.
 """
 
 from __future__ import annotations
@@ -11,34 +15,37 @@ from __future__ import annotations
 import asyncio
 import calendar
 import contextlib
-from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
-from decimal import Decimal
 from typing import Any, Self
 
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from progress_sse.bulk import fetch_tuples
 from progress_sse.context import JobContext
 from progress_sse.errors import JobError
 from progress_sse.events import utc_now
 from progress_sse.jobs import JobKind
-from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry, DocumentSequence
+from progress_sse.jobs.depreciation.documents import (
+    DocumentKind,
+    PostedDocument,
+    Posting,
+    close_document,
+    next_number,
+    open_document,
+    posted_document,
+    reverse,
+)
+from progress_sse.jobs.depreciation.models import Asset
+from progress_sse.jobs.depreciation.ordering import first_unposted_month, unposted_error
 from progress_sse.jobs.depreciation.periods import Period, is_locked, refuse_locked
 from progress_sse.jobs.depreciation.posting import EntryHead, Row, post_entries
-from progress_sse.jobs.depreciation.schedule import (
-    AssetTerms,
-    Method,
-    Skipped,
-    StoredTerms,
-    depreciate_cents,
-    money_from_cents,
-)
+from progress_sse.jobs.depreciation.register import RegisterAsset, load_assets
+from progress_sse.jobs.depreciation.schedule import Skipped, depreciate_cents, money_from_cents
+from progress_sse.jobs.depreciation.tally import Tally
 from progress_sse.progress import StepSpec
-from progress_sse.sql import dialect_insert
 
 STEPS = (
     StepSpec("init", 0, 5),
@@ -48,7 +55,6 @@ STEPS = (
     StepSpec("finalize", 90, 100),
 )
 INSERT_BATCH = 5_000  # rows per executemany: few round trips, bounded memory
-SERIES = "DEP"
 
 Fault = Callable[[int], None]  # tests inject a failure at the n-th asset
 
@@ -58,159 +64,164 @@ class DepreciationParams(BaseModel):
 
     year: int = Field(ge=2000, le=2100)
     month: int = Field(ge=1, le=12)
+    dry_run: bool = Field(
+        default=False, description="the same steps and summary; posts, locks and numbers nothing"
+    )
+    allow_earlier_unposted: bool = Field(
+        default=False,
+        description="post although an earlier month that needed a posting has none (recorded)",
+    )
 
     @property
     def period(self) -> Period:
         return Period(self.year, self.month)
 
 
-def lock_key(params: DepreciationParams) -> str:
-    return f"asset_depreciation:{params.period}"
+def lock_key_of(period: Period) -> str:
+    return f"asset_depreciation:{period}"
+
+
+def lock_key(params: DepreciationParams) -> str | None:
+    """One posting run per month at a time; a dry run changes nothing and locks nothing."""
+    return None if params.dry_run else lock_key_of(params.period)
 
 
 async def precheck(
     business: async_sessionmaker[AsyncSession], tenant_id: str, params: DepreciationParams
 ) -> None:
+    """409 before a posting run exists: a locked month, or an earlier month left unposted."""
+    if params.dry_run:
+        return
     await refuse_locked(business, tenant_id, params.period)
+    if not params.allow_earlier_unposted:
+        async with business() as session:
+            first = await first_unposted_month(session, tenant_id, params.period)
+        if first is not None:
+            raise unposted_error(first, params.period)
 
 
-async def next_document_no(session: AsyncSession, tenant_id: str, period: Period) -> str:
-    """`DEP/YYYY/MM/NNNN` from a per-tenant counter moved inside the run's transaction."""
-    stmt = dialect_insert(session, DocumentSequence).values(
-        tenant_id=tenant_id, series=SERIES, last_value=1
-    )
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["tenant_id", "series"],
-        set_={"last_value": DocumentSequence.last_value + 1},
-    ).returning(DocumentSequence.last_value)
-    number = (await session.execute(stmt)).scalar_one()
-    return f"{SERIES}/{period.year:04d}/{period.month:02d}/{number:04d}"
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """What `prepare` decided: the numbers taken and the document a rerun reverses."""
 
-
-async def load_assets(session: AsyncSession, tenant_id: str) -> list[tuple[int, AssetTerms]]:
-    """Every asset of the tenant in one set-based query, as pure schedule inputs.
-
-    The hot path of a 100,000-asset run: raw driver tuples, converted once here.
-    """
-    assets = Asset.__table__.c
-    stmt = (
-        sa.select(
-            assets.id, assets.cost, assets.salvage, assets.life_months, assets.method,
-            assets.annual_rate, assets.acquired_on, assets.disposed_on,
-        )
-        .where(assets.tenant_id == tenant_id)
-        .order_by(assets.id)
-    )  # fmt: skip
-    rows = await fetch_tuples(session, stmt)
-    if session.get_bind().dialect.name == "sqlite":  # text dates and REAL money
-        money, day = _sqlite_money, _sqlite_date
-        rows = [
-            (i, money(c), money(s), life, m, _sqlite_rate(r), day(a), day(d))
-            for i, c, s, life, m, r, a, d in rows
-        ]
-    methods = {m.value: m for m in Method}
-    return [
-        (asset_id, StoredTerms(cost, salvage, life, methods[method], rate, acquired, disposed))
-        for asset_id, cost, salvage, life, method, rate, acquired, disposed in rows
-    ]
-
-
-def _sqlite_money(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(format(value, ".2f"))
-
-
-def _sqlite_rate(value: float | None) -> Decimal | None:
-    return None if value is None else Decimal(format(value, ".6f"))
-
-
-def _sqlite_date(value: str | None) -> date | None:
-    return None if value is None else date.fromisoformat(value)
+    document_no: str | None
+    reversal_no: str | None
+    original: PostedDocument | None
 
 
 async def run_depreciation(
     ctx: JobContext, params: DepreciationParams, *, fault: Fault | None = None
 ) -> dict[str, Any]:
-    period = params.period
-    session = await ctx.session()
+    period, dry_run = params.period, params.dry_run
+    session = await ctx.session(read_only=dry_run)
     async with ctx.step("init", message=f"Checking period {period}"):
-        if await is_locked(session, ctx.tenant_id, period):
-            raise JobError(f"The period {period} is locked.", code="period_locked")
-    async with ctx.step("prepare", message="Preparing the month end and document number"):
-        month_end = date(
-            period.year, period.month, calendar.monthrange(period.year, period.month)[1]
-        )
-        document_no = await next_document_no(session, ctx.tenant_id, period)
-    async with ctx.step("load", message=f"Removing earlier entries of {period}"):
-        removed = await remove_entries(session, ctx.tenant_id, period)
+        warnings, earlier = await check_period(session, ctx.tenant_id, params)
+    async with ctx.step("prepare", message="Preparing the month end and document numbers"):
+        plan = await prepare(session, ctx.tenant_id, params)
+    posting = Posting(
+        ctx.tenant_id, period, ctx.run_id, ctx.created_by, params.model_dump(mode="json"),
+        utc_now(), str(earlier) if earlier is not None else None,
+    )  # fmt: skip
+    async with ctx.step("load", message="Loading the asset register"):
+        head = None if dry_run else await open_documents(ctx, session, posting, plan)
         await ctx.progress(fraction=0.5, message="Loading the asset register")
         assets = await load_assets(session, ctx.tenant_id)
-    head = EntryHead(ctx.tenant_id, period.year, period.month, document_no, ctx.run_id, utc_now())
-    posted, skipped, total = await process(ctx, session, assets, head, fault)
-    await ctx.enter_step("finalize", message=f"Posting {document_no}")
-    if await is_locked(session, ctx.tenant_id, period):  # locked while we worked
-        raise JobError(f"The period {period} was locked during the run.", code="period_locked")
-    return {
-        "period": str(period),
-        "month_end": month_end.isoformat(),
-        "document_no": document_no,
-        "records_processed": posted,
-        "skipped": dict(skipped),
-        "total_amount": str(total),
-        "assets": len(assets),
-        "replaced_entries": removed,
-    }
+    tally = await process(ctx, session, assets, period, head, fault)
+    if head is None:
+        await ctx.enter_step("finalize", message="Dry run: nothing was posted")
+    else:
+        await ctx.enter_step("finalize", message=f"Posting {head.document_no}")
+        total = money_from_cents(tally.cents)
+        await close_document(session, head.document_id, tally.entries, total)
+        if await is_locked(session, ctx.tenant_id, period):  # locked while we worked
+            raise JobError(f"The period {period} was locked during the run.", code="period_locked")
+    return await summary(session, params, plan, posting, tally, len(assets), warnings)
 
 
-async def remove_entries(session: AsyncSession, tenant_id: str, period: Period) -> int:
-    """A rerun replaces the period: its earlier entries go, inside this transaction."""
-    result = await session.execute(
-        sa.delete(DepreciationEntry).where(
-            DepreciationEntry.tenant_id == tenant_id,
-            DepreciationEntry.year == period.year,
-            DepreciationEntry.month == period.month,
-        )
-    )
-    return int(result.rowcount)  # type: ignore[attr-defined]
+async def check_period(
+    session: AsyncSession, tenant_id: str, params: DepreciationParams
+) -> tuple[list[str], Period | None]:
+    """Refuse a locked month or one posted out of order; a dry run only warns.
+
+    Returns the warnings and the first earlier month left unposted (if any).
+    """
+    period, dry_run = params.period, params.dry_run
+    warnings: list[str] = []
+    if await is_locked(session, tenant_id, period):
+        if not dry_run:
+            raise JobError(f"The period {period} is locked.", code="period_locked")
+        warnings.append(f"{period} is locked: posting it is refused until an admin unlocks it.")
+    first = await first_unposted_month(session, tenant_id, period)
+    if first is not None and not params.allow_earlier_unposted:
+        error = unposted_error(first, period)
+        if not dry_run:
+            raise JobError(error.message, code=error.code)
+        warnings.append(error.message)
+    return warnings, first if params.allow_earlier_unposted else None
+
+
+async def prepare(session: AsyncSession, tenant_id: str, params: DepreciationParams) -> Plan:
+    """Take the document numbers: the reversal's first (on a rerun), then the posting's."""
+    period = params.period
+    original = await posted_document(session, tenant_id, period)
+    if params.dry_run:
+        return Plan(None, None, original)
+    reversal_no = None if original is None else await next_number(session, tenant_id, period)
+    return Plan(await next_number(session, tenant_id, period), reversal_no, original)
+
+
+async def open_documents(
+    ctx: JobContext, session: AsyncSession, posting: Posting, plan: Plan
+) -> EntryHead:
+    """Reverse the month's earlier document (on a rerun), then open the new one."""
+    assert plan.document_no is not None
+    if plan.original is not None and plan.reversal_no is not None:
+        await ctx.set_message(f"Reversing {plan.original.document_no} as {plan.reversal_no}")
+        await reverse(session, posting, plan.original, plan.reversal_no)
+    document_id = await open_document(session, posting, plan.document_no, DocumentKind.DEPRECIATION)
+    period = posting.period
+    return EntryHead(
+        ctx.tenant_id, period.year, period.month, plan.document_no, ctx.run_id, posting.at,
+        document_id,
+    )  # fmt: skip
 
 
 async def process(
     ctx: JobContext,
     session: AsyncSession,
-    assets: list[tuple[int, AssetTerms]],
-    head: EntryHead,
+    assets: list[RegisterAsset],
+    period: Period,
+    head: EntryHead | None,
     fault: Fault | None,
-) -> tuple[int, Counter[str], Decimal]:
-    """Depreciate each asset (pure), report each one, post in batches.
+) -> Tally:
+    """Depreciate each asset (pure), report each one, post in batches (unless a dry run).
 
     A batch is posted while the next is computed (see `Pipeline`), in cents.
     """
-    n, year, month = len(assets), head.year, head.month
-    skipped: Counter[str] = Counter()
-    total, batch = 0, []
-    posted = 0
+    n, tally, year, month = len(assets), Tally(), period.year, period.month
+    batch: list[Row] = []
     async with (
         ctx.step("process", total=n, message=f"Processing asset 1 of {n}"),
         Pipeline(session, head) as pipeline,
     ):
-        for i, (asset_id, asset) in enumerate(assets, 1):
+        for i, (asset_id, terms, group) in enumerate(assets, 1):
             if fault is not None:
                 fault(i)
-            result = depreciate_cents(asset, year, month)
+            result = depreciate_cents(terms, year, month)
             if isinstance(result, Skipped):
-                skipped[result.reason.value] += 1
+                tally.skip(result.reason.value, asset_id)
             else:
-                total += result[0]
-                batch.append((asset_id, *result))
-                if len(batch) >= INSERT_BATCH:
-                    posted += len(batch)
-                    await pipeline.send(batch)
-                    batch = []
+                tally.add(group, terms.method.value, result[0])
+                if head is not None:
+                    batch.append((asset_id, *result))
+                    if len(batch) >= INSERT_BATCH:
+                        await pipeline.send(batch)
+                        batch = []
             await ctx.progress(
-                processed=i, skipped=i - posted - len(batch), message=f"Processing asset {i} of {n}"
+                processed=i, skipped=tally.skipped_count, message=f"Processing asset {i} of {n}"
             )
-        posted += len(batch)
         await pipeline.send(batch)
-    return posted, skipped, money_from_cents(total)
+    return tally
 
 
 class Pipeline:
@@ -219,16 +230,18 @@ class Pipeline:
     The PostgreSQL backend checks and indexes batch k while Python prepares
     batch k+1: on two cores a posting run overlaps its compute with its I/O.
     SQLite binds parameters under the GIL in its own thread, so there the
-    batch is simply posted in turn.
+    batch is simply posted in turn. Without a head (a dry run) nothing is posted.
     """
 
-    def __init__(self, session: AsyncSession, head: EntryHead) -> None:
+    def __init__(self, session: AsyncSession, head: EntryHead | None) -> None:
         self.session, self.head = session, head
         self.overlap = session.get_bind().dialect.name == "postgresql"
         self._task: asyncio.Task[None] | None = None
 
     async def send(self, rows: list[Row]) -> None:
         await self.wait()
+        if self.head is None or not rows:
+            return
         if not self.overlap:
             await post_entries(self.session, self.head, rows)
             return
@@ -251,6 +264,44 @@ class Pipeline:
             await self.wait()
 
 
+async def summary(
+    session: AsyncSession,
+    params: DepreciationParams,
+    plan: Plan,
+    posting: Posting,
+    tally: Tally,
+    assets: int,
+    warnings: list[str],
+) -> dict[str, Any]:
+    """The run's result: what was (or, in a dry run, would be) posted, and what was skipped."""
+    period = params.period
+    last_day = calendar.monthrange(period.year, period.month)[1]
+    return {
+        "period": str(period),
+        "month_end": date(period.year, period.month, last_day).isoformat(),
+        "dry_run": params.dry_run,
+        "document_no": plan.document_no,
+        "reversal_no": plan.reversal_no,
+        "reverses": plan.original.document_no if plan.original is not None else None,
+        "records_processed": tally.entries,
+        **tally.totals(),
+        "skipped_assets": await codes_of(session, tally.skipped_ids),
+        "assets": assets,
+        "earlier_unposted": posting.earlier_unposted,
+        "warnings": warnings,
+    }
+
+
+async def codes_of(session: AsyncSession, ids: dict[str, list[int]]) -> dict[str, list[str]]:
+    """Asset codes for the ids kept per skip reason (a few, to name examples)."""
+    wanted = [i for group in ids.values() for i in group]
+    if not wanted:
+        return {}
+    rows = await session.execute(sa.select(Asset.id, Asset.code).where(Asset.id.in_(wanted)))
+    code: dict[int, str] = {i: c for i, c in rows}
+    return {reason: [code[i] for i in group] for reason, group in sorted(ids.items())}
+
+
 ASSET_DEPRECIATION = JobKind(
     name="asset_depreciation",
     params=DepreciationParams,
@@ -259,6 +310,6 @@ ASSET_DEPRECIATION = JobKind(
     lock_key=lock_key,
     precheck=precheck,
     # One transaction: a new attempt after a failure or crash simply redoes the period
-    # (nothing of the failed attempt was committed, and `load` replaces entries).
+    # (nothing of the failed attempt was committed, its numbers included).
     resumable=True,
 )

@@ -1,4 +1,10 @@
-"""Reading a period's posted entries (the depreciation journal)."""
+"""Reading a month's journal: every document (posted, reversed, reversals) and its lines.
+
+The lines are a function of the register and the postings only (no ids,
+times or run ids), so the same register posted the same way gives the same
+lines, byte for byte, on SQLite and PostgreSQL. Who posted what, when and
+from which run is on the documents.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +13,70 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
-from progress_sse.jobs.depreciation.models import Asset, DepreciationEntry
+from progress_sse.events import iso
+from progress_sse.jobs.depreciation.models import Asset, DepreciationDocument, DepreciationEntry
 from progress_sse.jobs.depreciation.periods import Period
 
 JOURNAL_COLUMNS = (
-    "document_no", "asset_code", "asset_name", "category", "year", "month",
-    "amount", "accumulated", "book_value", "run_id",
+    "document_no", "document_type", "document_status", "reverses", "asset_code", "asset_name",
+    "category", "tax_group", "method", "year", "month", "amount", "accumulated", "book_value",
+)  # fmt: skip
+DOCUMENT_COLUMNS = (
+    "document_no", "type", "status", "reverses", "reversed_by", "year", "month", "entries",
+    "total_amount", "run_id", "started_by", "posted_at", "params", "earlier_unposted",
 )  # fmt: skip
 
-_QUERY = sa.select(
-    DepreciationEntry.document_no,
-    Asset.code,
-    Asset.name,
-    Asset.category,
-    DepreciationEntry.year,
-    DepreciationEntry.month,
-    DepreciationEntry.amount,
-    DepreciationEntry.accumulated,
-    DepreciationEntry.book_value,
-    DepreciationEntry.run_id,
-).join(Asset, Asset.id == DepreciationEntry.asset_id)
+_Doc = DepreciationDocument
+_Original = aliased(DepreciationDocument)
 
 
-async def journal(
+def _of_month(tenant_id: str, period: Period) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        _Doc.tenant_id == tenant_id, _Doc.year == period.year, _Doc.month == period.month
+    )
+
+
+async def journal_lines(
     session: AsyncSession, tenant_id: str, period: Period
 ) -> tuple[list[dict[str, Any]], Decimal]:
-    """The period's entries by asset code, and their total (exact Decimal)."""
-    rows = await session.execute(
-        _QUERY.where(
-            DepreciationEntry.tenant_id == tenant_id,
-            DepreciationEntry.year == period.year,
-            DepreciationEntry.month == period.month,
-        ).order_by(Asset.code)
+    """Every line of the month's documents (by number, then asset code) and their net total."""
+    e, a = DepreciationEntry, Asset
+    query = (
+        sa.select(
+            _Doc.document_no, _Doc.kind, _Doc.status, _Original.document_no, a.code, a.name,
+            a.category, a.tax_group, a.method, e.year, e.month, e.amount, e.accumulated,
+            e.book_value,
+        )
+        .join(e, e.document_id == _Doc.id)
+        .join(a, a.id == e.asset_id)
+        .outerjoin(_Original, _Original.id == _Doc.reverses_id)
+        .where(_of_month(tenant_id, period))
+        .order_by(_Doc.document_no, a.code)
+    )  # fmt: skip
+    lines = [dict(zip(JOURNAL_COLUMNS, row, strict=True)) for row in await session.execute(query)]
+    return lines, sum((line["amount"] for line in lines), Decimal("0.00"))
+
+
+async def documents(session: AsyncSession, tenant_id: str, period: Period) -> list[dict[str, Any]]:
+    """The month's documents by number, each with who posted it, when, from which run."""
+    query = (
+        sa.select(_Doc, _Original.document_no)
+        .outerjoin(_Original, _Original.id == _Doc.reverses_id)
+        .where(_of_month(tenant_id, period))
+        .order_by(_Doc.document_no)
     )
-    entries = [dict(zip(JOURNAL_COLUMNS, row, strict=True)) for row in rows]
-    return entries, sum((e["amount"] for e in entries), Decimal("0.00"))
+    rows = [(doc, reverses) for doc, reverses in await session.execute(query)]
+    reversed_by = {doc.reverses_id: doc.document_no for doc, _ in rows if doc.reverses_id}
+    return [
+        {
+            "document_no": doc.document_no, "type": doc.kind, "status": doc.status,
+            "reverses": reverses, "reversed_by": reversed_by.get(doc.id),
+            "year": doc.year, "month": doc.month, "entries": doc.entry_count,
+            "total_amount": doc.total_amount, "run_id": doc.run_id,
+            "started_by": doc.created_by, "posted_at": iso(doc.posted_at),
+            "params": doc.params, "earlier_unposted": doc.earlier_unposted,
+        }
+        for doc, reverses in rows
+    ]  # fmt: skip

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from progress_sse.models import Base, ExactDecimal, UTCDateTime
+from progress_sse.models import Base, ExactDecimal, JSONType, UTCDateTime
 
 
 class Asset(Base):
@@ -20,11 +21,17 @@ class Asset(Base):
         sa.CheckConstraint("salvage >= 0 AND salvage <= cost", name="salvage_within_cost"),
         sa.CheckConstraint("life_months >= 1", name="life_positive"),
         sa.CheckConstraint("method IN ('straight_line', 'declining_balance')", name="method"),
+        # The rate is 0 < r <= 1; SQLite stores it in millionths (see ExactDecimal).
         sa.CheckConstraint(
             "method <> 'declining_balance' OR "
             "(annual_rate IS NOT NULL AND annual_rate > 0 AND annual_rate <= 1)",
             name="declining_rate",
-        ),
+        ).ddl_if(dialect="postgresql"),
+        sa.CheckConstraint(
+            "method <> 'declining_balance' OR "
+            "(annual_rate IS NOT NULL AND annual_rate > 0 AND annual_rate <= 1000000)",
+            name="declining_rate",
+        ).ddl_if(dialect="sqlite"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
@@ -44,18 +51,61 @@ class Asset(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
+class DepreciationDocument(Base):
+    """One posting of a month (`kind` depreciation) or the reversal of one (`kind` reversal).
+
+    Documents are never deleted: a rerun of a posted month reverses the
+    earlier document (`status` reversed, and a reversal document that
+    `reverses` it) and posts a new one. At most one depreciation document of
+    a month is `posted` at a time, which the partial unique index enforces.
+    """
+
+    __tablename__ = "depreciation_documents"
+    __table_args__ = (
+        sa.UniqueConstraint("tenant_id", "document_no", name="uq_depreciation_documents_number"),
+        sa.Index(
+            "uq_depreciation_documents_posted_month", "tenant_id", "year", "month",
+            unique=True,
+            sqlite_where=sa.text("kind = 'depreciation' AND status = 'posted'"),
+            postgresql_where=sa.text("kind = 'depreciation' AND status = 'posted'"),
+        ),
+        sa.CheckConstraint("kind IN ('depreciation', 'reversal')", name="kind"),
+        sa.CheckConstraint("status IN ('posted', 'reversed')", name="status"),
+    )  # fmt: skip
+
+    id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(sa.String(64))
+    document_no: Mapped[str] = mapped_column(sa.String(32))
+    year: Mapped[int] = mapped_column(sa.Integer)
+    month: Mapped[int] = mapped_column(sa.Integer)
+    kind: Mapped[str] = mapped_column(sa.String(16))
+    status: Mapped[str] = mapped_column(sa.String(16))
+    reverses_id: Mapped[int | None] = mapped_column(
+        sa.ForeignKey("depreciation_documents.id"), nullable=True
+    )
+    run_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True)
+    created_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    params: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
+    # The first earlier month left unposted when the run was told to allow it (YYYY-MM).
+    earlier_unposted: Mapped[str | None] = mapped_column(sa.String(7), nullable=True)
+    entry_count: Mapped[int] = mapped_column(sa.Integer, default=0)
+    total_amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
+
+
 class DepreciationEntry(Base):
     __tablename__ = "depreciation_entries"
     __table_args__ = (
-        sa.UniqueConstraint(
-            "tenant_id", "asset_id", "year", "month", name="uq_depreciation_entries_asset_month"
-        ),
+        sa.UniqueConstraint("document_id", "asset_id", name="uq_depreciation_entries_line"),
         sa.Index("ix_depreciation_entries_period", "tenant_id", "year", "month"),
+        sa.Index("ix_depreciation_entries_asset", "asset_id"),
     )
 
     id: Mapped[int] = mapped_column(sa.Integer, primary_key=True, autoincrement=True)
     tenant_id: Mapped[str] = mapped_column(sa.String(64))
-    asset_id: Mapped[int] = mapped_column(sa.ForeignKey("assets.id", ondelete="CASCADE"))
+    document_id: Mapped[int] = mapped_column(sa.ForeignKey("depreciation_documents.id"))
+    # Posted history outlives nothing it was computed from: an asset with entries stays.
+    asset_id: Mapped[int] = mapped_column(sa.ForeignKey("assets.id"))
     year: Mapped[int] = mapped_column(sa.Integer)
     month: Mapped[int] = mapped_column(sa.Integer)
     amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
@@ -79,10 +129,10 @@ class PeriodLock(Base):
 
 
 class DocumentSequence(Base):
-    """Per-tenant document counters, advanced inside the business transaction.
+    """Document counters per tenant and series (`DEP/YYYY/MM`: one per month).
 
-    Because the counter row changes in the run's own transaction, a rollback
-    takes the number back: the sequence has no gaps.
+    The counter row changes in the run's own transaction, so a rollback
+    takes the number back: a series has no gaps.
     """
 
     __tablename__ = "document_sequences"

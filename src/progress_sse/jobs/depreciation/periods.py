@@ -21,6 +21,15 @@ class Period:
     def __str__(self) -> str:
         return f"{self.year:04d}-{self.month:02d}"
 
+    @property
+    def index(self) -> int:
+        """Months since year 0: consecutive months have consecutive indices."""
+        return self.year * 12 + self.month - 1
+
+    @classmethod
+    def from_index(cls, index: int) -> Period:
+        return cls(index // 12, index % 12 + 1)
+
 
 async def is_locked(session: AsyncSession, tenant_id: str, period: Period) -> bool:
     found = await session.scalar(

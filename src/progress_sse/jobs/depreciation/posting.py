@@ -3,9 +3,8 @@
 The hot path of a 100,000-asset run. Amounts travel as whole cents: on
 PostgreSQL one statement per batch unnests four integer arrays (the columns
 every row shares are sent once, the cents become NUMERIC in the database);
-on SQLite one executemany of plain tuples. Both keep the exact values the
-ORM would write: cents / 100 is the float nearest the decimal, as
-float(Decimal) is.
+on SQLite one executemany of plain tuples, the cents being exactly what
+`ExactDecimal` stores there (integer minor units).
 """
 
 from __future__ import annotations
@@ -22,14 +21,15 @@ Row = tuple[int, int, int, int]  # asset id, amount, accumulated, book value (ce
 
 _COLUMNS = (
     "tenant_id, asset_id, year, month, amount, accumulated, book_value, "
-    "document_no, run_id, created_at"
+    "document_no, run_id, created_at, document_id"
 )
 _PG = (
     f"INSERT INTO depreciation_entries ({_COLUMNS}) "
-    "SELECT $1, a, $2, $3, am::numeric / 100, ac::numeric / 100, bv::numeric / 100, $4, $5, $6 "
-    "FROM unnest($7::int[], $8::bigint[], $9::bigint[], $10::bigint[]) AS t(a, am, ac, bv)"
+    "SELECT $1, a, $2, $3, am::numeric / 100, ac::numeric / 100, bv::numeric / 100, "
+    "$4, $5, $6, $7 "
+    "FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[]) AS t(a, am, ac, bv)"
 )
-_SQLITE = f"INSERT INTO depreciation_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_SQLITE = f"INSERT INTO depreciation_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +42,7 @@ class EntryHead:
     document_no: str
     run_id: str
     created_at: datetime
+    document_id: int
 
 
 async def post_entries(session: AsyncSession, head: EntryHead, rows: list[Row]) -> None:
@@ -56,17 +57,13 @@ async def post_entries(session: AsyncSession, head: EntryHead, rows: list[Row]) 
         )
         await driver.execute(
             _PG, head.tenant_id, head.year, head.month, head.document_no, head.run_id,
-            head.created_at, ids, amounts, accumulated, book_values,
+            head.created_at, head.document_id, ids, amounts, accumulated, book_values,
         )  # fmt: skip
         return
     created = DepreciationEntry.__table__.c.created_at.type.bind_processor(connection.dialect)
     stamp = created(head.created_at) if created else head.created_at
     shared = (head.tenant_id, head.year, head.month)
-    tail = (head.document_no, head.run_id, stamp)
+    tail = (head.document_no, head.run_id, stamp, head.document_id)
     await connection.exec_driver_sql(
-        _SQLITE,
-        [
-            (shared[0], a, *shared[1:], am / 100, ac / 100, bv / 100, *tail)
-            for a, am, ac, bv in rows
-        ],
+        _SQLITE, [(shared[0], a, *shared[1:], am, ac, bv, *tail) for a, am, ac, bv in rows]
     )

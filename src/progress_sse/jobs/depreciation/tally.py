@@ -1,0 +1,62 @@
+"""The totals of one run (pure): entries and amounts per tax group and method, skips by reason."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from progress_sse.jobs.depreciation.schedule import money_from_cents
+
+NO_TAX_GROUP = "none"  # commercial assets, outside the fiscal groups
+EXAMPLES = 20  # asset ids kept per skip reason, to name them in the summary
+
+
+@dataclass
+class Tally:
+    """Counted per asset in the hot loop, so each call does a few dict updates only."""
+
+    entries: int = 0
+    cents: int = 0
+    by_group: dict[str, list[int]] = field(default_factory=dict)  # group -> [entries, cents]
+    by_method: dict[str, list[int]] = field(default_factory=dict)
+    skipped: Counter[str] = field(default_factory=Counter)
+    skipped_ids: dict[str, list[int]] = field(default_factory=dict)
+
+    def add(self, group: str | None, method: str, cents: int) -> None:
+        self.entries += 1
+        self.cents += cents
+        for key, table in ((group or NO_TAX_GROUP, self.by_group), (method, self.by_method)):
+            row = table.get(key)
+            if row is None:
+                table[key] = [1, cents]
+            else:
+                row[0] += 1
+                row[1] += cents
+
+    def skip(self, reason: str, asset_id: int) -> None:
+        self.skipped[reason] += 1
+        ids = self.skipped_ids.setdefault(reason, [])
+        if len(ids) < EXAMPLES:
+            ids.append(asset_id)
+
+    @property
+    def skipped_count(self) -> int:
+        return self.skipped.total()
+
+    def totals(self) -> dict[str, Any]:
+        """The JSON totals: amounts as exact decimal text, groups and methods sorted."""
+        return {
+            "entries": self.entries,
+            "total_amount": str(money_from_cents(self.cents)),
+            "totals_by_tax_group": _table(self.by_group),
+            "totals_by_method": _table(self.by_method),
+            "skipped": dict(sorted(self.skipped.items())),
+        }
+
+
+def _table(rows: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+    return {
+        key: {"entries": entries, "amount": str(money_from_cents(cents))}
+        for key, (entries, cents) in sorted(rows.items())
+    }
