@@ -74,13 +74,36 @@ function fillPeriodPickers() {
   $("year").value = now.getFullYear();
 }
 
+function chosenPeriod() {
+  const month = Number($("month").value), year = Number($("year").value);
+  return { year, month, label: `${$("month").selectedOptions[0].text} ${year}` };
+}
+
 async function start(event) {
   event.preventDefault();
-  const month = Number($("month").value), year = Number($("year").value);
-  const label = `${$("month").selectedOptions[0].text} ${year}`;
-  if (!confirm(`Depreciate every asset for ${label}? Earlier entries of ${label} are replaced.`)) return;
+  const { label } = chosenPeriod();
+  if (!confirm(`Depreciate every asset for ${label}? If ${label} is already posted, its document is reversed and a new one is posted.`)) return;
+  await post({});
+}
+
+// A dry run: the same steps and summary, nothing posted, no number taken, nothing locked.
+async function preview() {
+  if (!$("start-form").reportValidity()) return;
+  await post({ dry_run: true });
+}
+
+// Deliberately post although an earlier month that needed a posting has none (recorded).
+async function postAnyway() {
+  const { label } = chosenPeriod();
+  if (!confirm(`Post ${label} although earlier months are unposted? The journal records that this was allowed.`)) return;
+  await post({ allow_earlier_unposted: true });
+}
+
+async function post(extra) {
+  const { year, month, label } = chosenPeriod();
+  $("post-anyway").hidden = true; alertBox("");
   setBusy(true);
-  const result = await api("POST", "/api/runs", { kind: "asset_depreciation", params: { year, month } });
+  const result = await api("POST", "/api/runs", { kind: "asset_depreciation", params: { year, month, ...extra } });
   if (result.status === 202) { attach(result.data.id); return; }
   setBusy(false);
   const error = (result.data && result.data.error) || {};
@@ -88,6 +111,8 @@ async function start(event) {
     alertBox("A run for this period is already active; showing it."); attach(error.run_id);
   } else if (result.status === 409 && error.code === "period_locked") {
     alertBox(`${label} is locked. An admin must unlock it first.`);
+  } else if (result.status === 409 && error.code === "earlier_period_unposted") {
+    alertBox(error.message); $("post-anyway").hidden = false;
   } else { alertBox(errorText(result)); }
 }
 
@@ -261,16 +286,21 @@ function finish(status, run) {
   $("resume").hidden = !resumable(run);
   const summary = $("summary"); summary.replaceChildren(); summary.hidden = false;
   const p = document.createElement("p");
-  if (status === "completed" && run.result && run.result.document_no) {
+  if (status === "completed" && run.result && run.result.dry_run) {
+    summary.append(...previewSummary(run.result));
+  } else if (status === "completed" && run.result && run.result.document_no) {
     const r = run.result;
     const skipped = Object.entries(r.skipped || {}).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ") || "none";
-    p.textContent = `Posted ${r.records_processed} entries (${r.document_no}), total ${grouped(r.total_amount)}. Skipped: ${skipped}.`;
+    const reversal = r.reverses ? ` It reverses ${r.reverses} with ${r.reversal_no}.` : "";
+    p.textContent = `Posted ${r.records_processed} entries (${r.document_no}), total ${grouped(r.total_amount)}. Skipped: ${skipped}.${reversal}`;
     summary.append(p);
     if (r.period) {
       const [y, m] = r.period.split("-").map(Number);
       const link = document.createElement("a");
       link.href = `/api/depreciation/${y}/${m}?format=csv`; link.textContent = `Download the ${r.period} journal (CSV)`;
-      summary.append(link);
+      const docs = document.createElement("a");
+      docs.href = `/api/depreciation/${y}/${m}/documents?format=csv`; docs.textContent = "its documents (CSV)";
+      summary.append(link, " · ", docs);
     }
   } else if (status === "completed") {
     p.textContent = "Completed.";
@@ -283,6 +313,28 @@ function finish(status, run) {
   announce(`Run ${status}`);
   if (status !== "failed" || run.error_code !== "stale") localStorage.removeItem(RUN_KEY);
   loadRecent();
+}
+
+// What a user wants to know before posting: entries and total, by tax group and method, skips.
+function previewSummary(r) {
+  const head = document.createElement("p");
+  head.textContent = `Preview of ${r.period}: ${r.entries} entries, total ${grouped(r.total_amount)}. Nothing was posted.`;
+  const table = document.createElement("table"); table.className = "preview";
+  const rows = [
+    ...Object.entries(r.totals_by_tax_group || {}).map(([k, v]) => [k === "none" ? "no tax group" : `tax group ${k.replaceAll("_", " ")}`, v]),
+    ...Object.entries(r.totals_by_method || {}).map(([k, v]) => [k.replace("_", " "), v]),
+  ];
+  for (const [name, v] of rows) {
+    const tr = document.createElement("tr");
+    for (const text of [name, `${v.entries} entries`, grouped(v.amount)]) { const td = document.createElement("td"); td.textContent = text; tr.append(td); }
+    table.append(tr);
+  }
+  const skipped = document.createElement("p");
+  const reasons = Object.entries(r.skipped || {}).map(([k, v]) => `${v} ${k.replace("_", " ")} (e.g. ${((r.skipped_assets || {})[k] || []).slice(0, 3).join(", ")})`);
+  skipped.textContent = `Skipped: ${reasons.join("; ") || "none"}.`;
+  const parts = [head, table, skipped];
+  for (const warning of r.warnings || []) { const w = document.createElement("p"); w.className = "warning"; w.textContent = warning; parts.push(w); }
+  return parts;
 }
 
 // -- actions and the list ---------------------------------------------------------------------
@@ -345,6 +397,8 @@ document.addEventListener("DOMContentLoaded", () => {
   fillPeriodPickers();
   $("sign-in-form").addEventListener("submit", signIn);
   $("start-form").addEventListener("submit", start);
+  $("preview-button").addEventListener("click", preview);
+  $("post-anyway").addEventListener("click", postAnyway);
   $("sign-out").addEventListener("click", signOut);
   $("cancel").addEventListener("click", cancelRun);
   $("resume").addEventListener("click", resumeRun);

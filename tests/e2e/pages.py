@@ -40,3 +40,14 @@ async def step_statuses(page: Any) -> list[str]:
 
 async def percent(page: Any) -> float:
     return float(await page.get_attribute("#bar", "aria-valuenow") or 0)
+
+
+async def start_month(page: Any, year: int, month: int) -> None:
+    """Choose a month and press Start (confirmed); if earlier months are unposted (the demo
+    register goes back years), press "Post anyway" as the page then offers."""
+    await choose_period(page, year, month)
+    await page.click("#start-button")
+    await page.wait_for_selector("#run:not([hidden]), #post-anyway:not([hidden])")
+    if await page.is_visible("#post-anyway"):
+        await page.click("#post-anyway")
+        await page.wait_for_selector("#run:not([hidden])")

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from progress_sse import admin
-from tests.e2e.pages import choose_period, open_run, percent, signed_in_page, step_statuses
+from tests.e2e.pages import open_run, percent, signed_in_page, start_month, step_statuses
 from tests.proxy import CuttableProxy, cuttable
 from tests.support import demo_rows, in_finalize, run_server, run_status, start_run, wait_for
 
@@ -183,9 +183,7 @@ async def test_an_admin_resets_the_tenant_and_resumes_the_failed_month(
         member = await signed_in_page(browser, srv.base_url, srv.keys["acme-member"])
         assert await member.is_hidden("#admin"), "members do not see the reset action"
         page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
-        await choose_period(page, 2026, 9)
-        await page.click("#start-button")
-        await page.wait_for_selector("#run:not([hidden])")
+        await start_month(page, 2026, 9)
         run_id = await page.inner_text("#run-id")
 
         await page.click("#reset-tenant")  # its confirmation is accepted

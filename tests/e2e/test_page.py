@@ -20,6 +20,10 @@ async def test_a_month_runs_to_100_percent_and_shows_its_summary(
         page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
         await choose_period(page, 2026, 11)
         await page.click("#start-button")
+        # The demo register goes back years: the page explains, and offers to post anyway.
+        await page.wait_for_selector("#post-anyway:not([hidden])")
+        assert "has no posted depreciation document" in await page.inner_text("#alert")
+        await page.click("#post-anyway")
         await page.wait_for_selector("#summary:not([hidden])", timeout=30_000)
         await page.screenshot(path=str(artifacts / "run-completed.png"), full_page=True)
         bar = page.locator("#bar")
@@ -30,6 +34,9 @@ async def test_a_month_runs_to_100_percent_and_shows_its_summary(
         assert re.search(r"total \d{1,3}(,\d{3})+\.\d\d\.", summary), "money digits grouped"
         link = await page.get_attribute("#summary a", "href")
         assert link == "/api/depreciation/2026/11?format=csv"
+        async with srv.client() as client:
+            [document] = (await client.get("/api/depreciation/2026/11/documents")).json()["data"]
+        assert document["earlier_unposted"] is not None, "posting anyway is on the record"
         assert await step_statuses(page) == ["completed"] * 5
         assert await page.evaluate("localStorage.getItem('progress-sse.run')") is None
         assert await page.is_enabled("#start-button"), "the form is usable again"
@@ -84,3 +91,24 @@ async def test_two_tenants_in_two_browsers_never_see_each_others_runs(
         await acme.wait_for_function("localStorage.getItem('progress-sse.run') === null")
         assert await acme.is_hidden("#run")
         assert await acme.evaluate("localStorage.getItem('progress-sse.run')") is None
+
+
+async def test_preview_shows_the_totals_and_posts_nothing(
+    make_settings: Any, browser: Any, artifacts: Path
+) -> None:
+    settings = make_settings(progress_interval_s=0.05)
+    await admin.seed_assets(settings, "acme", 300)
+    async with run_server(settings) as srv:
+        page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        await choose_period(page, 2026, 11)
+        await page.click("#preview-button")
+        await page.wait_for_selector("#summary:not([hidden])", timeout=30_000)
+        await page.screenshot(path=str(artifacts / "preview.png"), full_page=True)
+        summary = await page.inner_text("#summary")
+        assert await step_statuses(page) == ["completed"] * 5
+        async with srv.client() as client:
+            journal = (await client.get("/api/depreciation/2026/11")).json()
+    assert "Preview of 2026-11" in summary and "Nothing was posted." in summary
+    assert "tax group 2" in summary and "declining balance" in summary
+    assert "has no posted depreciation document" in summary, "what posting would need"
+    assert journal["documents"] == []
