@@ -19,7 +19,6 @@ Create Date: 2026-11-30 14:00:00
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Any
 
 import sqlalchemy as sa
@@ -99,7 +98,7 @@ def _create_documents() -> None:
         sa.Column("created_by", sa.String(length=200), nullable=True),
         sa.Column("posted_at", TS, nullable=False),
         sa.Column("params", JSON, nullable=True),
-        sa.Column("earlier_unposted", sa.String(length=7), nullable=True),
+        sa.Column("earlier_unposted", sa.String(length=16), nullable=True),
         sa.Column("entry_count", sa.Integer(), nullable=False),
         sa.Column("total_amount", _money(), nullable=False),
         sa.ForeignKeyConstraint(
@@ -125,37 +124,42 @@ def _create_documents() -> None:
         sqlite_where=sa.text("kind = 'depreciation' AND status = 'posted'"),
         postgresql_where=sa.text("kind = 'depreciation' AND status = 'posted'"),
     )
-    # One document per number already posted (a rerun used to delete the earlier one).
-    # The amounts are summed in Python: SQLite still holds them as REAL here.
-    bind = op.get_bind()
-    groups: dict[tuple[str, str], dict[str, Any]] = {}
-    rows = bind.execute(
+    _backfill_documents()
+
+
+def _backfill_documents() -> None:
+    """One document per number already posted (a rerun used to delete the earlier one).
+
+    Versions before this one did not keep months in order, so each tenant's
+    earliest migrated document opens its books (`earlier_unposted`
+    "migrated"): the months after it are checked from there on.
+    """
+    amount = _to_units("amount", 2) if _sqlite() else "amount"
+    groups = op.get_bind().execute(
         sa.text(
-            "SELECT tenant_id, document_no, year, month, run_id, created_at, amount "
-            "FROM depreciation_entries ORDER BY id"
+            "SELECT tenant_id, document_no, year, month, MIN(run_id), MIN(created_at), "
+            f"COUNT(*), SUM({amount}) FROM depreciation_entries "
+            "GROUP BY tenant_id, document_no, year, month "
+            "ORDER BY tenant_id, year, month, document_no"
         )
     )
-    for tenant, number, year, month, run_id, created_at, amount in rows:
-        doc = groups.setdefault((tenant, number), {
-            "tenant_id": tenant, "document_no": number, "year": year, "month": month,
-            "kind": "depreciation", "status": "posted", "run_id": run_id,
-            "posted_at": created_at, "params": {"year": year, "month": month},
-            "entry_count": 0, "cents": 0,
-        })  # fmt: skip
-        doc["entry_count"] += 1
-        doc["cents"] += round(Decimal(str(amount)) * 100)  # REAL or NUMERIC
     documents = sa.table(
         "depreciation_documents",
         *(sa.column(c) for c in (
             "tenant_id", "document_no", "year", "month", "kind", "status", "run_id",
-            "posted_at", "entry_count", "total_amount",
+            "posted_at", "entry_count", "total_amount", "earlier_unposted",
         )),
         sa.column("params", JSON),
     )  # fmt: skip
-    for doc in groups.values():
-        cents = doc.pop("cents")
-        total = cents if _sqlite() else sa.literal_column(f"{cents}::numeric / 100")
-        op.execute(documents.insert().values(**doc, total_amount=total))
+    opened: set[str] = set()
+    for tenant, number, year, month, run_id, posted_at, count, total in groups:
+        op.execute(documents.insert().values(
+            tenant_id=tenant, document_no=number, year=year, month=month,
+            kind="depreciation", status="posted", run_id=run_id, posted_at=posted_at,
+            params={"year": year, "month": month}, entry_count=count, total_amount=total,
+            earlier_unposted=None if tenant in opened else "migrated",
+        ))  # fmt: skip
+        opened.add(tenant)
 
 
 def _rebuild_sqlite_tables() -> None:

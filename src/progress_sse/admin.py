@@ -163,7 +163,7 @@ async def _open_books(store: RunStore, tenant: str, period: Period) -> str | Non
     }  # fmt: skip
     new = NewRun(
         tenant_id=tenant, kind="asset_depreciation", params=params,
-        lock_key=f"asset_depreciation:{period}", idempotency_key="demo-seed:open-books",
+        lock_key=periods.lock_key_of(period), idempotency_key="demo-seed:open-books",
         created_by="demo-seed",
     )  # fmt: skip
     run, created = await store.create_run(new)
@@ -171,6 +171,13 @@ async def _open_books(store: RunStore, tenant: str, period: Period) -> str | Non
 
 
 async def set_period_lock(settings: Settings, tenant: str, period: Period, *, locked: bool) -> None:
+    """Lock or unlock a month; a lock is refused while a posting run of it is active."""
+    if locked:
+        engine = db.create_engine(settings.database_url, settings)
+        try:
+            await periods.refuse_while_posting(RunStore(db.sessionmaker(engine)), tenant, period)
+        finally:
+            await engine.dispose()
     engine = db.create_engine(settings.business_url, settings)
     try:
         sessions = db.sessionmaker(engine)

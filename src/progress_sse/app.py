@@ -31,7 +31,7 @@ from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.auth import KeyUsage
 from progress_sse.broker import Broker, LocalBroker
 from progress_sse.fanout import Hub
-from progress_sse.guards import HeaderLimit
+from progress_sse.guards import RequestGuard
 from progress_sse.jobs import JobRegistry, default_registry
 from progress_sse.liveness import Liveness
 from progress_sse.logs import setup_logging
@@ -361,7 +361,7 @@ def create_worker_app() -> Starlette:
 
 def middleware(settings: Settings) -> list[Middleware]:
     """The access log and the header limit always; CORS only for the origins configured."""
-    stack = [Middleware(AccessLog), Middleware(HeaderLimit, max_bytes=settings.max_header_bytes)]
+    stack = [Middleware(AccessLog), Middleware(RequestGuard, max_bytes=settings.max_header_bytes)]
     if settings.cors_origin_list:
         stack.append(
             Middleware(

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from progress_sse.db import SQLITE_BEGIN, is_busy
 from progress_sse.errors import RunCancelled
 from progress_sse.events import utc_now
 from progress_sse.progress import (
@@ -27,10 +24,10 @@ from progress_sse.progress import (
 )
 from progress_sse.statuses import RunStatus, StepStatus
 from progress_sse.store import LeaseLost
+from progress_sse.writelock import begin_writing
 from progress_sse.writer import Draft, ProgressWriter
 
 WAITING = "Waiting for another run to finish writing…"
-WAIT_NOTICE_S = 0.25  # a lock not granted by then is announced as a wait
 
 
 class JobContext:
@@ -269,22 +266,20 @@ class JobContext:
         A read-only session reads a snapshot and never waits.
         """
         if self._session is None:
-            if read_only:
-                self._session = self._business()
-                await self._session.begin()
-            else:
-                self._session = await self._begin_writing()
+            begin = self._begin_reading if read_only else self._begin_writing
+            self._session = await begin()
         return self._session
 
     @asynccontextmanager
-    async def chunk(self) -> AsyncIterator[AsyncSession]:
+    async def chunk(self, *, read_only: bool = False) -> AsyncIterator[AsyncSession]:
         """A transaction of its own, committed when the block ends (batch jobs).
 
         A cancel or failure inside the block rolls back only this chunk;
         chunks committed before stay, which is what makes a run resumable.
+        A `read_only` chunk reads a snapshot and never waits for SQLite's writer.
         """
         self._check()
-        session = await self._begin_writing()
+        session = await self._begin_reading() if read_only else await self._begin_writing()
         try:
             yield session
             self._check()  # cancelled meanwhile: roll this chunk back
@@ -292,39 +287,20 @@ class JobContext:
         finally:
             await session.close()  # rolls back what was not committed
 
+    async def _begin_reading(self) -> AsyncSession:
+        session = self._business()
+        await session.begin()
+        return session
+
     async def _begin_writing(self) -> AsyncSession:
-        """A session whose transaction holds the write lock (SQLite: BEGIN IMMEDIATE).
+        """A writing transaction; on SQLite it waits its turn for the write lock (writelock.py)."""
+        return await begin_writing(self._business, self._waiting)
 
-        SQLite has one writer per database. A deferred transaction that reads
-        and then writes fails at once with "database is locked" when another
-        writer holds the lock, so a second run would fail where it should
-        wait. This waits for its turn in slices of the busy timeout, shows
-        WAITING meanwhile, and stays cancellable. PostgreSQL begins at once.
-        """
-        while True:
-            session = self._business()
-            attempt = asyncio.ensure_future(
-                session.connection(execution_options={SQLITE_BEGIN: "IMMEDIATE"})
-            )
-            try:
-                await self._wait_for_lock(attempt)
-                return session
-            except OperationalError as exc:
-                await session.close()
-                if not is_busy(exc):
-                    raise
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    await attempt  # ends within the busy timeout; then give the lock back
-                await session.close()
-                raise
-
-    async def _wait_for_lock(self, attempt: asyncio.Future[Any]) -> None:
-        while not (await asyncio.wait({attempt}, timeout=WAIT_NOTICE_S))[0]:
-            if self.message != WAITING:
-                await self.set_message(WAITING)
-            await self.checkpoint()
-        attempt.result()
+    async def _waiting(self) -> None:
+        """Between attempts at SQLite's write lock: say so once, and honour a cancel."""
+        if self.message != WAITING:
+            await self.set_message(WAITING)
+        await self.checkpoint()
 
     @property
     def has_session(self) -> bool:

@@ -80,11 +80,21 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def _on_begin(conn: Connection) -> None:
-        mode = conn.get_execution_options().get(SQLITE_BEGIN, "")
-        conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        options = conn.get_execution_options()
+        mode, wait_ms = options.get(SQLITE_BEGIN, ""), options.get(SQLITE_BEGIN_WAIT_MS)
+        if wait_ms is None:
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+            return
+        # One slice of waiting for the write lock; the statements after BEGIN wait as usual.
+        conn.exec_driver_sql(f"PRAGMA busy_timeout={int(wait_ms)}")
+        try:
+            conn.exec_driver_sql(f"BEGIN {mode}".strip())
+        finally:
+            conn.exec_driver_sql(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
 
 
 SQLITE_BEGIN = "progress_sse_sqlite_begin"
+SQLITE_BEGIN_WAIT_MS = "progress_sse_sqlite_begin_wait_ms"
 
 
 class Sessions(async_sessionmaker[AsyncSession]):

@@ -6,6 +6,7 @@ months can be worked out by hand (the comments say how).
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import functools
 import io
@@ -21,7 +22,12 @@ import sqlalchemy as sa
 from progress_sse import db
 from progress_sse.context import WAITING
 from progress_sse.events import utc_now
+from progress_sse.jobs.depreciation import periods
+from progress_sse.jobs.depreciation.documents import next_number, posted_document
 from progress_sse.jobs.depreciation.models import Asset
+from progress_sse.jobs.depreciation.periods import Period
+from progress_sse.jobs.depreciation.register import hold_register
+from progress_sse.models import Run
 from progress_sse.settings import Settings
 from tests.support import (
     Server,
@@ -294,6 +300,26 @@ async def test_a_dry_run_may_run_beside_a_posting_of_the_same_month(
     assert real.status_code == 202 and preview.status_code == 202, preview.text
 
 
+async def test_a_dry_run_completes_while_a_posting_of_the_month_holds_its_locks(
+    server: Server, settings: Settings
+) -> None:
+    """A rerun in flight holds the register, the month's document and counter (and SQLite's
+    write lock): a preview of the same month reads past all of them."""
+    await add_assets(settings, {"code": "R", "acquired_on": date(2026, 1, 1)})
+    engine = db.create_engine(settings.business_url, settings)
+    try:
+        async with server.client() as client:
+            await posted(client, 2026, 1)
+            async with db.sessionmaker(engine).begin() as posting:
+                await hold_register(posting, "acme")
+                await posted_document(posting, "acme", Period(2026, 1), lock=True)
+                await next_number(posting, "acme", Period(2026, 1))
+                preview = await asyncio.wait_for(posted(client, 2026, 1, dry_run=True), 20)
+    finally:
+        await engine.dispose()
+    assert preview["reverses"] == "DEP/2026/01/0001" and preview["entries"] == 1
+
+
 # -- two runs at once ---------------------------------------------------------------------
 
 IMPORT_CSV = (
@@ -349,3 +375,100 @@ async def test_a_write_that_cannot_wait_answers_503_busy_never_500(
     assert busy.status_code == 503, busy.text
     assert busy.json()["error"]["code"] == "database_busy" and busy.headers["retry-after"]
     assert later.status_code == 200
+
+
+# -- what a posting holds until it commits (PostgreSQL; SQLite's one writer holds it all) --------
+
+
+async def _blocked_until_commit(settings: Settings, first: Any, second: Any) -> bool:
+    """Whether `second` (in its own transaction) waits for `first`'s transaction to commit."""
+    engine = db.create_engine(settings.business_url, settings)
+    sessions = db.sessionmaker(engine)
+    try:
+        async with sessions.begin() as holder:
+            await first(holder)
+            waiting = asyncio.create_task(second(sessions))
+            await asyncio.sleep(0.5)
+            blocked = not waiting.done()
+        await asyncio.wait_for(waiting, 10)  # and it goes on once the holder committed
+    finally:
+        await engine.dispose()
+    return blocked
+
+
+async def test_an_import_chunk_waits_while_a_posting_holds_the_register(
+    settings: Settings, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("on SQLite the posting's write lock already keeps every import out")
+
+    async def chunk(sessions: Any) -> None:
+        async with sessions.begin() as session:
+            await hold_register(session, "acme")
+
+    async def posting(session: Any) -> None:
+        await hold_register(session, "acme")
+
+    assert await _blocked_until_commit(settings, posting, chunk)
+
+
+async def test_locking_a_month_waits_for_a_posting_that_took_its_number(
+    settings: Settings, backend: str
+) -> None:
+    if backend != "postgresql":
+        pytest.skip("on SQLite the posting's write lock already keeps the lock out")
+
+    async def posting(session: Any) -> None:
+        await next_number(session, "acme", Period(2026, 1))
+
+    async def lock(sessions: Any) -> None:
+        await periods.lock(sessions, "acme", Period(2026, 1), by="test")
+
+    assert await _blocked_until_commit(settings, posting, lock)
+
+
+async def test_a_resumed_run_whose_posting_had_committed_reports_it_and_posts_nothing_again(
+    server: Server, settings: Settings
+) -> None:
+    """A crash between the business COMMIT and `completed` (SQLite keeps runs in another
+    file) leaves a run that posted but looks failed; resuming it must not reverse its own
+    document and post it again."""
+    await add_assets(settings, {"code": "U", "acquired_on": date(2026, 1, 1)})
+    async with server.client() as client:
+        response = await post(client, 2026, 1)
+        run_id = response.json()["id"]
+        first = (await collect(client, response.json()["events_url"]))[-2].data["result"]
+        async with server.services.sessions.begin() as session:  # as the stale sweeper leaves it
+            await session.execute(
+                sa.update(Run)
+                .where(Run.id == run_id)
+                .values(status="failed", error_code="stale", active_lock=None)
+            )
+        assert (await client.post(f"/api/runs/{run_id}/resume")).status_code == 202
+        frames = await collect(client, f"/api/runs/{run_id}/events")
+        journal = (await client.get("/api/depreciation/2026/1")).json()
+    again = frames[-2].data["result"]
+    assert frames[-2].event == "complete"
+    assert again["document_no"] == first["document_no"] == "DEP/2026/01/0001"
+    assert again["reversal_no"] is None and again["entries"] == first["entries"]
+    assert [d["document_no"] for d in journal["documents"]] == ["DEP/2026/01/0001"]
+
+
+async def test_a_month_too_large_for_a_document_is_refused_with_a_reason(
+    server: Server, settings: Settings
+) -> None:
+    # Eleven assets at the import's largest cost, written off in one month: 1.1 x 10^16.
+    huge = {"cost": Decimal("999999999999999.99"), "life_months": 1}
+    await add_assets(
+        settings, *({"code": f"O{i}", "acquired_on": date(2026, 1, 1), **huge} for i in range(11))
+    )
+    async with server.client() as client:
+        preview = await posted(client, 2026, 1, dry_run=True)
+        response = await post(client, 2026, 1)
+        frames = await collect(client, response.json()["events_url"])
+        journal = (await client.get("/api/depreciation/2026/1")).json()
+    assert any("more than a document can hold" in w for w in preview["warnings"])
+    error = frames[-2]
+    assert error.event == "error" and error.data["error_code"] == "total_too_large"
+    assert "10,999,999,999,999,999.89" in error.data["message"]
+    assert journal["documents"] == [], "nothing posted, no number taken"

@@ -245,6 +245,31 @@ async def test_periods_lock_and_unlock_from_the_command_line(
     assert bad.returncode != 0 and "Traceback" not in bad.stderr
 
 
+async def test_a_month_with_a_posting_run_pending_is_not_locked_from_the_command_line(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    from progress_sse.store import NewRun, RunStore
+
+    cli("db", "upgrade", env=cli_env, cwd=tmp_path)
+    cli("keys", "create", "--tenant", "acme", "--role", "admin", env=cli_env, cwd=tmp_path)
+    settings = Settings(database_url=cli_env["PROGRESS_SSE_DATABASE_URL"])
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        run, _ = await RunStore(db.sessionmaker(engine)).create_run(NewRun(
+            tenant_id="acme", kind="asset_depreciation", params={"year": 2026, "month": 3},
+            lock_key="asset_depreciation:2026-03", idempotency_key=None, created_by="test",
+        ))  # fmt: skip
+    finally:
+        await engine.dispose()
+    args = ("--tenant", "acme", "--year", "2026", "--month", "3")
+    refused = cli("periods", "lock", *args, env=cli_env, cwd=tmp_path)
+    other = cli("periods", "lock", "--tenant", "acme", "--year", "2026", "--month", "4",
+                env=cli_env, cwd=tmp_path)  # fmt: skip
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert f"A depreciation run of 2026-03 is pending (run {run.id})" in refused.stderr
+    assert other.returncode == 0
+
+
 def test_demo_seed_creates_a_register_and_prints_a_key_last(
     fresh_sqlite: dict[str, str], tmp_path: Path
 ) -> None:

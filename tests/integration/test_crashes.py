@@ -154,11 +154,15 @@ async def _period_runs(srv: Any) -> set[str]:
     async with srv.services.engine.connect() as conn:
         documents = (
             await conn.execute(
-                sa.select(doc.id, doc.run_id, doc.status, doc.kind, doc.entry_count).where(
-                    doc.year == 2026, doc.month == 5
-                )
+                sa.select(doc.id, doc.run_id, doc.status, doc.kind, doc.entry_count)
+                .where(doc.year == 2026, doc.month == 5)
+                .order_by(doc.document_no)
             )
         ).all()
+        numbers = await conn.scalars(
+            sa.select(doc.document_no).where(doc.year == 2026, doc.month == 5)
+        )
+        assert sorted(numbers) == [f"DEP/2026/05/{n:04d}" for n in range(1, len(documents) + 1)]
         for document_id, run_id, _status, _kind, expected in documents:
             count = await conn.scalar(
                 sa.select(sa.func.count()).where(entry.document_id == document_id)

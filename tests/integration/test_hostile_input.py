@@ -148,3 +148,25 @@ async def test_a_nul_in_request_text_is_422_and_writes_nothing(server: Server) -
     assert params.status_code == 422 and params.json()["error"]["code"] == "nul_character"
     assert upload.status_code == 422 and "NUL" in upload.json()["error"]["message"]
     assert listed == []
+
+
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [
+        ("GET", "/api/assets?after_code=%00"),
+        ("GET", "/api/runs?kind=%00"),
+        ("GET", "/api/runs/%00"),
+        ("GET", "/api/runs/active?kind=%00"),
+        ("GET", "/api/runs/x%00y/events"),
+        ("GET", "/api/assets/imports/%00/rejected.csv"),
+        ("POST", "/api/runs/%00/cancel"),
+        ("POST", "/api/assets/import?filename=a%00b.csv"),
+    ],
+)
+async def test_a_nul_in_the_url_is_400_on_every_database(
+    server: Server, method: str, url: str
+) -> None:
+    async with server.client() as client:
+        response = await client.request(method, url, content=b"code\n")
+    assert response.status_code == 400, response.text
+    assert "NUL" in response.json()["error"]["message"]

@@ -158,7 +158,10 @@ async def test_a_disposal_before_the_last_posted_month_is_refused(settings: Sett
         _, later = await import_text(
             client, header + "D-1,Printer,2026-01-01,1200.00,straight_line,12,2026-03-31\n"
         )
-    assert "disposal date (2026-02-10 is before 2026-03)" in early["bad_rows"][0]["reason"]
+    reason = early["bad_rows"][0]["reason"]
+    assert (
+        "disposal date (none → 2026-02-10, which changes months posted through 2026-03)" in reason
+    )
     assert later["bad_row_count"] == 0, "disposing in the last posted month changes nothing"
 
 

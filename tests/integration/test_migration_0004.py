@@ -137,6 +137,8 @@ async def test_0004_keeps_every_amount_and_makes_each_posting_a_document(
         ("DEP/2026/04/0005", "posted", 2, Decimal("12860082218.79")),
         ("DEP/2026/05/0007", "posted", 1, Decimal("12860082188.79")),
     ]
+    # Months were not kept in order before: the tenant's first document opens its books.
+    assert [d.earlier_unposted for d in docs] == ["migrated", None]
     assert {e.document_id for e in entries} == {d.id for d in docs}
     assert (may, june) == ("DEP/2026/05/0008", "DEP/2026/06/0001"), "numbers never repeat"
     if old_books.dialect.name == "sqlite":

@@ -9,11 +9,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from progress_sse.jobs.asset_import.history import Posted, changed_terms, refusal
+from progress_sse.jobs.asset_import.history import Stored, changed_terms, refusal, warning
 from progress_sse.jobs.asset_import.parse import AssetRow
-from progress_sse.jobs.depreciation.ordering import candidate_months
+from progress_sse.jobs.depreciation.ordering import candidate_months, first_depreciating
 from progress_sse.jobs.depreciation.periods import Period
-from progress_sse.jobs.depreciation.schedule import Method, TaxGroup
+from progress_sse.jobs.depreciation.schedule import (
+    AssetTerms,
+    Method,
+    Skipped,
+    TaxGroup,
+    depreciate_cents,
+)
 from progress_sse.jobs.depreciation.tally import Tally
 
 JAN_2026 = Period(2026, 1).index
@@ -111,7 +117,7 @@ def row(**changes: object) -> AssetRow:
     return AssetRow(**(base | changes))  # type: ignore[arg-type]
 
 
-POSTED = Posted(
+POSTED = Stored(
     terms={
         "cost": Decimal("1200.00"), "acquired_on": date(2026, 1, 10), "method": "straight_line",
         "tax_group": "2", "life_months": 96, "annual_rate": Decimal("0.125000"),
@@ -124,7 +130,7 @@ POSTED = Posted(
 
 def test_the_same_terms_written_differently_are_no_change() -> None:
     assert changed_terms(POSTED, row(name="Truck, blue", category="Fleet")) == []
-    assert refusal(row(name="Renamed"), POSTED) is None
+    assert refusal(row(name="Renamed"), POSTED, LAST) is None
 
 
 @pytest.mark.parametrize(
@@ -143,14 +149,102 @@ def test_the_same_terms_written_differently_are_no_change() -> None:
 def test_each_term_of_posted_entries_is_refused_by_name(
     change: dict[str, object], shown: str
 ) -> None:
-    reason = refusal(row(**change), POSTED)
+    reason = refusal(row(**change), POSTED, LAST)
     assert reason is not None
     assert reason.startswith("asset AT-001 has posted depreciation through 2026-02; ")
     assert shown in reason
 
 
-def test_a_disposal_may_not_fall_before_the_last_posted_month() -> None:
-    assert refusal(row(disposed_on=date(2026, 2, 28)), POSTED) is None
-    assert refusal(row(disposed_on=date(2026, 6, 1)), POSTED) is None
-    early = refusal(row(disposed_on=date(2026, 1, 31)), POSTED)
-    assert early is not None and "disposal date (2026-01-31 is before 2026-02)" in early
+LAST = Period(2026, 6)  # the tenant's last posted month; the asset's last line is 2026-02
+
+
+@pytest.mark.parametrize(
+    ("disposed", "refused"),
+    [
+        (date(2026, 1, 31), True),  # takes away a posted line
+        (date(2026, 4, 30), True),  # April to June were posted with the asset in them
+        (date(2026, 6, 15), False),  # the last posted month still has its line
+        (date(2026, 9, 1), False),  # only months not posted yet
+    ],
+)
+def test_a_disposal_may_change_only_months_not_yet_posted(disposed: date, refused: bool) -> None:
+    reason = refusal(row(disposed_on=disposed), POSTED, LAST)
+    assert (reason is not None) == refused
+    if reason:
+        assert f"disposal date (none → {disposed}" in reason and "through 2026-06" in reason
+
+
+def test_undoing_a_disposal_is_refused_when_posted_months_lacked_the_asset() -> None:
+    disposed = Stored(POSTED.terms, date(2026, 2, 10), Period(2026, 2))
+    reason = refusal(row(disposed_on=None), disposed, LAST)
+    assert reason is not None and "disposal date (2026-02-10 → none" in reason
+    assert refusal(row(disposed_on=date(2026, 2, 10)), disposed, LAST) is None
+
+
+def test_a_new_asset_in_posted_months_is_accepted_with_a_warning() -> None:
+    note = warning(row(acquired_on=date(2026, 3, 5)), None, LAST)
+    assert note == (
+        "asset AT-001 is acquired in 2026-03, but months through 2026-06 are posted "
+        "without it; rerun them to include it"
+    )
+    assert warning(row(acquired_on=date(2026, 7, 1)), None, LAST) is None
+    assert warning(row(acquired_on=date(2026, 3, 5)), None, None) is None, "nothing posted"
+    unchanged = Stored({**POSTED.terms, "acquired_on": date(2026, 3, 5)}, None, None)
+    assert warning(row(acquired_on=date(2026, 3, 5)), unchanged, LAST) is None, "no change"
+
+
+money = st.integers(min_value=1, max_value=10**9).map(lambda c: Decimal(c).scaleb(-2))
+
+
+@st.composite
+def asset_terms(draw: st.DrawFn) -> AssetTerms:
+    cost = draw(money)
+    method = draw(st.sampled_from(list(Method)))
+    return AssetTerms(
+        cost=cost,
+        salvage=draw(st.sampled_from([Decimal("0.00"), (cost / 10).quantize(Decimal("0.01"))])),
+        life_months=draw(st.integers(1, 60)),
+        method=method,
+        annual_rate=Decimal(draw(st.sampled_from(["0.25", "0.5", "1"]))),
+        acquired_on=date(draw(st.integers(2024, 2026)), draw(st.integers(1, 12)), 1),
+        disposed_on=draw(st.none() | st.dates(date(2024, 1, 1), date(2027, 12, 31))),
+    )
+
+
+@given(
+    assets=st.lists(asset_terms(), max_size=12),
+    candidates=st.lists(st.integers(Period(2024, 1).index, Period(2028, 12).index), unique=True),
+)
+def test_the_first_depreciating_month_is_what_checking_every_asset_every_month_finds(
+    assets: list[AssetTerms], candidates: list[int]
+) -> None:
+    """The sweep computes each asset once; the obvious search computes all of them each month."""
+    months = sorted(candidates)
+    expected = next(
+        (
+            m for m in months
+            if any(not isinstance(depreciate_cents(a, m // 12, m % 12 + 1), Skipped)
+                   for a in assets)
+        ),
+        None,
+    )  # fmt: skip
+    assert first_depreciating(months, assets) == expected
+
+
+def test_assets_that_finish_early_are_computed_once_not_once_per_month() -> None:
+    # Straight line rounded up: 0.30 over 60 months is 0.005, rounded to 0.01 a month, so
+    # the 30 cents are gone after 30 months (mid-2022), though the life runs to 2024-12.
+    early = AssetTerms(Decimal("0.30"), Decimal("0.00"), 60, Method.STRAIGHT_LINE, None,
+                       date(2020, 1, 1))  # fmt: skip
+    calls = 0
+
+    class Counting(list[AssetTerms]):
+        def __iter__(self):  # type: ignore[no-untyped-def]
+            nonlocal calls
+            for item in super().__iter__():
+                calls += 1
+                yield item
+
+    months = [Period(2024, m).index for m in range(1, 13)]
+    assert first_depreciating(months, Counting([early] * 1000)) is None
+    assert calls == 1000

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -15,14 +16,13 @@ from starlette.routing import Route
 from progress_sse.api.body import query_int, read_body
 from progress_sse.api.runs import caller, start
 from progress_sse.csvout import csv_response, csv_text
-from progress_sse.errors import BadRequest, Conflict, NotFound, ValidationFailed
+from progress_sse.errors import BadRequest, NotFound, ValidationFailed
 from progress_sse.events import iso, utc_now
 from progress_sse.jobs.asset_import.job import stored_rejections
 from progress_sse.jobs.asset_import.models import AssetUpload
 from progress_sse.jobs.asset_import.parse import CsvError, check_header
 from progress_sse.jobs.asset_import.rejected import layout_of, rejected_csv
 from progress_sse.jobs.depreciation import periods
-from progress_sse.jobs.depreciation.job import lock_key_of
 from progress_sse.jobs.depreciation.journal import (
     DOCUMENT_COLUMNS,
     JOURNAL_COLUMNS,
@@ -49,14 +49,7 @@ async def lock_period(request: Request) -> Response:
     svc, who = await caller(request)
     who.require_admin()
     period = period_from(request)
-    active = await svc.store.active_for_lock(who.tenant_id, lock_key_of(period))
-    if active is not None:
-        raise Conflict(
-            f"A depreciation run of {period} is {active.status} (run {active.id}); "
-            "lock the month after it has finished, or cancel it first.",
-            code="run_active",
-            run_id=active.id,
-        )
+    await periods.refuse_while_posting(svc.store, who.tenant_id, period)
     at = await periods.lock(svc.business_sessions, who.tenant_id, period, by=who.key_prefix)
     return JSONResponse(
         {"success": True, "period": str(period), "locked": True, "locked_at": iso(at)}
@@ -105,7 +98,7 @@ async def depreciation_journal(request: Request) -> Response:
         lines, total = await journal_lines(session, who.tenant_id, period)
         docs = [] if fmt == "csv" else await documents(session, who.tenant_id, period)
     if fmt == "csv":
-        rows = [*([line[c] for c in JOURNAL_COLUMNS] for line in lines), _total_row(period, total)]
+        rows = [*(list(line.values()) for line in lines), _total_row(period, total)]
         return csv_response(csv_text(JOURNAL_COLUMNS, rows), f"depreciation-{period}.csv")
     posted = next(
         (d for d in docs if d["type"] == "depreciation" and d["status"] == "posted"), None
@@ -139,9 +132,7 @@ async def depreciation_documents(request: Request) -> Response:
     async with svc.business_sessions() as session:
         docs = await documents(session, who.tenant_id, period)
     if fmt == "csv":
-        rows = (
-            [json.dumps(d[c]) if c == "params" else d[c] for c in DOCUMENT_COLUMNS] for d in docs
-        )
+        rows = (list({**d, "params": json.dumps(d["params"])}.values()) for d in docs)
         text = csv_text(DOCUMENT_COLUMNS, rows)
         return csv_response(text, f"depreciation-documents-{period}.csv")
     return JSONResponse(
@@ -149,7 +140,7 @@ async def depreciation_documents(request: Request) -> Response:
     )
 
 
-def _json_values(row: dict[str, Any]) -> dict[str, Any]:
+def _json_values(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: str(v) if isinstance(v, Decimal) else v for k, v in row.items()}
 
 

@@ -1,10 +1,16 @@
-"""Posted history is immutable: a re-import may not change what posted entries came from.
+"""Posted history is immutable: a re-import may not change what posted months came from.
 
 An asset with entries in a posted depreciation document keeps the terms
 those entries were computed from (cost, acquisition date, method, tax group,
-useful life, rate, salvage), and may not be disposed of before the last
-posted month. Its name and category may change. A row that would change
-the rest is refused with a reason naming the month posted through.
+useful life, rate, salvage). Its disposal date may change only where no
+posted month is affected: both the old and the new disposal month must be
+at or after the tenant's last posted month. Name and category may change.
+A row that would change the rest is refused with a reason naming the
+months posted.
+
+An asset without posted entries that a row adds, or moves, into months
+already posted is accepted with a warning: those months were posted without
+it, and rerunning them (each rerun reverses the earlier document) brings it in.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from progress_sse.jobs.asset_import.parse import AssetRow, BadRow
+from progress_sse.jobs.depreciation.documents import DocumentKind, DocumentStatus
 from progress_sse.jobs.depreciation.models import Asset, DepreciationDocument, DepreciationEntry
 from progress_sse.jobs.depreciation.periods import Period
 
@@ -31,12 +38,19 @@ TERMS = (
 
 
 @dataclass(frozen=True, slots=True)
-class Posted:
-    """An asset as stored, with the last month it has a posted entry for."""
+class Stored:
+    """An asset as stored, and the last month it has a posted line in (None: none)."""
 
     terms: dict[str, Any]
     disposed_on: date | None
-    through: Period
+    through: Period | None
+
+
+@dataclass(frozen=True, slots=True)
+class Warned:
+    line: int
+    code: str
+    message: str
 
 
 def _value(value: Any) -> Any:
@@ -44,11 +58,11 @@ def _value(value: Any) -> Any:
     return getattr(value, "value", value)
 
 
-def changed_terms(posted: Posted, row: AssetRow) -> list[str]:
+def changed_terms(stored: Stored, row: AssetRow) -> list[str]:
     """`label (old → new)` for every term the row would change."""
     changes = []
     for column, label in TERMS:
-        old, new = _value(posted.terms[column]), _value(getattr(row, column))
+        old, new = _value(stored.terms[column]), _value(getattr(row, column))
         if old != new:
             changes.append(f"{label} ({_shown(old)} → {_shown(new)})")
     return changes
@@ -60,12 +74,28 @@ def _shown(value: Any) -> str:
     return format(value, "f") if isinstance(value, Decimal) else str(value)
 
 
-def refusal(row: AssetRow, posted: Posted) -> str | None:
-    """Why `row` may not replace the stored asset, or None when it may."""
-    through, changes = posted.through, changed_terms(posted, row)
-    disposed = row.disposed_on
-    if disposed is not None and Period(disposed.year, disposed.month).index < through.index:
-        changes.append(f"disposal date ({disposed} is before {through})")
+def _month(day: date | None) -> int | None:
+    return None if day is None else Period(day.year, day.month).index
+
+
+def _touches_posted(old: date | None, new: date | None, last_posted: Period) -> bool:
+    """Whether moving a disposal from `old` to `new` changes a month already posted."""
+    if old == new:
+        return False
+    months = [m for m in (_month(old), _month(new)) if m is not None]
+    return min(months) < last_posted.index
+
+
+def refusal(row: AssetRow, stored: Stored, last_posted: Period) -> str | None:
+    """Why `row` may not replace an asset with posted lines, or None when it may."""
+    through = stored.through
+    assert through is not None  # only assets with posted lines are judged here
+    changes = changed_terms(stored, row)
+    if _touches_posted(stored.disposed_on, row.disposed_on, last_posted):
+        changes.append(
+            f"disposal date ({_shown(stored.disposed_on)} → {_shown(row.disposed_on)}, "
+            f"which changes months posted through {last_posted})"
+        )
     if not changes:
         return None
     return (
@@ -75,41 +105,84 @@ def refusal(row: AssetRow, posted: Posted) -> str | None:
     )
 
 
-async def posted_assets(
-    session: AsyncSession, tenant_id: str, codes: Sequence[str]
-) -> dict[str, Posted]:
-    """The assets among `codes` that have posted entries, by code (one grouped query)."""
-    a, e, d = Asset, DepreciationEntry, DepreciationDocument
-    last = sa.func.max(e.year * 12 + e.month - 1)
-    columns = [getattr(a, column) for column, _ in TERMS]
-    query = (
-        sa.select(a.code, a.disposed_on, last, *columns)
-        .join(e, e.asset_id == a.id)
-        .join(d, d.id == e.document_id)
-        .where(a.tenant_id == tenant_id, a.code.in_(codes))
-        .where(d.kind == "depreciation", d.status == "posted")
-        .group_by(a.id)
+def warning(row: AssetRow, stored: Stored | None, last_posted: Period | None) -> str | None:
+    """A note for a row that adds an asset (or moves one without lines) into posted months."""
+    if last_posted is None or (_month(row.acquired_on) or 0) > last_posted.index:
+        return None
+    if (
+        stored is not None
+        and not changed_terms(stored, row)
+        and (stored.disposed_on == row.disposed_on)
+    ):
+        return None
+    return (
+        f"asset {row.code} is acquired in {Period(row.acquired_on.year, row.acquired_on.month)}, "
+        f"but months through {last_posted} are posted without it; rerun them to include it"
     )
-    found = {}
-    for code, disposed, through, *terms in await session.execute(query):
-        names = [column for column, _ in TERMS]
-        found[code] = Posted(
-            dict(zip(names, terms, strict=True)), disposed, Period.from_index(through)
+
+
+async def last_posted_month(session: AsyncSession, tenant_id: str) -> Period | None:
+    d = DepreciationDocument
+    last = await session.scalar(
+        sa.select(sa.func.max(d.year * 12 + d.month - 1)).where(
+            d.tenant_id == tenant_id,
+            d.kind == DocumentKind.DEPRECIATION,
+            d.status == DocumentStatus.POSTED,
         )
-    return found
+    )
+    return None if last is None else Period.from_index(int(last))
+
+
+async def stored_assets(
+    session: AsyncSession, tenant_id: str, codes: Sequence[str]
+) -> dict[str, Stored]:
+    """The assets among `codes` already in the register, with their last posted line."""
+    a, e, d = Asset, DepreciationEntry, DepreciationDocument
+    posted_line = sa.and_(
+        e.asset_id == a.id,
+        e.document_id.in_(
+            sa.select(d.id).where(
+                d.tenant_id == tenant_id,
+                d.kind == DocumentKind.DEPRECIATION,
+                d.status == DocumentStatus.POSTED,
+            )
+        ),
+    )
+    query = (
+        sa.select(a.code, a.disposed_on, sa.func.max(e.year * 12 + e.month - 1),
+                  *(getattr(a, column) for column, _ in TERMS))
+        .outerjoin(e, posted_line)
+        .where(a.tenant_id == tenant_id, a.code.in_(codes))
+        .group_by(a.id)
+    )  # fmt: skip
+    names = [column for column, _ in TERMS]
+    return {
+        code: Stored(
+            dict(zip(names, terms, strict=True)),
+            disposed,
+            None if through is None else Period.from_index(int(through)),
+        )
+        for code, disposed, through, *terms in await session.execute(query)
+    }
 
 
 async def split_by_history(
     session: AsyncSession, tenant_id: str, rows: Sequence[AssetRow]
-) -> tuple[list[AssetRow], list[BadRow]]:
-    """The rows that may be upserted, and those refused for changing posted history."""
-    posted = await posted_assets(session, tenant_id, [r.code for r in rows])
+) -> tuple[list[AssetRow], list[BadRow], list[Warned]]:
+    """The rows that may be upserted, those refused for changing posted history, and notes."""
+    stored = await stored_assets(session, tenant_id, [r.code for r in rows])
+    last_posted = await last_posted_month(session, tenant_id)
     accepted: list[AssetRow] = []
     refused: list[BadRow] = []
+    warned: list[Warned] = []
     for row in rows:
-        reason = refusal(row, posted[row.code]) if row.code in posted else None
-        if reason is None:
-            accepted.append(row)
-        else:
-            refused.append(BadRow(row.line, reason, row.code, row.values))
-    return accepted, refused
+        known = stored.get(row.code)
+        if known is not None and known.through is not None and last_posted is not None:
+            reason = refusal(row, known, last_posted)
+            if reason is not None:
+                refused.append(BadRow(row.line, reason, row.code, row.values))
+                continue
+        elif (note := warning(row, known, last_posted)) is not None:
+            warned.append(Warned(row.line, row.code, note))
+        accepted.append(row)
+    return accepted, refused, warned

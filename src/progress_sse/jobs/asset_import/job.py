@@ -21,7 +21,7 @@ from progress_sse.context import JobContext
 from progress_sse.errors import JobError
 from progress_sse.events import utc_now
 from progress_sse.jobs import JobKind
-from progress_sse.jobs.asset_import.history import split_by_history
+from progress_sse.jobs.asset_import.history import Warned, split_by_history
 from progress_sse.jobs.asset_import.models import AssetUpload, ImportChunk, ImportRejection
 from progress_sse.jobs.asset_import.parse import (
     AssetRow,
@@ -31,6 +31,7 @@ from progress_sse.jobs.asset_import.parse import (
     read_register,
 )
 from progress_sse.jobs.depreciation.models import Asset
+from progress_sse.jobs.depreciation.register import hold_register
 from progress_sse.progress import StepSpec
 from progress_sse.sql import dialect_insert
 
@@ -61,7 +62,7 @@ def import_lock_key(_params: ImportParams) -> str:
 
 
 async def read_upload(ctx: JobContext, upload_id: int) -> str:
-    async with ctx.chunk() as session:
+    async with ctx.chunk(read_only=True) as session:
         upload = await session.get(AssetUpload, upload_id)
     if upload is None or upload.tenant_id != ctx.tenant_id:
         raise JobError("The uploaded file no longer exists.", code="upload_missing")
@@ -69,14 +70,14 @@ async def read_upload(ctx: JobContext, upload_id: int) -> str:
 
 
 async def committed_chunks(ctx: JobContext) -> set[int]:
-    async with ctx.chunk() as session:
+    async with ctx.chunk(read_only=True) as session:
         rows = await session.execute(
             sa.select(ImportChunk.chunk_index).where(ImportChunk.run_id == ctx.run_id)
         )
         return set(rows.scalars())
 
 
-async def upsert(session: AsyncSession, tenant_id: str, rows: list[AssetRow]) -> None:
+async def upsert(session: AsyncSession, tenant_id: str, rows: Sequence[AssetRow]) -> None:
     """One executemany of `INSERT ... ON CONFLICT (tenant, code) DO UPDATE`."""
     if not rows:
         return
@@ -139,7 +140,8 @@ async def run_import(
 ) -> dict[str, Any]:
     register = await validate(ctx, params)
     rows, size = register.rows, params.chunk_size
-    total, noted = len(rows), min(MAX_NOTES, len(register.bad))
+    total, announced = len(rows), min(MAX_NOTES, len(register.bad))
+    warnings: list[Warned] = []
     chunks = [rows[i : i + size] for i in range(0, total, size)]
     done = await committed_chunks(ctx)
     processed = sum(len(chunks[i]) for i in done if i < len(chunks))
@@ -149,15 +151,11 @@ async def run_import(
         for index, chunk in enumerate(chunks):
             if index in done:
                 continue  # committed by an earlier attempt
-            async with ctx.chunk() as session:
-                accepted, refused = await split_by_history(session, ctx.tenant_id, chunk)
-                await upsert(session, ctx.tenant_id, accepted)
-                await record_rejections(session, ctx.run_id, refused)
-                session.add(ImportChunk(
-                    run_id=ctx.run_id, chunk_index=index, rows=len(chunk),
-                    attempt=ctx.attempt, committed_at=utc_now(),
-                ))  # fmt: skip
-            noted = await announce(ctx, refused, noted)
+            refused, noted = await import_chunk(ctx, index, chunk)
+            announced = await announce(ctx, refused, announced)
+            for warned in noted:
+                await ctx.note(f"Line {warned.line} ({warned.code}): {warned.message}")
+            warnings += noted
             processed, refused_so_far = processed + len(chunk), refused_so_far + len(refused)
             await ctx.progress(
                 processed=processed, skipped=refused_so_far,
@@ -166,18 +164,34 @@ async def run_import(
             if after_chunk is not None:
                 await after_chunk(ctx, index)
     await ctx.enter_step("finalize", message="Done")
-    return await import_summary(ctx, register, len(chunks), len(done))
+    return await import_summary(ctx, register, warnings, len(chunks), len(done))
+
+
+async def import_chunk(
+    ctx: JobContext, index: int, chunk: Sequence[AssetRow]
+) -> tuple[list[BadRow], list[Warned]]:
+    """One chunk, one transaction: checked against posted history, upserted, recorded."""
+    async with ctx.chunk() as session:
+        await hold_register(session, ctx.tenant_id)  # not while a posting reads it
+        accepted, refused, noted = await split_by_history(session, ctx.tenant_id, chunk)
+        await upsert(session, ctx.tenant_id, accepted)
+        await record_rejections(session, ctx.run_id, refused)
+        session.add(ImportChunk(
+            run_id=ctx.run_id, chunk_index=index, rows=len(chunk),
+            attempt=ctx.attempt, committed_at=utc_now(),
+        ))  # fmt: skip
+    return refused, noted
 
 
 async def rejections(ctx: JobContext) -> list[BadRow]:
     """Every row this run refused, at parse time or against posted history, by line."""
-    async with ctx.chunk() as session:
+    async with ctx.chunk(read_only=True) as session:
         return await stored_rejections(session, ctx.run_id)
 
 
 async def refused_in_import(ctx: JobContext, parse_time: int) -> int:
     """Rows of the import step refused so far (the step's skipped count)."""
-    async with ctx.chunk() as session:
+    async with ctx.chunk(read_only=True) as session:
         count = await session.scalar(
             sa.select(sa.func.count()).select_from(ImportRejection)
             .where(ImportRejection.run_id == ctx.run_id)
@@ -195,7 +209,7 @@ async def stored_rejections(session: AsyncSession, run_id: str) -> list[BadRow]:
 
 
 async def import_summary(
-    ctx: JobContext, register: Register, chunks: int, from_earlier: int
+    ctx: JobContext, register: Register, warnings: list[Warned], chunks: int, from_earlier: int
 ) -> dict[str, Any]:
     bad = await rejections(ctx)
     return {
@@ -205,6 +219,10 @@ async def import_summary(
             {"line": b.line, "code": b.code, "reason": b.reason} for b in bad[:MAX_LISTED]
         ],
         "rejected_url": f"/api/assets/imports/{ctx.run_id}/rejected.csv" if bad else None,
+        # rows accepted into months already posted (this attempt's; all are in the run log)
+        "warnings": [
+            {"line": w.line, "code": w.code, "message": w.message} for w in warnings[:MAX_LISTED]
+        ],
         "separator": register.delimiter,
         "decimal": register.decimal,
         "chunks": chunks,

@@ -162,6 +162,7 @@ def _records(text: str, delimiter: str) -> Iterator[_Record]:
     next(reader)  # the header, read by `read_header`
     while True:
         taken.clear()
+        first = reader.line_num + 1  # a quoted cell may span lines: name the record's first
         try:
             values = next(reader)
         except StopIteration:
@@ -169,9 +170,9 @@ def _records(text: str, delimiter: str) -> Iterator[_Record]:
         except csv.Error as exc:  # the reader goes on at the next line
             raw = "".join(taken).rstrip("\n")[:MAX_RAW]
             reason = f"not valid CSV ({exc}); check quotes on this line"
-            yield _Record(reader.line_num, (raw,), reason)
+            yield _Record(first, (raw,), reason)
             continue
-        yield _Record(reader.line_num, tuple(values))
+        yield _Record(first, tuple(values))
 
 
 def _mark(decimal: DecimalChoice, header: Header, records: list[_Record]) -> DecimalMark | None:
@@ -262,12 +263,16 @@ def _number(field: Mapping[str, str], name: str, mark: DecimalMark | None) -> De
 
 
 def _bounded(field: Mapping[str, str], name: str, mark: DecimalMark | None, places: int) -> Decimal:
+    """A non-negative amount below 10^15 with at most `places` places (trailing zeros aside)."""
     number = _number(field, name, mark)
-    if number.is_signed() or number >= MAX_MONEY:
-        raise ValueError(f"{name} must be a number from 0 up to 10^15")
-    if -number.as_tuple().exponent > places:  # type: ignore[operator]
+    if number.is_signed():
+        raise ValueError(f"{name} must not be negative")
+    if number >= MAX_MONEY:
+        raise ValueError(f"{name} must be less than 10^15")
+    exact = number.quantize(Decimal(1).scaleb(-places))
+    if exact != number:  # 100.000 is 100.00; 100.005 would need rounding
         raise ValueError(f"{name} has more than {places} decimal places")
-    return number.quantize(Decimal(1).scaleb(-places))
+    return exact
 
 
 def _date(field: Mapping[str, str], name: str, mark: DecimalMark | None) -> date:
@@ -281,6 +286,8 @@ def _text(field: Mapping[str, str], name: str, limit: int) -> str:
     value = field.get(name, "")
     if not value:
         raise ValueError(f"{name} is empty")
+    if "\n" in value or "\r" in value:
+        raise ValueError(f"{name} must be on one line (a quoted cell holds a line break)")
     if len(value) > limit or not value.isprintable():
         raise ValueError(f"{name} must be at most {limit} printable characters")
     return value

@@ -18,16 +18,16 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from progress_sse.jobs.depreciation.models import (
     DepreciationDocument,
     DepreciationEntry,
     DocumentSequence,
 )
-from progress_sse.jobs.depreciation.periods import Period
+from progress_sse.jobs.depreciation.periods import Period, series_of
 from progress_sse.sql import dialect_insert
 
-SERIES = "DEP"
 DOCUMENTS: sa.Table = DepreciationDocument.__table__  # type: ignore[assignment]
 ENTRIES: sa.Table = DepreciationEntry.__table__  # type: ignore[assignment]
 
@@ -61,10 +61,22 @@ class PostedDocument:
     document_no: str
     entry_count: int
     total_amount: Decimal
+    run_id: str | None
+    earlier_unposted: str | None
 
 
-def series_of(period: Period) -> str:
-    return f"{SERIES}/{period.year:04d}/{period.month:02d}"
+def too_large(total: Decimal) -> str | None:
+    """Why a document cannot hold `total` (its column is NUMERIC(18, 2)), or None."""
+    column: Any = DOCUMENTS.c.total_amount.type
+    try:
+        column.check(total)
+    except ValueError:
+        return (
+            f"The month's total {total:,} is more than a document can hold "
+            f"(under 10^{column.precision - column.scale}); a cost this large in the register "
+            "is most likely a typing error."
+        )
+    return None
 
 
 async def next_number(session: AsyncSession, tenant_id: str, period: Period) -> str:
@@ -86,19 +98,35 @@ async def next_number(session: AsyncSession, tenant_id: str, period: Period) -> 
 
 
 async def posted_document(
-    session: AsyncSession, tenant_id: str, period: Period
+    session: AsyncSession, tenant_id: str, period: Period, *, lock: bool
 ) -> PostedDocument | None:
-    """The month's posted depreciation document, if any (locked until the transaction ends)."""
+    """The month's posted depreciation document, if any.
+
+    With `lock` (a posting run) its row stays locked until the transaction
+    ends, so two reruns cannot both reverse it; a dry run reads it unlocked.
+    """
     doc = DepreciationDocument
-    query = sa.select(doc.id, doc.document_no, doc.entry_count, doc.total_amount).where(
-        doc.tenant_id == tenant_id,
-        doc.year == period.year,
-        doc.month == period.month,
-        doc.kind == DocumentKind.DEPRECIATION,
-        doc.status == DocumentStatus.POSTED,
-    )
-    row = (await session.execute(query.with_for_update())).one_or_none()
+    query = sa.select(
+        doc.id, doc.document_no, doc.entry_count, doc.total_amount, doc.run_id,
+        doc.earlier_unposted,
+    ).where(
+        doc.tenant_id == tenant_id, doc.year == period.year, doc.month == period.month,
+        doc.kind == DocumentKind.DEPRECIATION, doc.status == DocumentStatus.POSTED,
+    )  # fmt: skip
+    row = (await session.execute(query.with_for_update() if lock else query)).one_or_none()
     return None if row is None else PostedDocument(*row)
+
+
+async def reversal_by(session: AsyncSession, run_id: str) -> tuple[str, str] | None:
+    """(reversal number, the number it reverses) of the reversal `run_id` posted, if any."""
+    reversal, original = DepreciationDocument, aliased(DepreciationDocument)
+    query = (
+        sa.select(reversal.document_no, original.document_no)
+        .join(original, original.id == reversal.reverses_id)
+        .where(reversal.run_id == run_id, reversal.kind == DocumentKind.REVERSAL)
+    )
+    row = (await session.execute(query)).one_or_none()
+    return None if row is None else (row[0], row[1])
 
 
 async def open_document(

@@ -9,7 +9,7 @@ from which run is on the documents.
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypedDict
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -19,14 +19,47 @@ from progress_sse.events import iso
 from progress_sse.jobs.depreciation.models import Asset, DepreciationDocument, DepreciationEntry
 from progress_sse.jobs.depreciation.periods import Period
 
-JOURNAL_COLUMNS = (
-    "document_no", "document_type", "document_status", "reverses", "asset_code", "asset_name",
-    "category", "tax_group", "method", "year", "month", "amount", "accumulated", "book_value",
-)  # fmt: skip
-DOCUMENT_COLUMNS = (
-    "document_no", "type", "status", "reverses", "reversed_by", "year", "month", "entries",
-    "total_amount", "run_id", "started_by", "posted_at", "params", "earlier_unposted",
-)  # fmt: skip
+
+class JournalLine(TypedDict):
+    """One line of a document; its amounts are exact `Decimal` until they are shown."""
+
+    document_no: str
+    document_type: str
+    document_status: str
+    reverses: str | None
+    asset_code: str
+    asset_name: str
+    category: str
+    tax_group: str | None
+    method: str
+    year: int
+    month: int
+    amount: Decimal
+    accumulated: Decimal
+    book_value: Decimal
+
+
+class DocumentRecord(TypedDict):
+    """A document as the journal shows it: who posted it, when, from which run, how."""
+
+    document_no: str
+    type: str
+    status: str
+    reverses: str | None
+    reversed_by: str | None
+    year: int
+    month: int
+    entries: int
+    total_amount: Decimal
+    run_id: str | None
+    started_by: str | None
+    posted_at: str | None
+    params: dict[str, Any] | None
+    earlier_unposted: str | None
+
+
+JOURNAL_COLUMNS = tuple(JournalLine.__annotations__)
+DOCUMENT_COLUMNS = tuple(DocumentRecord.__annotations__)
 
 _Doc = DepreciationDocument
 _Original = aliased(DepreciationDocument)
@@ -40,7 +73,7 @@ def _of_month(tenant_id: str, period: Period) -> sa.ColumnElement[bool]:
 
 async def journal_lines(
     session: AsyncSession, tenant_id: str, period: Period
-) -> tuple[list[dict[str, Any]], Decimal]:
+) -> tuple[list[JournalLine], Decimal]:
     """Every line of the month's documents (by number, then asset code) and their net total."""
     e, a = DepreciationEntry, Asset
     query = (
@@ -55,11 +88,24 @@ async def journal_lines(
         .where(_of_month(tenant_id, period))
         .order_by(_Doc.document_no, a.code)
     )  # fmt: skip
-    lines = [dict(zip(JOURNAL_COLUMNS, row, strict=True)) for row in await session.execute(query)]
+    lines = [_line(*tuple(row)) for row in await session.execute(query)]
     return lines, sum((line["amount"] for line in lines), Decimal("0.00"))
 
 
-async def documents(session: AsyncSession, tenant_id: str, period: Period) -> list[dict[str, Any]]:
+def _line(
+    number: str, kind: str, status: str, reverses: str | None, code: str, name: str,
+    category: str, group: str | None, method: str, year: int, month: int, amount: Decimal,
+    accumulated: Decimal, book_value: Decimal,
+) -> JournalLine:  # fmt: skip
+    return {
+        "document_no": number, "document_type": kind, "document_status": status,
+        "reverses": reverses, "asset_code": code, "asset_name": name, "category": category,
+        "tax_group": group, "method": method, "year": year, "month": month, "amount": amount,
+        "accumulated": accumulated, "book_value": book_value,
+    }  # fmt: skip
+
+
+async def documents(session: AsyncSession, tenant_id: str, period: Period) -> list[DocumentRecord]:
     """The month's documents by number, each with who posted it, when, from which run."""
     query = (
         sa.select(_Doc, _Original.document_no)

@@ -87,8 +87,9 @@ class DepreciationDocument(Base):
     created_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     posted_at: Mapped[datetime] = mapped_column(UTCDateTime())
     params: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
-    # The first earlier month left unposted when the run was told to allow it (YYYY-MM).
-    earlier_unposted: Mapped[str | None] = mapped_column(sa.String(7), nullable=True)
+    # The first earlier month left unposted when the run was told to allow it (YYYY-MM),
+    # or "migrated" on a tenant's first document from before months were kept in order.
+    earlier_unposted: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     entry_count: Mapped[int] = mapped_column(sa.Integer, default=0)
     total_amount: Mapped[Decimal] = mapped_column(ExactDecimal(18, 2))
 

@@ -11,20 +11,19 @@ system opens them once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from progress_sse.errors import Conflict
+from progress_sse.jobs.depreciation.documents import DocumentKind, DocumentStatus
 from progress_sse.jobs.depreciation.models import Asset, DepreciationDocument
 from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.jobs.depreciation.register import load_assets
-from progress_sse.jobs.depreciation.schedule import Skipped, depreciate_cents
+from progress_sse.jobs.depreciation.schedule import AssetTerms, Skipped, depreciate_cents
 
 Interval = tuple[int, int]  # first and last month index an asset may depreciate in
-CONFIRM_BATCH = 500
 
 
 def candidate_months(
@@ -47,26 +46,62 @@ def candidate_months(
                 yield month
 
 
-def unposted_error(first: Period, period: Period) -> Conflict:
-    return Conflict(
+UNPOSTED = "earlier_period_unposted"
+
+
+def unposted_message(first: Period, period: Period) -> str:
+    return (
         f"{first} has no posted depreciation document, but assets of the register "
         f"depreciate in it. Post the months in order from {first}, or start {period} with "
-        '"allow_earlier_unposted": true to post it anyway (the journal records that).',
-        code="earlier_period_unposted",
-        period=str(first),
+        '"allow_earlier_unposted": true to post it anyway (the journal records that).'
     )
 
 
 async def first_unposted_month(
     session: AsyncSession, tenant_id: str, period: Period
 ) -> Period | None:
-    """The first earlier month that needed a posting and has none, or None."""
+    """The first earlier month that needed a posting and has none, or None.
+
+    Two small queries answer the usual case (no gap); only when candidate
+    months exist are the assets alive in them loaded, once, and swept.
+    """
     posted, floor = await _posted_months(session, tenant_id, period.index)
     intervals = await _intervals(session, tenant_id)
-    for month in candidate_months(period.index, posted, floor, intervals):
-        if await _depreciates_in(session, tenant_id, Period.from_index(month)):
-            return Period.from_index(month)
+    candidates = list(candidate_months(period.index, posted, floor, intervals))
+    if not candidates:
+        return None
+    alive = sa.and_(
+        Asset.cost > Asset.salvage,
+        _month_index(Asset.acquired_on) <= candidates[-1],
+        _last_month() >= candidates[0],
+    )
+    assets = [terms for _, terms, _ in await load_assets(session, tenant_id, alive)]
+    month = first_depreciating(candidates, assets)
+    return None if month is None else Period.from_index(month)
+
+
+def first_depreciating(candidates: Sequence[int], assets: Iterable[AssetTerms]) -> int | None:
+    """The first of the ascending `candidates` in which some asset has an amount.
+
+    An asset's months with an amount run without a break from its
+    acquisition month to its last one (a finished or disposed asset stays
+    so), so an asset that has none in a candidate at or after its
+    acquisition has none later either and is dropped: each asset is
+    computed at most once, whatever the number of candidates.
+    """
+    waiting = sorted(assets, key=_start, reverse=True)
+    for month in candidates:
+        period, pool = Period.from_index(month), []
+        while waiting and _start(waiting[-1]) <= month:
+            pool.append(waiting.pop())
+        for terms in pool:
+            if not isinstance(depreciate_cents(terms, period.year, period.month), Skipped):
+                return month
     return None
+
+
+def _start(terms: AssetTerms) -> int:
+    return Period(terms.acquired_on.year, terms.acquired_on.month).index
 
 
 async def _posted_months(
@@ -76,7 +111,9 @@ async def _posted_months(
     doc = DepreciationDocument
     rows = await session.execute(
         sa.select(doc.year, doc.month, doc.earlier_unposted).where(
-            doc.tenant_id == tenant_id, doc.kind == "depreciation", doc.status == "posted"
+            doc.tenant_id == tenant_id,
+            doc.kind == DocumentKind.DEPRECIATION,
+            doc.status == DocumentStatus.POSTED,
         )
     )
     posted: set[int] = set()
@@ -84,7 +121,7 @@ async def _posted_months(
     for year, month, allowed in rows:
         index = Period(year, month).index
         posted.add(index)
-        if allowed is not None and index < before:
+        if allowed is not None and index <= before:  # the month's own opening counts
             floor = index if floor is None else max(floor, index)
     return posted, floor
 
@@ -112,19 +149,3 @@ async def _intervals(session: AsyncSession, tenant_id: str) -> list[Interval]:
         .group_by(first)
     )
     return [(int(a), int(b)) for a, b in rows]
-
-
-async def _depreciates_in(session: AsyncSession, tenant_id: str, period: Period) -> bool:
-    """Whether some asset has an amount for `period` by the schedule itself."""
-    where = sa.and_(
-        Asset.cost > Asset.salvage,
-        _month_index(Asset.acquired_on) <= period.index,
-        _last_month() >= period.index,
-    )
-    after = 0
-    while batch := await load_assets(session, tenant_id, where, after=after, limit=CONFIRM_BATCH):
-        for asset_id, terms, _group in batch:
-            after = asset_id
-            if not isinstance(depreciate_cents(terms, period.year, period.month), Skipped):
-                return True
-    return False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zlib
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -60,3 +61,20 @@ def _from_sqlite(row: tuple[Any, ...]) -> tuple[Any, ...]:
         None if rate is None else Decimal(rate).scaleb(-6), date.fromisoformat(acquired),
         None if disposed is None else date.fromisoformat(disposed), group,
     )  # fmt: skip
+
+
+REGISTER_LOCK = 0x5245_4749  # advisory-lock namespace of the asset register ("REGI")
+
+
+async def hold_register(session: AsyncSession, tenant_id: str) -> None:
+    """Hold the tenant's register until this transaction ends (PostgreSQL).
+
+    A posting run takes it before it reads the register, and each import
+    chunk before it checks and writes rows, so an import can never change
+    the terms of an asset while a posting computes entries from them. On
+    SQLite the one write lock already does this (both hold it throughout).
+    """
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    key = zlib.crc32(tenant_id.encode()) - 2**31  # int4; a collision only makes two wait
+    await session.execute(sa.select(sa.func.pg_advisory_xact_lock(REGISTER_LOCK, key)))

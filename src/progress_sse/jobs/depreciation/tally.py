@@ -4,12 +4,25 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TypedDict
 
 from progress_sse.jobs.depreciation.schedule import money_from_cents
 
 NO_TAX_GROUP = "none"  # commercial assets, outside the fiscal groups
 EXAMPLES = 20  # asset ids kept per skip reason, to name them in the summary
+
+
+class GroupTotal(TypedDict):
+    entries: int
+    amount: str  # exact decimal text
+
+
+class Totals(TypedDict):
+    entries: int
+    total_amount: str
+    totals_by_tax_group: dict[str, GroupTotal]
+    totals_by_method: dict[str, GroupTotal]
+    skipped: dict[str, int]
 
 
 @dataclass
@@ -44,7 +57,7 @@ class Tally:
     def skipped_count(self) -> int:
         return self.skipped.total()
 
-    def totals(self) -> dict[str, Any]:
+    def totals(self) -> Totals:
         """The JSON totals: amounts as exact decimal text, groups and methods sorted."""
         return {
             "entries": self.entries,
@@ -55,7 +68,7 @@ class Tally:
         }
 
 
-def _table(rows: dict[str, list[int]]) -> dict[str, dict[str, Any]]:
+def _table(rows: dict[str, list[int]]) -> dict[str, GroupTotal]:
     return {
         key: {"entries": entries, "amount": str(money_from_cents(cents))}
         for key, (entries, cents) in sorted(rows.items())
