@@ -2,23 +2,32 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 from progress_sse import admin
 from tests.e2e.pages import choose_period, signed_in_page, step_statuses
-from tests.support import run_server
+from tests.support import Server, run_server
 
 
-async def test_a_month_runs_to_100_percent_and_shows_its_summary(
-    make_settings: Any, browser: Any, artifacts: Path
-) -> None:
+@contextlib.asynccontextmanager
+async def november(make_settings: Any, browser: Any) -> AsyncIterator[tuple[Server, Any]]:
+    """A server with a 300-asset demo register and a signed-in page on November 2026."""
     settings = make_settings(progress_interval_s=0.05)
     await admin.seed_assets(settings, "acme", 300)
     async with run_server(settings) as srv:
         page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
         await choose_period(page, 2026, 11)
+        yield srv, page
+
+
+async def test_a_month_runs_to_100_percent_and_shows_its_summary(
+    make_settings: Any, browser: Any, artifacts: Path
+) -> None:
+    async with november(make_settings, browser) as (srv, page):
         await page.click("#start-button")
         # The demo register goes back years: the page explains, and offers to post anyway.
         await page.wait_for_selector("#post-anyway:not([hidden])")
@@ -96,11 +105,7 @@ async def test_two_tenants_in_two_browsers_never_see_each_others_runs(
 async def test_preview_shows_the_totals_and_posts_nothing(
     make_settings: Any, browser: Any, artifacts: Path
 ) -> None:
-    settings = make_settings(progress_interval_s=0.05)
-    await admin.seed_assets(settings, "acme", 300)
-    async with run_server(settings) as srv:
-        page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
-        await choose_period(page, 2026, 11)
+    async with november(make_settings, browser) as (srv, page):
         await page.click("#preview-button")
         await page.wait_for_selector("#summary:not([hidden])", timeout=30_000)
         await page.screenshot(path=str(artifacts / "preview.png"), full_page=True)

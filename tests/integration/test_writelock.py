@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from progress_sse import db
 from progress_sse.errors import RunCancelled
@@ -41,14 +42,19 @@ def holder(database: Path) -> Iterator[sqlite3.Connection]:
     conn.close()
 
 
-@pytest.mark.parametrize("busy_timeout_ms", [0, 100, 5000])
-async def test_a_writer_waits_for_the_lock_and_says_so_then_writes(
-    database: Path, holder: sqlite3.Connection, busy_timeout_ms: int
-) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{database}", sqlite_busy_timeout_ms=busy_timeout_ms
-    )
+@pytest.fixture(params=[0, 100, 5000], ids=lambda ms: f"busy-timeout-{ms}ms")
+async def engine(database: Path, request: pytest.FixtureRequest) -> AsyncIterator[AsyncEngine]:
+    """The database through progress-sse's engine, with the configured busy timeout."""
+    url = f"sqlite:///{database}"
+    settings = Settings(database_url=url, sqlite_busy_timeout_ms=request.param)
     engine = db.create_engine(settings.database_url, settings)
+    yield engine
+    await engine.dispose()
+
+
+async def test_a_writer_waits_for_the_lock_and_says_so_then_writes(
+    engine: AsyncEngine, holder: sqlite3.Connection
+) -> None:
     waits = 0
 
     async def on_wait() -> None:
@@ -57,27 +63,19 @@ async def test_a_writer_waits_for_the_lock_and_says_so_then_writes(
         if waits == 3:
             holder.execute("COMMIT")  # the other run finishes writing
 
-    try:
-        session = await asyncio.wait_for(begin_writing(db.sessionmaker(engine), on_wait), 10)
-        await session.execute(sa.text("INSERT INTO t VALUES (2)"))
-        await session.commit()
-        await session.close()
-        async with engine.connect() as conn:
-            rows = (await conn.execute(sa.text("SELECT x FROM t ORDER BY x"))).scalars().all()
-    finally:
-        await engine.dispose()
+    session = await asyncio.wait_for(begin_writing(db.sessionmaker(engine), on_wait), 10)
+    await session.execute(sa.text("INSERT INTO t VALUES (2)"))
+    await session.commit()
+    await session.close()
+    async with engine.connect() as conn:
+        rows = (await conn.execute(sa.text("SELECT x FROM t ORDER BY x"))).scalars().all()
     assert waits == 3, "told once per attempt, and only while it waited"
     assert rows == [1, 2]
 
 
-@pytest.mark.parametrize("busy_timeout_ms", [0, 5000])
 async def test_a_cancel_while_waiting_is_honoured_within_a_slice(
-    database: Path, holder: sqlite3.Connection, busy_timeout_ms: int
+    engine: AsyncEngine, holder: sqlite3.Connection
 ) -> None:
-    settings = Settings(
-        database_url=f"sqlite:///{database}", sqlite_busy_timeout_ms=busy_timeout_ms
-    )
-    engine = db.create_engine(settings.database_url, settings)
     loop = asyncio.get_running_loop()
     cancel_at = loop.time() + 0.5
 
@@ -85,15 +83,12 @@ async def test_a_cancel_while_waiting_is_honoured_within_a_slice(
         if loop.time() >= cancel_at:
             raise RunCancelled()
 
-    try:
-        with pytest.raises(RunCancelled):
-            await begin_writing(db.sessionmaker(engine), on_wait)
-        stopped = loop.time() - cancel_at
-        holder.execute("COMMIT")
-        # Nothing was left holding a connection or the lock: the next writer gets it at once.
-        session = await asyncio.wait_for(begin_writing(db.sessionmaker(engine), on_wait), 5)
-        await session.close()
-    finally:
-        await engine.dispose()
+    with pytest.raises(RunCancelled):
+        await begin_writing(db.sessionmaker(engine), on_wait)
+    stopped = loop.time() - cancel_at
+    holder.execute("COMMIT")
+    # Nothing was left holding a connection or the lock: the next writer gets it at once.
+    session = await asyncio.wait_for(begin_writing(db.sessionmaker(engine), on_wait), 5)
+    await session.close()
     # Well under a busy timeout of 5 s: the wait is sliced (a loose bound: shared machines).
     assert stopped < 2.5, f"the cancel waited {stopped:.1f} s"
