@@ -431,27 +431,40 @@ async def test_a_resumed_run_whose_posting_had_committed_reports_it_and_posts_no
     server: Server, settings: Settings
 ) -> None:
     """A crash between the business COMMIT and `completed` (SQLite keeps runs in another
-    file) leaves a run that posted but looks failed; resuming it must not reverse its own
-    document and post it again."""
+    file) leaves a run that posted but looks failed. Resuming it, whatever happened since
+    (the month locked, the register grown, the document reversed by a rerun), reports the
+    document it posted, from its stored lines, and posts nothing."""
     await add_assets(settings, {"code": "U", "acquired_on": date(2026, 1, 1)})
     async with server.client() as client:
         response = await post(client, 2026, 1)
         run_id = response.json()["id"]
         first = (await collect(client, response.json()["events_url"]))[-2].data["result"]
-        async with server.services.sessions.begin() as session:  # as the stale sweeper leaves it
-            await session.execute(
-                sa.update(Run)
-                .where(Run.id == run_id)
-                .values(status="failed", error_code="stale", active_lock=None)
-            )
-        assert (await client.post(f"/api/runs/{run_id}/resume")).status_code == 202
-        frames = await collect(client, f"/api/runs/{run_id}/events")
+        await add_assets(settings, {"code": "V", "acquired_on": date(2026, 1, 1)})
+        await client.post("/api/periods/2026/1/lock")
+        locked_since = await resume_as_if_crashed(server, client, run_id)
+        await client.post("/api/periods/2026/1/unlock")
+        await posted(client, 2026, 1)  # a rerun: 0002 reverses 0001, 0003 posts U and V
+        reversed_since = await resume_as_if_crashed(server, client, run_id)
         journal = (await client.get("/api/depreciation/2026/1")).json()
-    again = frames[-2].data["result"]
-    assert frames[-2].event == "complete"
-    assert again["document_no"] == first["document_no"] == "DEP/2026/01/0001"
-    assert again["reversal_no"] is None and again["entries"] == first["entries"]
-    assert [d["document_no"] for d in journal["documents"]] == ["DEP/2026/01/0001"]
+    for again in (locked_since, reversed_since):
+        assert again["document_no"] == first["document_no"] == "DEP/2026/01/0001"
+        assert (again["entries"], again["total_amount"]) == (1, "100.00"), "its own lines"
+        assert again["totals_by_tax_group"] == first["totals_by_tax_group"]
+    assert [d["document_no"][-4:] for d in journal["documents"]] == ["0001", "0002", "0003"]
+
+
+async def resume_as_if_crashed(server: Server, client: httpx.AsyncClient, run_id: str) -> Any:
+    """Mark a completed run failed, as the stale sweeper leaves a crashed one; resume it."""
+    async with server.services.sessions.begin() as session:
+        await session.execute(
+            sa.update(Run)
+            .where(Run.id == run_id)
+            .values(status="failed", error_code="stale", active_lock=None)
+        )
+    assert (await client.post(f"/api/runs/{run_id}/resume")).status_code == 202
+    frames = await collect(client, f"/api/runs/{run_id}/events")
+    assert frames[-2].event == "complete", frames[-2].data
+    return frames[-2].data["result"]
 
 
 async def test_a_month_too_large_for_a_document_is_refused_with_a_reason(

@@ -181,16 +181,28 @@ def test_undoing_a_disposal_is_refused_when_posted_months_lacked_the_asset() -> 
     assert refusal(row(disposed_on=date(2026, 2, 10)), disposed, LAST) is None
 
 
+SPAN = (Period(2026, 1), LAST)  # the tenant's first and last posted months
+
+
 def test_a_new_asset_in_posted_months_is_accepted_with_a_warning() -> None:
-    note = warning(row(acquired_on=date(2026, 3, 5)), None, LAST)
+    note = warning(row(acquired_on=date(2026, 3, 5)), None, SPAN)
     assert note == (
         "asset AT-001 is acquired in 2026-03, but months through 2026-06 are posted "
         "without it; rerun them to include it"
     )
-    assert warning(row(acquired_on=date(2026, 7, 1)), None, LAST) is None
+    assert warning(row(acquired_on=date(2026, 7, 1)), None, SPAN) is None
     assert warning(row(acquired_on=date(2026, 3, 5)), None, None) is None, "nothing posted"
     unchanged = Stored({**POSTED.terms, "acquired_on": date(2026, 3, 5)}, None, None)
-    assert warning(row(acquired_on=date(2026, 3, 5)), unchanged, LAST) is None, "no change"
+    assert warning(row(acquired_on=date(2026, 3, 5)), unchanged, SPAN) is None, "no change"
+
+
+def test_no_warning_for_an_asset_whose_months_end_before_the_posted_ones() -> None:
+    # Acquired 2001-02 with a 48-month life: its months end in 2005-01, long before 2026.
+    old = row(acquired_on=date(2001, 2, 22), life_months=48)
+    assert warning(old, None, SPAN) is None
+    disposed_early = row(acquired_on=date(2025, 1, 1), disposed_on=date(2025, 12, 31))
+    assert warning(disposed_early, None, SPAN) is None
+    assert warning(row(acquired_on=date(2025, 1, 1)), None, SPAN) is not None, "runs into 2026"
 
 
 money = st.integers(min_value=1, max_value=10**9).map(lambda c: Decimal(c).scaleb(-2))

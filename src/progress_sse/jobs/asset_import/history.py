@@ -37,6 +37,9 @@ TERMS = (
 )  # fmt: skip
 
 
+Span = tuple[Period, Period]  # the first and the last month with a posted document
+
+
 @dataclass(frozen=True, slots=True)
 class Stored:
     """An asset as stored, and the last month it has a posted line in (None: none)."""
@@ -105,32 +108,47 @@ def refusal(row: AssetRow, stored: Stored, last_posted: Period) -> str | None:
     )
 
 
-def warning(row: AssetRow, stored: Stored | None, last_posted: Period | None) -> str | None:
-    """A note for a row that adds an asset (or moves one without lines) into posted months."""
-    if last_posted is None or (_month(row.acquired_on) or 0) > last_posted.index:
-        return None
-    if (
+def warning(row: AssetRow, stored: Stored | None, posted: Span | None) -> str | None:
+    """A note for a row that adds an asset (or moves one without lines) into posted months.
+
+    `posted` is the tenant's first and last posted month; the asset's months
+    run from its acquisition to the end of its life or its disposal.
+    """
+    if posted is None or (
         stored is not None
         and not changed_terms(stored, row)
         and (stored.disposed_on == row.disposed_on)
     ):
         return None
+    start = Period(row.acquired_on.year, row.acquired_on.month)
+    end = start.index + row.life_months - 1
+    if row.disposed_on is not None:
+        end = min(end, _month(row.disposed_on) or end)
+    first, last = posted
+    if start.index > last.index or end < first.index:
+        return None
     return (
-        f"asset {row.code} is acquired in {Period(row.acquired_on.year, row.acquired_on.month)}, "
-        f"but months through {last_posted} are posted without it; rerun them to include it"
+        f"asset {row.code} is acquired in {start}, but months through {last} are posted "
+        "without it; rerun them to include it"
     )
 
 
-async def last_posted_month(session: AsyncSession, tenant_id: str) -> Period | None:
+async def posted_span(session: AsyncSession, tenant_id: str) -> Span | None:
+    """The tenant's first and last month with a posted document, if any."""
     d = DepreciationDocument
-    last = await session.scalar(
-        sa.select(sa.func.max(d.year * 12 + d.month - 1)).where(
-            d.tenant_id == tenant_id,
-            d.kind == DocumentKind.DEPRECIATION,
-            d.status == DocumentStatus.POSTED,
+    month = d.year * 12 + d.month - 1
+    first, last = (
+        await session.execute(
+            sa.select(sa.func.min(month), sa.func.max(month)).where(
+                d.tenant_id == tenant_id,
+                d.kind == DocumentKind.DEPRECIATION,
+                d.status == DocumentStatus.POSTED,
+            )
         )
-    )
-    return None if last is None else Period.from_index(int(last))
+    ).one()
+    if first is None or last is None:
+        return None
+    return Period.from_index(int(first)), Period.from_index(int(last))
 
 
 async def stored_assets(
@@ -171,18 +189,18 @@ async def split_by_history(
 ) -> tuple[list[AssetRow], list[BadRow], list[Warned]]:
     """The rows that may be upserted, those refused for changing posted history, and notes."""
     stored = await stored_assets(session, tenant_id, [r.code for r in rows])
-    last_posted = await last_posted_month(session, tenant_id)
+    posted = await posted_span(session, tenant_id)
     accepted: list[AssetRow] = []
     refused: list[BadRow] = []
     warned: list[Warned] = []
     for row in rows:
         known = stored.get(row.code)
-        if known is not None and known.through is not None and last_posted is not None:
-            reason = refusal(row, known, last_posted)
+        if known is not None and known.through is not None and posted is not None:
+            reason = refusal(row, known, posted[1])
             if reason is not None:
                 refused.append(BadRow(row.line, reason, row.code, row.values))
                 continue
-        elif (note := warning(row, known, last_posted)) is not None:
+        elif (note := warning(row, known, posted)) is not None:
             warned.append(Warned(row.line, row.code, note))
         accepted.append(row)
     return accepted, refused, warned

@@ -117,6 +117,33 @@ async def posted_document(
     return None if row is None else PostedDocument(*row)
 
 
+@dataclass(frozen=True, slots=True)
+class EarlierPosting:
+    """A depreciation document this run posted in an attempt that committed."""
+
+    id: int
+    document_no: str
+    earlier_unposted: str | None
+    reversal_no: str | None  # the reversal it posted with it, on a rerun
+    reverses: str | None
+
+
+async def posted_by(session: AsyncSession, run_id: str) -> EarlierPosting | None:
+    """What `run_id` posted, whatever has become of it since (reversed by a later rerun)."""
+    doc = DepreciationDocument
+    row = (
+        await session.execute(
+            sa.select(doc.id, doc.document_no, doc.earlier_unposted).where(
+                doc.run_id == run_id, doc.kind == DocumentKind.DEPRECIATION
+            )
+        )
+    ).one_or_none()
+    if row is None:
+        return None
+    reversal_no, reverses = await reversal_by(session, run_id) or (None, None)
+    return EarlierPosting(row[0], row[1], row[2], reversal_no, reverses)
+
+
 async def reversal_by(session: AsyncSession, run_id: str) -> tuple[str, str] | None:
     """(reversal number, the number it reverses) of the reversal `run_id` posted, if any."""
     reversal, original = DepreciationDocument, aliased(DepreciationDocument)

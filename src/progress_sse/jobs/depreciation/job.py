@@ -12,16 +12,11 @@ through the same steps in a read-only transaction and only reports.
 
 from __future__ import annotations
 
-import asyncio
-import calendar
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
-from typing import Any, Self
+from typing import Any
 
 import sqlalchemy as sa
-from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from progress_sse.context import JobContext
@@ -30,13 +25,14 @@ from progress_sse.events import utc_now
 from progress_sse.jobs import JobKind
 from progress_sse.jobs.depreciation.documents import (
     DocumentKind,
+    EarlierPosting,
     PostedDocument,
     Posting,
     close_document,
     next_number,
     open_document,
+    posted_by,
     posted_document,
-    reversal_by,
     reverse,
     too_large,
 )
@@ -46,16 +42,23 @@ from progress_sse.jobs.depreciation.ordering import (
     first_unposted_month,
     unposted_message,
 )
+from progress_sse.jobs.depreciation.params import DepreciationParams
 from progress_sse.jobs.depreciation.periods import (
     Period,
     is_locked,
     lock_key_of,
     refuse_locked,
 )
-from progress_sse.jobs.depreciation.posting import EntryHead, Row, post_entries
+from progress_sse.jobs.depreciation.posting import EntryHead, Pipeline
 from progress_sse.jobs.depreciation.register import RegisterAsset, hold_register, load_assets
+from progress_sse.jobs.depreciation.result import (
+    DepreciationResult,
+    Numbers,
+    document_tally,
+    summary,
+)
 from progress_sse.jobs.depreciation.schedule import Skipped, depreciate_cents, money_from_cents
-from progress_sse.jobs.depreciation.tally import Tally, Totals
+from progress_sse.jobs.depreciation.tally import Tally
 from progress_sse.progress import StepSpec
 
 STEPS = (
@@ -65,27 +68,8 @@ STEPS = (
     StepSpec("process", 35, 90),
     StepSpec("finalize", 90, 100),
 )
-INSERT_BATCH = 5_000  # rows per executemany: few round trips, bounded memory
 
 Fault = Callable[[int], None]  # tests inject a failure at the n-th asset
-
-
-class DepreciationParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    year: int = Field(ge=2000, le=2100)
-    month: int = Field(ge=1, le=12)
-    dry_run: bool = Field(
-        default=False, description="the same steps and summary; posts, locks and numbers nothing"
-    )
-    allow_earlier_unposted: bool = Field(
-        default=False,
-        description="post although an earlier month that needed a posting has none (recorded)",
-    )
-
-    @property
-    def period(self) -> Period:
-        return Period(self.year, self.month)
 
 
 def lock_key(params: DepreciationParams) -> str | None:
@@ -108,19 +92,10 @@ async def precheck(
 
 
 @dataclass(frozen=True, slots=True)
-class Plan:
-    """What `prepare` decided: the numbers taken and the document a rerun reverses.
+class Plan(Numbers):
+    """What `prepare` decided: the numbers taken and the document a rerun reverses."""
 
-    `done`: an earlier attempt of this same run committed the posting (on
-    SQLite the run store is another file, so a crash can fall between the
-    business COMMIT and `completed`); this attempt only reports it.
-    """
-
-    document_no: str | None
-    reversal_no: str | None
-    reverses: str | None
     original: PostedDocument | None = None  # to reverse now
-    done: bool = False
 
 
 async def run_depreciation(
@@ -128,10 +103,12 @@ async def run_depreciation(
 ) -> dict[str, Any]:
     period = params.period
     session = await ctx.session(read_only=params.dry_run)
+    if not params.dry_run and (done := await posted_by(session, ctx.run_id)) is not None:
+        return dict(await report_earlier(ctx, session, params, done))
     async with ctx.step("init", message=f"Checking period {period}"):
         warnings, earlier = await check_period(session, ctx.tenant_id, params)
     async with ctx.step("prepare", message="Preparing the month end and document numbers"):
-        plan = await prepare(session, ctx.run_id, ctx.tenant_id, params)
+        plan = await prepare(session, ctx.tenant_id, params)
     posting = Posting(
         ctx.tenant_id, period, ctx.run_id, ctx.created_by, params.model_dump(mode="json"),
         utc_now(), opening_of(earlier, plan),
@@ -143,7 +120,34 @@ async def run_depreciation(
     tally = await process(ctx, session, assets, period, head, fault)
     await ctx.enter_step("finalize", message=finalize_message(plan, params))
     await finalize(ctx, session, head, tally, warnings)
-    return dict(await summary(session, params, plan, posting, tally, len(assets), warnings))
+    return dict(
+        await summary(session, params, plan, posting.earlier_unposted, tally, len(assets), warnings)
+    )
+
+
+async def report_earlier(
+    ctx: JobContext, session: AsyncSession, params: DepreciationParams, earlier: EarlierPosting
+) -> DepreciationResult:
+    """An earlier attempt of this run committed its posting, then crashed before the run
+    store heard (SQLite keeps it in another file): report that document, post nothing.
+
+    Its totals come from its own lines, as stored, whatever the register says now.
+    """
+    await ctx.enter_step(
+        "finalize", message=f"{earlier.document_no} was posted by an earlier attempt of this run"
+    )
+    tally = await document_tally(session, earlier.id)
+    plan = Plan(earlier.document_no, earlier.reversal_no, earlier.reverses)
+    note = (
+        f"Reported from {earlier.document_no}, which an earlier attempt of this run posted; "
+        "skipped assets are not counted again."
+    )
+    assets = await session.scalar(
+        sa.select(sa.func.count()).select_from(Asset).where(Asset.tenant_id == ctx.tenant_id)
+    )
+    return await summary(
+        session, params, plan, earlier.earlier_unposted, tally, int(assets or 0), [note]
+    )
 
 
 async def finalize(
@@ -176,11 +180,7 @@ def opening_of(earlier: Period | None, plan: Plan) -> str | None:
 
 
 def finalize_message(plan: Plan, params: DepreciationParams) -> str:
-    if params.dry_run:
-        return "Dry run: nothing was posted"
-    if plan.done:
-        return f"{plan.document_no} was posted by an earlier attempt of this run"
-    return f"Posting {plan.document_no}"
+    return "Dry run: nothing was posted" if params.dry_run else f"Posting {plan.document_no}"
 
 
 async def check_period(
@@ -204,9 +204,7 @@ async def check_period(
     return warnings, first if params.allow_earlier_unposted else None
 
 
-async def prepare(
-    session: AsyncSession, run_id: str, tenant_id: str, params: DepreciationParams
-) -> Plan:
+async def prepare(session: AsyncSession, tenant_id: str, params: DepreciationParams) -> Plan:
     """Take the document numbers: the reversal's first (on a rerun), then the posting's."""
     period = params.period
     if not params.dry_run:
@@ -214,9 +212,6 @@ async def prepare(
     original = await posted_document(session, tenant_id, period, lock=not params.dry_run)
     if params.dry_run:
         return Plan(None, None, original.document_no if original else None, original)
-    if original is not None and original.run_id == run_id:
-        reversal_no, reverses = await reversal_by(session, run_id) or (None, None)
-        return Plan(original.document_no, reversal_no, reverses, done=True)
     reversal_no = None if original is None else await next_number(session, tenant_id, period)
     number = await next_number(session, tenant_id, period)
     return Plan(number, reversal_no, original.document_no if original else None, original)
@@ -227,10 +222,9 @@ async def open_documents(
 ) -> EntryHead | None:
     """Reverse the month's earlier document (on a rerun), then open the new one.
 
-    None when nothing is to be posted (a dry run, or an attempt that finds
-    its own posting committed).
+    None when nothing is to be posted (a dry run).
     """
-    if plan.document_no is None or plan.done:
+    if plan.document_no is None:
         return None
     if plan.original is not None and plan.reversal_no is not None:
         await ctx.set_message(f"Reversing {plan.original.document_no} as {plan.reversal_no}")
@@ -273,111 +267,6 @@ async def process(
                 processed=i, skipped=tally.skipped_count, message=f"Processing asset {i} of {n}"
             )
     return tally
-
-
-class Pipeline:
-    """Keeps one batch being posted while the caller computes the next.
-
-    The PostgreSQL backend checks and indexes batch k while Python prepares
-    batch k+1: on two cores a posting run overlaps its compute with its I/O.
-    SQLite binds parameters under the GIL in its own thread, so there the
-    batch is simply posted in turn. Without a head (a dry run) nothing is posted.
-    """
-
-    def __init__(self, session: AsyncSession, head: EntryHead | None) -> None:
-        self.session, self.head = session, head
-        self.overlap = session.get_bind().dialect.name == "postgresql"
-        self._task: asyncio.Task[None] | None = None
-        self._batch: list[Row] = []
-
-    async def add(self, row: Row) -> None:
-        """Keep a row; a full batch (INSERT_BATCH rows) is sent on its way."""
-        if self.head is None:
-            return
-        self._batch.append(row)
-        if len(self._batch) >= INSERT_BATCH:
-            batch, self._batch = self._batch, []
-            await self.send(batch)
-
-    async def send(self, rows: list[Row]) -> None:
-        await self.wait()
-        if self.head is None or not rows:
-            return
-        if not self.overlap:
-            await post_entries(self.session, self.head, rows)
-            return
-        self._task = asyncio.create_task(post_entries(self.session, self.head, rows))
-        await asyncio.sleep(0)  # let it hand the batch to the database before we go on
-
-    async def wait(self) -> None:
-        task, self._task = self._task, None
-        if task is not None:
-            await task
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        if exc is None:
-            await self.send(self._batch)  # the last, partial batch
-            await self.wait()
-            return
-        with contextlib.suppress(Exception):  # the job's error wins; it rolls back anyway
-            await self.wait()
-
-
-class DepreciationResult(Totals):
-    """A run's result (`run.result`): posted, or in a dry run what would be posted."""
-
-    period: str
-    month_end: str
-    dry_run: bool
-    document_no: str | None
-    reversal_no: str | None
-    reverses: str | None
-    records_processed: int
-    skipped_assets: dict[str, list[str]]
-    assets: int
-    earlier_unposted: str | None
-    warnings: list[str]
-
-
-async def summary(
-    session: AsyncSession,
-    params: DepreciationParams,
-    plan: Plan,
-    posting: Posting,
-    tally: Tally,
-    assets: int,
-    warnings: list[str],
-) -> DepreciationResult:
-    """The run's result: what was (or, in a dry run, would be) posted, and what was skipped."""
-    period = params.period
-    last_day = calendar.monthrange(period.year, period.month)[1]
-    return {
-        "period": str(period),
-        "month_end": date(period.year, period.month, last_day).isoformat(),
-        "dry_run": params.dry_run,
-        "document_no": plan.document_no,
-        "reversal_no": plan.reversal_no,
-        "reverses": plan.reverses,
-        "records_processed": tally.entries,
-        **tally.totals(),
-        "skipped_assets": await codes_of(session, tally.skipped_ids),
-        "assets": assets,
-        "earlier_unposted": posting.earlier_unposted,
-        "warnings": warnings,
-    }
-
-
-async def codes_of(session: AsyncSession, ids: dict[str, list[int]]) -> dict[str, list[str]]:
-    """Asset codes for the ids kept per skip reason (a few, to name examples)."""
-    wanted = [i for group in ids.values() for i in group]
-    if not wanted:
-        return {}
-    rows = await session.execute(sa.select(Asset.id, Asset.code).where(Asset.id.in_(wanted)))
-    code: dict[int, str] = {i: c for i, c in rows}
-    return {reason: [code[i] for i in group] for reason, group in sorted(ids.items())}
 
 
 ASSET_DEPRECIATION = JobKind(

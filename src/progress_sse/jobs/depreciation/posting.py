@@ -9,9 +9,11 @@ on SQLite one executemany of plain tuples, the cents being exactly what
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -67,3 +69,57 @@ async def post_entries(session: AsyncSession, head: EntryHead, rows: list[Row]) 
     await connection.exec_driver_sql(
         _SQLITE, [(shared[0], a, *shared[1:], am, ac, bv, *tail) for a, am, ac, bv in rows]
     )
+
+
+INSERT_BATCH = 5_000  # rows per statement: few round trips, bounded memory
+
+
+class Pipeline:
+    """Keeps one batch being posted while the caller computes the next.
+
+    The PostgreSQL backend checks and indexes batch k while Python prepares
+    batch k+1: on two cores a posting run overlaps its compute with its I/O.
+    SQLite binds parameters under the GIL in its own thread, so there the
+    batch is simply posted in turn. Without a head (a dry run) nothing is posted.
+    """
+
+    def __init__(self, session: AsyncSession, head: EntryHead | None) -> None:
+        self.session, self.head = session, head
+        self.overlap = session.get_bind().dialect.name == "postgresql"
+        self._task: asyncio.Task[None] | None = None
+        self._batch: list[Row] = []
+
+    async def add(self, row: Row) -> None:
+        """Keep a row; a full batch (INSERT_BATCH rows) is sent on its way."""
+        if self.head is None:
+            return
+        self._batch.append(row)
+        if len(self._batch) >= INSERT_BATCH:
+            batch, self._batch = self._batch, []
+            await self.send(batch)
+
+    async def send(self, rows: list[Row]) -> None:
+        await self.wait()
+        if self.head is None or not rows:
+            return
+        if not self.overlap:
+            await post_entries(self.session, self.head, rows)
+            return
+        self._task = asyncio.create_task(post_entries(self.session, self.head, rows))
+        await asyncio.sleep(0)  # let it hand the batch to the database before we go on
+
+    async def wait(self) -> None:
+        task, self._task = self._task, None
+        if task is not None:
+            await task
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        if exc is None:
+            await self.send(self._batch)  # the last, partial batch
+            await self.wait()
+            return
+        with contextlib.suppress(Exception):  # the job's error wins; it rolls back anyway
+            await self.wait()

@@ -36,15 +36,15 @@ class Tally:
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_ids: dict[str, list[int]] = field(default_factory=dict)
 
-    def add(self, group: str | None, method: str, cents: int) -> None:
-        self.entries += 1
+    def add(self, group: str | None, method: str, cents: int, entries: int = 1) -> None:
+        self.entries += entries
         self.cents += cents
         for key, table in ((group or NO_TAX_GROUP, self.by_group), (method, self.by_method)):
             row = table.get(key)
             if row is None:
-                table[key] = [1, cents]
+                table[key] = [entries, cents]
             else:
-                row[0] += 1
+                row[0] += entries
                 row[1] += cents
 
     def skip(self, reason: str, asset_id: int) -> None:
