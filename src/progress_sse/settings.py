@@ -66,13 +66,34 @@ class Settings(BaseSettings):
     # SQLite, the same database on PostgreSQL.
     app_database_url: str | None = None
 
+    # The run store's pool (progress, heartbeats, API reads). Business work has its own
+    # pool, so a job's transaction never takes a connection that a heartbeat needs.
     pool_size: int = Field(default=10, ge=1, le=1000)
     max_overflow: int = Field(default=10, ge=0, le=1000)
     pool_timeout_s: float = Field(default=10.0, gt=0)
+    business_pool_size: int | None = Field(
+        default=None, ge=1, le=1000,
+        description="business connections; default: job_concurrency + 4 (API reads too)",
+    )  # fmt: skip
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    store_statement_timeout_s: float = Field(
+        default=15.0, gt=0, description="a run-store statement (or lock wait) ends after this"
+    )
+    business_lock_wait_s: float = Field(
+        default=60.0, gt=0, description="a run waits this long for another's locks, then fails"
+    )
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
+    timeout_request_header_s: float = Field(
+        default=10.0, gt=0, description="a connection whose request is incomplete is closed"
+    )
+    timeout_keep_alive_s: float = Field(
+        default=5.0, gt=0, description="an idle keep-alive connection is closed"
+    )
+    max_connections: int | None = Field(
+        default=None, ge=16, description="per process; default: the open-file limit minus 64"
+    )
 
     ping_interval_s: float = Field(default=15.0, gt=0)
     gc_freeze: bool = Field(
@@ -110,6 +131,9 @@ class Settings(BaseSettings):
     rate_limit_requests: str = "1200/minute"
     rate_limit_starts: str = "20/minute"
     rate_limit_sign_in: str = "20/minute"
+    rate_limit_failed_auth: str = Field(
+        default="30/minute", description="failed keys and sessions, per client address"
+    )
     max_streams_per_key: int = Field(default=100, ge=1)
     max_streams_per_tenant: int = Field(default=1000, ge=1)
     stream_lease_s: float = Field(default=60.0, gt=1, description="Redis stream-slot lease")
@@ -133,7 +157,9 @@ class Settings(BaseSettings):
     log_level: str = "info"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("rate_limit_requests", "rate_limit_starts", "rate_limit_sign_in")
+    @field_validator(
+        "rate_limit_requests", "rate_limit_starts", "rate_limit_sign_in", "rate_limit_failed_auth"
+    )
     @classmethod
     def _rate(cls, value: str) -> str:
         value = value.strip()
@@ -171,6 +197,22 @@ class Settings(BaseSettings):
                 else self.database_url
             )
         return self
+
+    @model_validator(mode="after")
+    def _business_pool_fits(self) -> Settings:
+        if self.business_pool_size is not None and self.business_pool_size < self.job_concurrency:
+            raise ValueError(
+                f"PROGRESS_SSE_BUSINESS_POOL_SIZE={self.business_pool_size} cannot serve "
+                f"PROGRESS_SSE_JOB_CONCURRENCY={self.job_concurrency}: each running job holds "
+                "one business connection for its transaction. Raise the pool, lower the "
+                "concurrency, or leave the pool unset (it is then sized from the concurrency)."
+            )
+        return self
+
+    @property
+    def business_pool(self) -> int:
+        """Connections for business work: one per concurrent job, and some for API reads."""
+        return self.business_pool_size or self.job_concurrency + 4
 
     @property
     def business_url(self) -> str:
