@@ -101,6 +101,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
                 Scope.REQUESTS: settings.rate_limit_requests,
                 Scope.STARTS: settings.rate_limit_starts,
                 Scope.SIGN_IN: settings.rate_limit_sign_in,
+                Scope.FAILED_AUTH: settings.rate_limit_failed_auth,
             },
             settings.redis_url,
             settings.redis_key_prefix,

@@ -30,12 +30,14 @@ class Scope(StrEnum):
     REQUESTS = "requests"  # every authenticated request, per principal
     STARTS = "starts"  # runs started, per principal (seed 002)
     SIGN_IN = "sign_in"  # session sign-ins, per client address (key guessing)
+    FAILED_AUTH = "failed_auth"  # refused keys and sessions, per client address
 
 
 MESSAGES = {
     Scope.REQUESTS: "Too many requests with this key; slow down and retry in {s} s.",
     Scope.STARTS: "Too many runs started with this key; you can start another in {s} s.",
     Scope.SIGN_IN: "Too many sign-in attempts from this address; try again in {s} s.",
+    Scope.FAILED_AUTH: "Too many refused keys from this address; try again in {s} s.",
 }
 
 
