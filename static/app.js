@@ -308,6 +308,7 @@ function finish(status, run) {
   } else {
     p.textContent = status === "cancelled" ? "Cancelled; nothing was changed." : `Failed: ${run.message || run.error || "see the log"}`;
     if (run.error_code === "stale") p.textContent += " (the worker stopped responding)";
+    if (run.error_code === "worker_lost") p.textContent += " (the worker stopped)";
     summary.append(p);
   }
   announce(`Run ${status}`);

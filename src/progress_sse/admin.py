@@ -25,6 +25,7 @@ from progress_sse.store import NewRun, RunStore
 from progress_sse.webhooks.models import Webhook
 from progress_sse.webhooks.outbox import Outbox
 from progress_sse.webhooks.urls import check_url
+from progress_sse.websession import sign_out_everywhere
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +67,15 @@ async def revoke(settings: Settings, which: str) -> ApiKey:
         await engine.dispose()
     log.warning("audit: key %s of tenant %s revoked", key.prefix, key.tenant_id)
     return key
+
+
+async def sign_out(settings: Settings, tenant: str, key_id: int | None = None) -> int:
+    """End the tenant's browser sessions (or one key's); returns how many (audit-logged)."""
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        return await sign_out_everywhere(db.sessionmaker(engine), tenant, key_id, by="cli")
+    finally:
+        await engine.dispose()
 
 
 @asynccontextmanager

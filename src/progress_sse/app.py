@@ -30,6 +30,7 @@ from progress_sse.api import accounting, admin, runs, session, static, stream, w
 from progress_sse.api.errors import EXCEPTION_HANDLERS
 from progress_sse.auth import KeyUsage
 from progress_sse.broker import Broker, LocalBroker
+from progress_sse.errors import Misconfigured
 from progress_sse.fanout import Hub
 from progress_sse.guards import RequestGuard
 from progress_sse.jobs import JobRegistry, default_registry
@@ -57,12 +58,11 @@ CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Las
 @asynccontextmanager
 async def open_services(settings: Settings, registry: JobRegistry) -> AsyncIterator[Services]:
     """Build every long-lived object, and tear them down in reverse."""
-    engine = db.create_engine(settings.database_url, settings)
-    business_engine = (
-        engine
-        if settings.business_url == settings.database_url
-        else db.create_engine(settings.business_url, settings)
-    )
+    if (problem := settings.pool_problem()) is not None:  # `worker --concurrency` edits a copy
+        raise Misconfigured(problem)
+    engine = db.store_engine(settings)
+    business_engine = db.business_engine(settings)  # its own pool, even on one database
+    await db.check_connection_budget(engine, settings)
     sessions = db.sessionmaker(engine)
     business_sessions = db.sessionmaker(business_engine)
     store = RunStore(sessions)
@@ -121,6 +121,8 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     watch_metrics(svc, engine)
     background = [
         Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep),
+        # PostgreSQL: a dead worker's session and lock are gone at once; look often.
+        Periodic("orphan-sweeper", settings.heartbeat_interval_s, svc.liveness.sweep_orphans),
         Periodic("metrics-sync", METRICS_SYNC_S, _as_coroutine(svc.metrics.sync)),
         pinger(hub, settings.ping_interval_s),
     ]
@@ -141,6 +143,8 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         task.start()
     if runner is not None:
         await runner.start()
+        if runner.sole_owner:  # SQLite: what is still running was a dead process's
+            await svc.liveness.fail_left_running()
     if svc.notifier is not None:
         await svc.notifier.start()
     stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")
@@ -161,8 +165,7 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         await svc.stream_slots.stop()
         await svc.rate_limits.aclose()
         await engine.dispose()
-        if business_engine is not engine:
-            await business_engine.dispose()
+        await business_engine.dispose()
 
 
 def freeze_startup_objects() -> None:

@@ -15,8 +15,15 @@ from starlette.requests import HTTPConnection
 
 from progress_sse.errors import Conflict, Forbidden, NotFound, Unauthorized, ValidationFailed
 from progress_sse.events import utc_now
-from progress_sse.models import ApiKey, Tenant
-from progress_sse.websession import SessionCodec, check_csrf
+from progress_sse.models import ApiKey, BrowserSession, Tenant
+from progress_sse.ratelimit import RateLimits, Scope
+from progress_sse.websession import (
+    COOKIE,
+    SessionCodec,
+    SessionCookie,
+    check_csrf,
+    revoke_sessions,
+)
 
 KEY_PREFIX = "pss_"
 
@@ -92,26 +99,73 @@ def bearer_token(conn: HTTPConnection) -> str | None:
     return token.strip()
 
 
+def client_address(conn: HTTPConnection) -> str:
+    return conn.client.host if conn.client else "unknown"
+
+
 async def authenticate(
     sessions: async_sessionmaker[AsyncSession],
     conn: HTTPConnection,
     codec: SessionCodec | None = None,
+    limits: RateLimits | None = None,
 ) -> Principal:
-    """The caller behind `Authorization: Bearer <key>` or a browser session cookie, or 401."""
+    """The caller behind `Authorization: Bearer <key>` or a browser session cookie, or 401.
+
+    Each refused key or session counts against the client address
+    (`Scope.FAILED_AUTH`). An address over that limit gets 429 before any
+    lookup, even with a good key: a guessing client stops costing queries.
+    """
     token = bearer_token(conn)
-    if token is not None:
-        key = await _key_where(sessions, ApiKey.key_hash == hash_key(token))
-        if key is None:
-            raise Unauthorized("The API key is not valid.", code="invalid_key")
-        return _principal(key)
-    web = codec.read(conn) if codec is not None else None
-    if web is None:
+    if token is None and (codec is None or COOKIE not in conn.cookies):
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <api key>'.")
-    key = await _key_where(sessions, ApiKey.id == web.key_id)
-    if key is None:  # revoked since the session began
-        raise Unauthorized("The key behind this session was revoked.", code="invalid_session")
-    check_csrf(conn, web)
+    address = client_address(conn)
+    await _refuse_if_over_limit(limits, address)
+    try:
+        if token is not None:
+            key = await _key_where(sessions, ApiKey.key_hash == hash_key(token))
+            if key is None:
+                raise Unauthorized("The API key is not valid.", code="invalid_key")
+            return _principal(key)
+        assert codec is not None
+        web = codec.read(conn)
+        assert web is not None
+        key = await _session_key(sessions, web)
+    except Unauthorized:
+        if limits is not None:
+            await limits.hit(Scope.FAILED_AUTH, address)  # 429 instead once over the limit
+        raise
+    check_csrf(conn, web)  # a 403 is an authenticated caller: it does not count
     return _principal(key)
+
+
+async def _refuse_if_over_limit(limits: RateLimits | None, address: str) -> None:
+    """429 with Retry-After when the address already used up its refused attempts."""
+    if limits is not None and await limits.over(Scope.FAILED_AUTH, address):
+        await limits.hit(Scope.FAILED_AUTH, address)  # over: raises 429 with the wait
+
+
+async def _session_key(sessions: async_sessionmaker[AsyncSession], web: SessionCookie) -> ApiKey:
+    """The key behind a live session: one query, the session row by its primary key joined
+    to its key; 401 `invalid_session` saying why otherwise."""
+    query = (
+        sa.select(ApiKey, BrowserSession.expires_at, BrowserSession.revoked_at)
+        .join(BrowserSession, BrowserSession.key_id == ApiKey.id)
+        .where(BrowserSession.id == web.row_id)
+    )
+    async with sessions() as session:
+        row = (await session.execute(query)).one_or_none()
+    if row is None:
+        raise Unauthorized("This session has ended; sign in again.", code="invalid_session")
+    key, expires_at, revoked_at = row
+    if key.revoked_at is not None:
+        why = "The key behind this session was revoked; sign in with another key."
+    elif revoked_at is not None:
+        why = "This session was signed out; sign in again."
+    elif expires_at <= utc_now():
+        why = "This session has expired; sign in again."
+    else:
+        return key
+    raise Unauthorized(why, code="invalid_session")
 
 
 async def key_for(sessions: async_sessionmaker[AsyncSession], token: str) -> Principal | None:
@@ -155,6 +209,8 @@ async def revoke_key(sessions: async_sessionmaker[AsyncSession], which: str) -> 
         key = found[0]
         if key.revoked_at is None:
             key.revoked_at = utc_now()
+        # Its sessions already fail (their key is revoked); marking them says why, for good.
+        await revoke_sessions(session, key.tenant_id, key.id)
         return key
 
 

@@ -22,6 +22,7 @@ from progress_sse.cli_runs import Json, runs_app
 from progress_sse.errors import ProgressSSEError
 from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.maintenance import delete_finished
+from progress_sse.serving import uvicorn_options
 from progress_sse.settings import Settings, is_sqlite
 from progress_sse.store import RunStore
 from progress_sse.terminal import emit_json, table
@@ -121,6 +122,20 @@ def keys_revoke(
     """Revoke a key at once: its requests and browser sessions get 401 from now on."""
     revoked = run_async(admin.revoke(Settings(), key))
     typer.echo(f"revoked key {revoked.id} ({revoked.prefix}) of tenant {revoked.tenant_id}")
+
+
+@keys_app.command("sign-out")
+def keys_sign_out(
+    tenant: Annotated[str, typer.Option(help="the tenant whose browser sessions end")],
+    key: Annotated[int | None, typer.Option(help="only this key's sessions (its id)")] = None,
+    as_json: Json = False,
+) -> None:
+    """Sign out everywhere: the tenant's browser sessions (or one key's) get 401 from now on."""
+    revoked = run_async(admin.sign_out(Settings(), tenant, key))
+    if as_json:
+        emit_json({"tenant": tenant, "key_id": key, "revoked": revoked})
+        return
+    typer.echo(f"signed out {revoked} browser session(s) of tenant {tenant}")
 
 
 def _when(moment: datetime | None) -> str | None:
@@ -301,19 +316,10 @@ def serve(
         os.environ["PROGRESS_SSE_RUN_JOBS"] = str(settings.run_jobs).lower()
         uvicorn.run(
             "progress_sse.app:create_worker_app", factory=True, workers=workers,
-            host=settings.host, port=settings.port, log_level=settings.log_level,
-            timeout_graceful_shutdown=10, access_log=False, log_config=None,
+            **uvicorn_options(settings),
         )  # fmt: skip
         return
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
-        access_log=False,  # ours (accesslog.py) redacts query strings
-        log_config=None,  # logs.setup_logging already configured every logger
-    )
+    uvicorn.run(create_app(settings), **uvicorn_options(settings))
 
 
 DEMO_ASSETS = 2_000

@@ -9,10 +9,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from progress_sse.errors import RunCancelled
 from progress_sse.events import utc_now
+from progress_sse.lockwatch import LockWatch
 from progress_sse.progress import (
     StepSpec,
     StepState,
@@ -41,6 +43,7 @@ class JobContext:
         attempt: int,
         writer: ProgressWriter,
         created_by: str | None = None,
+        lock_wait_s: float | None = None,
         business: async_sessionmaker[AsyncSession],
         steps: Sequence[StepSpec] = (),
         log: logging.LoggerAdapter[logging.Logger] | None = None,
@@ -49,6 +52,9 @@ class JobContext:
         self.tenant_id = tenant_id
         self.attempt = attempt
         self.created_by = created_by  # who started the run (recorded on what it posts)
+        self._lock_wait_s = lock_wait_s  # PostgreSQL's lock_timeout on business work
+        self._watch: LockWatch | None = None
+        self._last_tick = time.monotonic()
         self.log = log or logging.LoggerAdapter(logging.getLogger("progress_sse.job"), {})
         self._writer = writer
         self._business = business
@@ -196,6 +202,7 @@ class JobContext:
 
     async def _tick(self) -> None:
         self._check()
+        self._last_tick = time.monotonic()
         writer = self._writer
         writer.mark_dirty()
         if writer.due:
@@ -252,6 +259,7 @@ class JobContext:
 
     async def _milestone(self, step: StepState) -> None:
         self._check()
+        self._last_tick = time.monotonic()
         self._writer.offer_milestone(self._draft(step))
         await asyncio.sleep(0)  # let the writer take it (now, or at its next write)
 
@@ -268,6 +276,7 @@ class JobContext:
         if self._session is None:
             begin = self._begin_reading if read_only else self._begin_writing
             self._session = await begin()
+            self._watch = None if read_only else await self._watch_locks(self._session)
         return self._session
 
     @asynccontextmanager
@@ -280,11 +289,14 @@ class JobContext:
         """
         self._check()
         session = await self._begin_reading() if read_only else await self._begin_writing()
+        watch = None if read_only else await self._watch_locks(session)
         try:
             yield session
             self._check()  # cancelled meanwhile: roll this chunk back
             await session.commit()
         finally:
+            if watch is not None:
+                await watch.stop()
             await session.close()  # rolls back what was not committed
 
     async def _begin_reading(self) -> AsyncSession:
@@ -295,6 +307,23 @@ class JobContext:
     async def _begin_writing(self) -> AsyncSession:
         """A writing transaction; on SQLite it waits its turn for the write lock (writelock.py)."""
         return await begin_writing(self._business, self._waiting)
+
+    async def _watch_locks(self, session: AsyncSession) -> LockWatch | None:
+        """PostgreSQL: while this transaction waits on another's lock, the bar says whose."""
+        if self._lock_wait_s is None or session.get_bind().dialect.name != "postgresql":
+            return None
+        pid = await session.scalar(sa.select(sa.func.pg_backend_pid()))
+        watch = LockWatch(
+            self._writer.store.sessions, int(pid or 0), self._lock_wait_s,
+            quiet_s=lambda: time.monotonic() - self._last_tick, show=self._show,
+        )  # fmt: skip
+        watch.start()
+        return watch
+
+    def _show(self, message: str) -> None:
+        """A message from outside the job's own flow (its coroutine is blocked meanwhile)."""
+        self.message = message
+        self._writer.mark_dirty()
 
     async def _waiting(self) -> None:
         """Between attempts at SQLite's write lock: say so once, and honour a cancel."""
@@ -331,6 +360,9 @@ class JobContext:
             await self._session.rollback()
 
     async def close(self) -> None:
+        if self._watch is not None:
+            await self._watch.stop()
+            self._watch = None
         if self._session is not None:
             await self._session.close()
             self._session = None

@@ -23,14 +23,25 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from progress_sse.errors import Misconfigured
 from progress_sse.events import scrub
 from progress_sse.settings import Settings, is_sqlite
 
 
-def create_engine(url: str, settings: Settings) -> AsyncEngine:
-    """An engine with the pool limits of `settings`; SQLite gets WAL and a busy timeout."""
+def create_engine(
+    url: str,
+    settings: Settings,
+    *,
+    pool_size: int | None = None,
+    server_settings: dict[str, str] | None = None,
+) -> AsyncEngine:
+    """An engine with the pool limits of `settings`; SQLite gets WAL and a busy timeout.
+
+    `server_settings` are PostgreSQL session settings for every connection
+    (timeouts); SQLite ignores them.
+    """
     kwargs: dict[str, Any] = {
-        "pool_size": settings.pool_size,
+        "pool_size": pool_size or settings.pool_size,
         "max_overflow": settings.max_overflow,
         "pool_timeout": settings.pool_timeout_s,
         "pool_pre_ping": not is_sqlite(url),
@@ -39,10 +50,87 @@ def create_engine(url: str, settings: Settings) -> AsyncEngine:
     if is_sqlite(url):
         _ensure_sqlite_dir(url)
         kwargs["connect_args"] = {"timeout": settings.sqlite_busy_timeout_ms / 1000}
+    elif server_settings:
+        kwargs["connect_args"] = {"server_settings": server_settings}
     engine = create_async_engine(url, **kwargs)
     if is_sqlite(url):
         _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
     return engine
+
+
+def store_engine(settings: Settings) -> AsyncEngine:
+    """The run store's engine: progress, heartbeats, sweeps and API reads, never job work.
+
+    Its statements are short, so on PostgreSQL none may run, wait for a lock
+    or sit idle in a transaction for long: a frozen process cannot hold a
+    run's row (and with it every reader and the stale sweeper) for more
+    than a few seconds.
+    """
+    timeout_ms = int(settings.store_statement_timeout_s * 1000)
+    return create_engine(
+        settings.database_url,
+        settings,
+        server_settings={
+            "application_name": "progress-sse store",
+            "statement_timeout": str(timeout_ms),
+            "lock_timeout": str(min(timeout_ms, STORE_LOCK_TIMEOUT_MS)),
+            "idle_in_transaction_session_timeout": str(timeout_ms * 2),
+        },
+    )
+
+
+def business_engine(settings: Settings) -> AsyncEngine:
+    """The engine of jobs' business transactions, with a pool of its own.
+
+    Each running job holds one connection for its whole transaction, so the
+    pool is sized from the concurrency (`Settings.business_pool`); progress
+    and heartbeats use the store's pool and never wait behind job work. On
+    PostgreSQL a run waits at most `business_lock_wait_s` for another
+    transaction's locks (a frozen worker's, say), then fails saying so.
+    """
+    return create_engine(
+        settings.business_url,
+        settings,
+        pool_size=settings.business_pool,
+        server_settings={
+            "application_name": "progress-sse jobs",
+            "lock_timeout": str(int(settings.business_lock_wait_s * 1000)),
+        },
+    )
+
+
+STORE_LOCK_TIMEOUT_MS = 5000
+OWN_CONNECTIONS = 2  # the LISTEN connection and the worker's lock connection
+
+
+def connections_needed(settings: Settings) -> int:
+    """The most PostgreSQL connections one process opens (both pools full, plus its own)."""
+    store = settings.pool_size + settings.max_overflow
+    return store + settings.business_pool + settings.max_overflow + OWN_CONNECTIONS
+
+
+async def check_connection_budget(engine: AsyncEngine, settings: Settings) -> None:
+    """Refuse to start when this process alone could need more connections than PostgreSQL
+    allows: under load its pools would wait, then fail, instead of refusing now."""
+    if engine.dialect.name != "postgresql":
+        return
+    async with engine.connect() as conn:
+        limit = int(await conn.scalar(sa.text("SHOW max_connections")) or 0)
+        reserved = int(await conn.scalar(sa.text("SHOW superuser_reserved_connections")) or 0)
+    need = connections_needed(settings)
+    if need > limit - reserved:
+        raise Misconfigured(
+            f"This process may need {need} PostgreSQL connections (POOL_SIZE + MAX_OVERFLOW "
+            f"for the run store, BUSINESS_POOL_SIZE + MAX_OVERFLOW for {settings.job_concurrency}"
+            f" concurrent jobs, 2 of its own), but the server allows {limit - reserved}. Lower "
+            "JOB_CONCURRENCY or the pools, or raise max_connections on the server."
+        )
+
+
+def is_lock_timeout(exc: BaseException) -> bool:
+    """PostgreSQL gave up waiting for a lock (SQLSTATE 55P03, `lock_timeout`)."""
+    orig = getattr(exc, "orig", None)
+    return getattr(orig, "sqlstate", None) == "55P03" or "55P03" in str(getattr(orig, "pgcode", ""))
 
 
 def json_without_nul(value: Any) -> str:

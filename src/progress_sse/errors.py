@@ -10,7 +10,8 @@ ProgressSSEError
  ├── PayloadTooLarge       413
  ├── ValidationFailed      422  unknown kind, bad params (fields named)
  ├── RateLimited           429  with Retry-After
- └── DatabaseBusy          503  SQLite's one writer is busy past the busy timeout; retry
+ ├── DatabaseBusy          503  SQLite's one writer is busy past the busy timeout; retry
+ └── Misconfigured         ---  a setting that cannot work: refused at start-up, never served
 JobError                        raised by a job: its message is safe to show users
  └── RunCancelled               the run was cancelled at a checkpoint
 """
@@ -77,6 +78,10 @@ class RateLimited(ProgressSSEError):
 class DatabaseBusy(ProgressSSEError):
     status_code = 503
     code = "database_busy"
+
+
+class Misconfigured(ProgressSSEError):
+    code = "misconfigured"
 
 
 class HeadersTooLarge(BadRequest):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
+from typing import Any
 
 from progress_sse.broker import Broker
 from progress_sse.events import utc_now
@@ -31,6 +32,14 @@ STALE_MESSAGE = (
     "The run stopped sending heartbeats, so its worker is presumed dead. "
     "Work it had not committed was rolled back."
 )
+ORPHAN_MESSAGE = (
+    "The process running it stopped (its database session ended). "
+    "Work it had not committed was rolled back."
+)
+RESTART_MESSAGE = (
+    "The process running it stopped before the run finished; this was found when jobs "
+    "started again on this database. Work it had not committed was rolled back."
+)
 
 
 class Liveness:
@@ -43,18 +52,43 @@ class Liveness:
     async def sweep(self, run_id: str | None = None) -> int:
         """Fail every stale run (or just `run_id`); each gets one `error` event."""
         cutoff = self.store.stale_cutoff(self.stale_after_s)
-        failed = 0
-        for stale_id in await self.store.stale_run_ids(cutoff, run_id):
-            event = await self.store.finish(
-                stale_id, lease=None, status=RunStatus.FAILED, message=STALE_MESSAGE,
-                error_code="stale", error=STALE_MESSAGE, stale_before=cutoff,
-            )  # fmt: skip
-            if event is not None:  # None: it heartbeated or ended meanwhile
-                failed += 1
-                log.warning("run %s: no heartbeat for %ss; marked failed (stale)",
-                            stale_id, self.stale_after_s)  # fmt: skip
-                await self.broker.publish(stale_id, [event])
+        ids = await self.store.stale_run_ids(cutoff, run_id)
+        failed = await self._fail(ids, STALE_MESSAGE, "stale", stale_before=cutoff)
         self.detected += failed
+        return failed
+
+    async def sweep_orphans(self) -> int:
+        """Fail the runs of workers whose database session is gone (PostgreSQL, seconds)."""
+        failed = await self._fail(
+            await self.store.orphaned_run_ids(), ORPHAN_MESSAGE, "worker_lost"
+        )
+        self.detected += failed
+        return failed
+
+    async def fail_left_running(self) -> int:
+        """At start-up of the one process that runs a SQLite database's jobs: whatever is
+        still `running` was its dead predecessor's, so it fails now, not in `stale_after_s`."""
+        failed = await self._fail(
+            await self.store.running_run_ids(), RESTART_MESSAGE, "worker_lost"
+        )
+        self.detected += failed
+        return failed
+
+    async def _fail(self, ids: list[str], message: str, code: str, stale_before: Any = None) -> int:
+        failed = 0
+        for run_id in ids:
+            try:
+                event = await self.store.finish(
+                    run_id, lease=None, status=RunStatus.FAILED, message=message,
+                    error_code=code, error=message, stale_before=stale_before,
+                )  # fmt: skip
+            except Exception:  # one run's trouble must not stop the sweep of the others
+                log.exception("run %s: could not be marked failed; the next sweep retries", run_id)
+                continue
+            if event is not None:  # None: it heartbeated, ended, or its row is held
+                failed += 1
+                log.warning("run %s: marked failed (%s)", run_id, code)
+                await self.broker.publish(run_id, [event])
         return failed
 
     async def checked(self, run: Run) -> Run:

@@ -3,17 +3,32 @@
 The runner sets `CURRENT_RUN` in each run's task, and the filter copies it
 onto every record logged from that task, by the job's own loggers too, so a
 line can always be traced to its run without the job passing ids around.
+
+A text log is one line per record, so no record may break a line: text that
+comes from a request (a path with `%0A` in it) could otherwise plant a forged
+line. `escape_controls` shows every control character as an escape; the
+access log applies it to each request field, and the readable format applies
+it to every message, whoever logged it. The JSON format escapes them already.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 from contextvars import ContextVar
 
 from pythonjsonlogger.json import JsonFormatter
 
 CURRENT_RUN: ContextVar[tuple[str, str] | None] = ContextVar("progress_sse_run", default=None)
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
+# C0 controls (CR, LF, ESC, ...), DEL, C1 controls (NEL ends a line too) and the Unicode line
+# and paragraph separators, which editors and log viewers also break lines at.
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def escape_controls(text: str) -> str:
+    """`text` kept on one line: each control character as its Python escape (`\\n`, `\\x1b`)."""
+    return _CONTROL.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
 class RunContext(logging.Filter):
@@ -29,14 +44,22 @@ class RunContext(logging.Filter):
 
 
 class Readable(logging.Formatter):
-    """The plain line, then `[run … tenant …]` when the line belongs to a run."""
+    """The plain line, then `[run … tenant …]` when the line belongs to a run.
+
+    The line itself never breaks (see `escape_controls`); a traceback follows it on lines
+    of its own.
+    """
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        return escape_controls(super().formatMessage(record))
 
     def format(self, record: logging.LogRecord) -> str:
         line = super().format(record)
         run_id = getattr(record, "run_id", None)
         if run_id:
             head, sep, tail = line.partition("\n")  # keep a traceback below the line
-            line = f"{head} [run {run_id} tenant {getattr(record, 'tenant', None)}]{sep}{tail}"
+            run = escape_controls(f"[run {run_id} tenant {getattr(record, 'tenant', None)}]")
+            line = f"{head} {run}{sep}{tail}"
         return line
 
 

@@ -1,4 +1,4 @@
-"""SQLAlchemy models of the run store (tenants, keys, runs, steps, events).
+"""SQLAlchemy models of the run store (tenants, keys, browser sessions, runs, steps, events).
 
 Business tables of jobs live next to their job (`jobs/*/models.py`) on the
 same `Base`, so one Alembic history describes every database.
@@ -218,3 +218,25 @@ class RunEventRow(Base):
     event: Mapped[str | None] = mapped_column(sa.String(16), nullable=True)
     data: Mapped[dict[str, Any]] = mapped_column(JSONType)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BrowserSession(Base):
+    """A browser session behind a `pss_session` cookie, so it can be ended server-side.
+
+    `id` is the SHA-256 of the random token the signed cookie carries: like a
+    key's hash, a copy of this table (even with the signing secret) signs no
+    one in. A row outlives its revocation until it expires, then is purged.
+    """
+
+    __tablename__ = "web_sessions"
+
+    id: Mapped[str] = mapped_column(sa.String(64), primary_key=True)
+    key_id: Mapped[int] = mapped_column(
+        sa.ForeignKey("api_keys.id", ondelete="CASCADE"), index=True
+    )
+    tenant_id: Mapped[str] = mapped_column(
+        sa.ForeignKey("tenants.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)

@@ -92,6 +92,20 @@ class RateLimits:
             limit=str(item),
         )
 
+    async def over(self, scope: Scope, identity: str) -> bool:
+        """Whether `identity` has no hit left in `scope`'s window (without taking one).
+
+        Fails open, as `hit` does: with the storage down nothing is over.
+        """
+        item = self.items.get(scope)
+        if item is None:
+            return False
+        try:
+            return not await self.limiter.test(item, scope.value, identity)
+        except Exception as exc:
+            self._warn(exc)
+            return False
+
     async def aclose(self) -> None:
         if self._pool is not None:
             await self._pool.disconnect()

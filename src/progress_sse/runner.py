@@ -31,11 +31,13 @@ from tenacity import (
 
 from progress_sse.broker import Broker
 from progress_sse.context import JobContext
+from progress_sse.db import is_lock_timeout
 from progress_sse.errors import JobError, RunCancelled
 from progress_sse.events import RunEvent, utc_now
 from progress_sse.jobs import JobFn, JobRegistry
 from progress_sse.logs import CURRENT_RUN
 from progress_sse.models import Run
+from progress_sse.ownership import Ownership, PgOwnership, SqliteOwnership, take_ownership
 from progress_sse.settings import Settings
 from progress_sse.statuses import RunStatus
 from progress_sse.store import LeaseLost, RunStore
@@ -58,6 +60,11 @@ class Outcome:
 
 
 GENERIC_FAILURE = "The job failed unexpectedly. The details are in the server log (run {run_id})."
+LOCK_TIMEOUT = (
+    "The run waited {s:g} s for locks another transaction holds on the same data (a stopped "
+    "worker's, or a long run on the same books) and gave up; nothing was changed. Resume it "
+    "once the other transaction has ended."
+)
 
 
 def worker_identity() -> str:
@@ -90,9 +97,17 @@ class Runner:
         # (kind, status, seconds) of each run this process ends: metrics listen here.
         self.on_finished: Callable[[str, str, float | None], None] | None = None
         self._loop_task: asyncio.Task[None] | None = None
+        self.ownership: Ownership | None = None
 
     async def start(self) -> None:
+        """Take ownership (ownership.py), then start claiming pending runs."""
+        self.ownership = await take_ownership(self.settings, self.worker_id)
         self._loop_task = asyncio.create_task(self._claim_loop(), name="runner")
+
+    @property
+    def sole_owner(self) -> bool:
+        """This process alone runs the jobs of its database (SQLite, file lock held)."""
+        return isinstance(self.ownership, SqliteOwnership)
 
     async def stop(self, grace_s: float = 5.0) -> None:
         """Stop claiming; give running jobs `grace_s`, then cancel them (they roll back)."""
@@ -104,6 +119,8 @@ class Runner:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        if self.ownership is not None:
+            await self.ownership.release()
 
     def wake(self) -> None:
         """A run was created here: look for work now rather than at the next poll."""
@@ -129,6 +146,9 @@ class Runner:
         free = self.settings.job_concurrency - len(self.tasks)
         if free <= 0:
             return
+        if isinstance(self.ownership, PgOwnership) and not self.ownership.held:
+            log.warning("the worker's lock connection closed; taking the lock again")
+            await self.ownership.acquire()  # runs of ours failed meanwhile are fenced
         for run in await self.store.claim_pending(self.worker_id, free):
             task = asyncio.create_task(self._execute(run), name=f"run:{run.id}")
             self.tasks[run.id] = task
@@ -179,6 +199,7 @@ class Runner:
                     attempt=run.attempt,
                     writer=writer,
                     created_by=run.created_by,
+                    lock_wait_s=self.settings.business_lock_wait_s,
                     business=self.business,
                     steps=kind.steps,
                     log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),
@@ -231,7 +252,11 @@ class Runner:
             return None
         except JobError as exc:
             return Outcome(RunStatus.FAILED, exc.message, exc.code, exc.message)
-        except Exception:
+        except Exception as exc:
+            if is_lock_timeout(exc):
+                message = LOCK_TIMEOUT.format(s=self.settings.business_lock_wait_s)
+                log.warning("run %s: %s", run_id, message)
+                return Outcome(RunStatus.FAILED, message, "lock_timeout", message)
             log.exception("run %s failed", run_id)  # the traceback stays in the log
             message = GENERIC_FAILURE.format(run_id=run_id)
             return Outcome(RunStatus.FAILED, message, "internal_error", message)

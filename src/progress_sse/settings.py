@@ -200,14 +200,21 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _business_pool_fits(self) -> Settings:
-        if self.business_pool_size is not None and self.business_pool_size < self.job_concurrency:
-            raise ValueError(
-                f"PROGRESS_SSE_BUSINESS_POOL_SIZE={self.business_pool_size} cannot serve "
-                f"PROGRESS_SSE_JOB_CONCURRENCY={self.job_concurrency}: each running job holds "
-                "one business connection for its transaction. Raise the pool, lower the "
-                "concurrency, or leave the pool unset (it is then sized from the concurrency)."
-            )
+        problem = self.pool_problem()
+        if problem is not None:
+            raise ValueError(problem)
         return self
+
+    def pool_problem(self) -> str | None:
+        """Why the business pool cannot serve the concurrency (it is too small), or None."""
+        if self.business_pool_size is None or self.business_pool_size >= self.job_concurrency:
+            return None
+        return (
+            f"PROGRESS_SSE_BUSINESS_POOL_SIZE={self.business_pool_size} cannot serve "
+            f"PROGRESS_SSE_JOB_CONCURRENCY={self.job_concurrency}: each running job holds "
+            "one business connection for its transaction. Raise the pool, lower the "
+            "concurrency, or leave the pool unset (it is then sized from the concurrency)."
+        )
 
     @property
     def business_pool(self) -> int:

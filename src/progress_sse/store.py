@@ -22,6 +22,7 @@ from progress_sse.statuses import ACTIVE_STATUSES, TERMINAL_EVENT_FOR, EventName
 from progress_sse.webhooks.outbox import enqueue as enqueue_notifications
 
 NOTIFY_CHANNEL = "progress_sse_events"
+WORKER_LOCK = 0x5057_4B52  # advisory-lock namespace of workers ("PWKR"), see ownership.py
 
 
 class LeaseLost(Exception):
@@ -432,20 +433,20 @@ class RunStore:
         `stale_before` finishes only a run whose heartbeat is older than that.
         With `session` the write joins that transaction (the business one on
         a shared PostgreSQL database, so COMMIT and `completed` are one act).
+        A finish without a lease (the sweepers, an admin reset) skips a run
+        whose row another transaction holds: a frozen writer must not stall
+        it, and the next sweep tries again.
         """
         conditions = [Run.id == run_id, Run.status == expect_status.value]
         if lease is not None:
             conditions.append(Run.lease_token == lease)
         if stale_before is not None:
             conditions.append(Run.heartbeat_at < stale_before)
+        args = (conditions, status, message, error_code, error, result, steps, lease is None)
         if session is not None:
-            return await self._finish_in(
-                session, conditions, status, message, error_code, error, result, steps
-            )
+            return await self._finish_in(session, *args)
         async with self.sessions.begin() as own:
-            return await self._finish_in(
-                own, conditions, status, message, error_code, error, result, steps
-            )
+            return await self._finish_in(own, *args)
 
     async def _finish_in(
         self,
@@ -457,11 +458,11 @@ class RunStore:
         error: str | None,
         result: dict[str, Any] | None,
         steps: Sequence[dict[str, Any]],
+        skip_locked: bool,
     ) -> RunEvent | None:
         now = utc_now()
-        run = (
-            await session.execute(sa.select(Run).where(*conditions).with_for_update())
-        ).scalar_one_or_none()
+        query = sa.select(Run).where(*conditions).with_for_update(skip_locked=skip_locked)
+        run = (await session.execute(query)).scalar_one_or_none()
         if run is None:
             return None
         seq = run.seq + 1
@@ -534,6 +535,33 @@ class RunStore:
         if self.on_postgresql:
             return sa.func.now() - sa.literal(timedelta(seconds=stale_after_s), sa.Interval())
         return utc_now() - timedelta(seconds=stale_after_s)
+
+    async def orphaned_run_ids(self, limit: int = 100) -> list[str]:
+        """Running runs whose worker is gone: PostgreSQL holds no lock of it any more.
+
+        Every worker holds an advisory lock keyed by its identity for its
+        life (`ownership.py`); the lock lives as long as its session, so a
+        dead process's runs show here within seconds. SQLite: see
+        `running_run_ids` (its one job-running process checks at start-up).
+        """
+        if not self.on_postgresql:
+            return []
+        query = sa.text(
+            "SELECT r.id FROM runs AS r WHERE r.status = 'running' AND r.worker_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = :ns AND l.objsubid = 2 AND l.granted "
+            "AND l.objid::bigint = (hashtext(r.worker_id)::bigint & 4294967295)) "
+            "ORDER BY r.id LIMIT :limit"
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(query, {"ns": WORKER_LOCK, "limit": limit})
+            return [row[0] for row in rows]
+
+    async def running_run_ids(self, limit: int = 1000) -> list[str]:
+        async with self.sessions() as session:
+            query = sa.select(Run.id).where(Run.status == RunStatus.RUNNING.value).limit(limit)
+            return list((await session.execute(query)).scalars())
 
     async def stale_run_ids(
         self, cutoff: Any, run_id: str | None = None, limit: int = 100

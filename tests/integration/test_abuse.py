@@ -170,7 +170,9 @@ async def test_a_redis_limit_holds_across_two_server_processes(
     make_settings: Any, redis_settings: dict[str, str]
 ) -> None:
     settings = make_settings(rate_limit_starts="3/minute", **redis_settings)
-    async with run_server(settings) as one, run_server(settings, keys=False) as two:
+    # The second process serves only: on SQLite one process runs a database's jobs.
+    serving_only = settings.model_copy(update={"run_jobs": False})
+    async with run_server(settings) as one, run_server(serving_only, keys=False) as two:
         two.keys.update(one.keys)  # same database, same keys
         codes = []
         for i, srv in enumerate([one, two, one, two]):
@@ -255,7 +257,9 @@ async def test_a_redis_stream_cap_spans_processes_and_a_dead_process_slots_expir
     from progress_sse.streamcap import RedisStreamSlots
 
     settings = make_settings(max_streams_per_key=2, **redis_settings)
-    async with run_server(settings) as one, run_server(settings, keys=False) as two:
+    # The second process serves only: on SQLite one process runs a database's jobs.
+    serving_only = settings.model_copy(update={"run_jobs": False})
+    async with run_server(settings) as one, run_server(serving_only, keys=False) as two:
         two.keys.update(one.keys)
         async with one.client() as a, two.client() as b:
             run_id = await start_run(a, items=2000, delay_ms=10)

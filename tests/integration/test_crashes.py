@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import random
 import signal
 from pathlib import Path
@@ -74,7 +75,12 @@ async def test_a_frozen_worker_cannot_commit_after_it_was_declared_dead(
     assert [e["event"] for e in log if e["event"]] == ["error"]
 
 
-async def test_kill_9_at_twenty_points_never_leaves_a_half_posted_period(
+# Twenty kill points take a third of the suite: five by default, twenty where it counts
+# (.ci/run sets PROGRESS_SSE_TEST_THOROUGH=1, so CI proves all twenty).
+KILL_POINTS = 20 if os.environ.get("PROGRESS_SSE_TEST_THOROUGH") else 5
+
+
+async def test_kill_9_at_many_points_never_leaves_a_half_posted_period(
     pg_env: dict[str, str], make_settings: Any, tmp_path: Path
 ) -> None:
     settings = watcher_settings(make_settings)
@@ -85,7 +91,7 @@ async def test_kill_9_at_twenty_points_never_leaves_a_half_posted_period(
         run_id, seconds = await _depreciate(client, pg_env, tmp_path / "first.log", kill_after=None)
         assert (await _state(client, run_id))["status"] == "completed"
         last_complete, outcomes = run_id, []
-        for point in range(20):  # kill at random moments of a run, to just past its commit
+        for point in range(KILL_POINTS):  # kill at random moments of a run, to past its commit
             delay = rng.uniform(0.0, seconds * 1.2)
             run_id, _ = await _depreciate(
                 client, pg_env, tmp_path / f"w{point}.log", kill_after=delay
@@ -95,7 +101,7 @@ async def test_kill_9_at_twenty_points_never_leaves_a_half_posted_period(
             if state["status"] == "completed":
                 last_complete = run_id
             else:
-                assert state["error_code"] == "stale"
+                assert state["error_code"] in ("stale", "worker_lost")  # whichever sees it first
             # The period holds exactly the entries of its last completed run: all or nothing.
             assert await _period_runs(srv) == {last_complete}
             log = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 from typing import Any
@@ -14,6 +15,7 @@ from progress_sse.context import JobContext
 from progress_sse.errors import JobError
 from progress_sse.events import scrub
 from progress_sse.jobs import JobKind, default_registry
+from progress_sse.logs import RunContext, formatter
 from progress_sse.progress import StepSpec
 from tests.integration.test_asset_import import HEADER
 from tests.support import Server, collect, run_server, start_run
@@ -170,3 +172,67 @@ async def test_a_nul_in_the_url_is_400_on_every_database(
         response = await client.request(method, url, content=b"code\n")
     assert response.status_code == 400, response.text
     assert "NUL" in response.json()["error"]["message"]
+
+
+HUGE_JSON = {
+    "nested 30,000 deep": (
+        b'{"api_key": "k", "kind": "demo", "params": ' + b"[" * 30_000 + b"]" * 30_000 + b"}",
+        "json_too_deep",
+        "The request body must not nest arrays and objects more than 64 deep.",
+    ),
+    "an integer of 5,000 digits": (
+        b'{"api_key": "k", "kind": "demo", "params": {"items": ' + b"9" * 5000 + b"}}",
+        "number_too_long",
+        "Numbers in the request body must have at most 4300 digits.",
+    ),
+}
+
+
+@pytest.mark.parametrize("shape", list(HUGE_JSON))
+@pytest.mark.parametrize(("path", "tenant"), [("/api/session", ""), ("/api/runs", "acme")])
+async def test_json_past_the_parsers_limits_is_422_with_no_error_logged(
+    server: Server, caplog: pytest.LogCaptureFixture, shape: str, path: str, tenant: str
+) -> None:
+    """Not a 500 with two tracebacks: one access line, even before sign-in."""
+    body, code, message = HUGE_JSON[shape]
+    with caplog.at_level(logging.INFO):
+        async with server.client(tenant) as client:
+            answer = await client.post(
+                path, content=body, headers={"Content-Type": "application/json"}
+            )
+        served = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    async with server.client() as client:
+        listed = (await client.get("/api/runs")).json()["data"]
+    assert answer.status_code == 422, answer.text
+    assert answer.json()["error"] == {"code": code, "message": message}
+    assert [(r.name, r.levelname) for r in served] == [("progress_sse.access", "INFO")]
+    assert f"POST {path} 422" in served[0].getMessage()
+    assert listed == []
+
+
+FORGING_URL = "/api/runs/x%0A2026-01-01%2000:00:00,000%20CRITICAL%20progress_sse.auth:%20FORGED"
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+async def test_a_newline_in_the_url_cannot_forge_a_log_line(server: Server, fmt: str) -> None:
+    """`%0A` is decoded into the path; the access log shows it as `\\n` on its one line."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(formatter(fmt))
+    handler.addFilter(RunContext())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        async with server.client() as client:
+            answer = await client.get(FORGING_URL)
+    finally:
+        root.removeHandler(handler)
+    lines = stream.getvalue().splitlines()
+    access = [line for line in lines if "progress_sse.access" in line]
+    assert answer.status_code == 404 and len(access) == 1, lines
+    message = json.loads(access[0])["message"] if fmt == "json" else access[0]
+    assert (
+        "GET /api/runs/x\\n2026-01-01 00:00:00,000 CRITICAL progress_sse.auth: FORGED 404"
+        in message
+    )
+    assert not any(line.startswith("2026-01-01") for line in lines)

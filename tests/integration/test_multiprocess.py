@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 import sqlalchemy as sa
@@ -24,7 +25,8 @@ from progress_sse import db
 from progress_sse.auth import Role, create_key
 from progress_sse.jobs.demo.models import DemoItem
 from progress_sse.models import Run
-from progress_sse.settings import Settings
+from progress_sse.pg_broker import LISTENER_NAME, asyncpg_dsn
+from progress_sse.settings import Settings, normalize_url
 from tests.conftest import PG_URL
 from tests.integration.test_metrics import samples
 from tests.support import collect, run_server, start_run, transitions, wait_for
@@ -134,7 +136,11 @@ async def test_watchers_miss_nothing_when_the_listener_connection_is_killed(
     pg_env: dict[str, str], make_settings: Any, tmp_path: Path
 ) -> None:
     settings = make_settings(run_jobs=False, listen_probe_s=0.5)
+    assert PG_URL is not None
     async with (
+        # Listeners of others: another service on the shared database, another process on ours.
+        bystander(PG_URL) as elsewhere,
+        bystander(pg_env["PROGRESS_SSE_DATABASE_URL"]) as beside,
         run_server(settings) as srv,  # this process only watches; the worker runs the job
         spawn("worker", env=pg_env, log=tmp_path / "worker.log"),
         srv.client() as client,
@@ -145,19 +151,47 @@ async def test_watchers_miss_nothing_when_the_listener_connection_is_killed(
         url = started.json()["events_url"]
         watching = asyncio.create_task(collect(client, url, headers={"Last-Event-ID": "0"}))
         await asyncio.sleep(0.6)
-        async with srv.services.engine.connect() as conn:
-            killed = await conn.scalar(sa.text(
-                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-                "WHERE application_name = 'progress_sse_listener'"
-            ))  # fmt: skip
+        broker: Any = srv.services.broker
+        killed = await _kill_listener(srv.services.engine, broker)
         frames = await watching
         log = (await client.get(url.replace("/events", "/log"))).json()["data"]
-        broker: Any = srv.services.broker
-    assert killed >= 1 and broker.reconnects >= 1
+        others_alive = [await conn.fetchval("SELECT true") for conn in (elsewhere, beside)]
+    assert killed == 1 and broker.reconnects >= 1
+    assert others_alive == [True, True], "no one else's listener was terminated"
     from tests.support import Frame
 
     expected = transitions([Frame(str(e["seq"]), e["event"] or "message", e["data"]) for e in log])
     assert transitions(frames) == expected, "every step and the terminal event arrived"
+
+
+@contextlib.asynccontextmanager
+async def bystander(url: str) -> AsyncIterator[Any]:
+    """A connection named like a listener that is not this test's to end."""
+    conn = await asyncpg.connect(
+        asyncpg_dsn(normalize_url(url)), server_settings={"application_name": LISTENER_NAME}
+    )
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def _kill_listener(engine: Any, broker: Any) -> int:
+    """End this server's LISTEN connection, and nothing else on a server others share.
+
+    Only the backend of this process's broker (its pid), in this session's own database:
+    other services' and other test runs' listeners, and the worker's, stay up.
+    """
+    async with engine.connect() as conn:
+        killed = await conn.scalar(
+            sa.text(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE pid = :pid AND datname = current_database() "
+                "AND application_name = :name"
+            ),
+            {"pid": broker._conn.get_server_pid(), "name": LISTENER_NAME},
+        )
+    return int(killed)
 
 
 async def test_two_workers_racing_run_each_of_200_runs_exactly_once(

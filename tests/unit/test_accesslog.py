@@ -19,3 +19,20 @@ def test_long_values_and_paths_are_cut() -> None:
 
 def test_a_request_without_a_query_has_no_question_mark() -> None:
     assert request_line("POST", "/api/runs", b"") == "POST /api/runs"
+
+
+def test_control_characters_from_the_request_are_escaped_in_every_part() -> None:
+    forged = "\n2026-01-01 00:00:00,000 CRITICAL progress_sse.auth: FORGED"
+    line = request_line(
+        "GET", "/api/runs/x" + forged, b"limit=%0D%0A&%0Aname%C2%85=1&cursor=%E2%80%A8"
+    )
+    assert "\n" not in line and "\r" not in line and "\x85" not in line
+    assert line == (
+        "GET /api/runs/x\\n2026-01-01 00:00:00,000 CRITICAL progress_sse.auth: FORGED"
+        "?limit=\\r\\n&\\nname\\x85=***&cursor=\\u2028"
+    )
+
+
+def test_a_long_path_is_cut_before_it_is_escaped() -> None:
+    line = request_line("GET", "/" + "\n" * 500, b"")
+    assert line == "GET /" + "\\n" * 199 + "…", "never half an escape"

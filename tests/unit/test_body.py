@@ -6,7 +6,14 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from progress_sse.api.body import query_int, read_json_object
+from progress_sse.api import body as body_module
+from progress_sse.api.body import (
+    MAX_JSON_DEPTH,
+    json_depth,
+    parse_json,
+    query_int,
+    read_json_object,
+)
 from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
 
 
@@ -94,3 +101,55 @@ async def test_a_content_length_that_is_not_a_number_is_400() -> None:
 async def test_a_content_length_of_superscript_digits_is_400() -> None:
     with pytest.raises(BadRequest):
         await read_json_object(post(b"{}", [(b"content-length", b"\xb2")]), 1024)
+
+
+# -- JSON past the parser's limits: 422, never a RecursionError or ValueError (a 500) ------
+
+
+def nested(depth: int, opener: bytes = b"[", closer: bytes = b"]") -> bytes:
+    """An object holding `depth - 1` arrays (or objects) one inside the other."""
+    return b'{"a": ' + opener * (depth - 1) + b"0" + closer * (depth - 1) + b"}"
+
+
+async def test_a_body_nested_thirty_thousand_deep_is_422_json_too_deep() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        await read_json_object(post(nested(30_000)), 64 * 1024)
+    assert info.value.status_code == 422 and info.value.code == "json_too_deep"
+    assert f"more than {MAX_JSON_DEPTH} deep" in info.value.message
+
+
+@pytest.mark.parametrize(("opener", "closer"), [(b"[", b"]"), (b'{"k": ', b"}")])
+def test_nesting_up_to_the_limit_is_parsed_and_one_more_is_refused(
+    opener: bytes, closer: bytes
+) -> None:
+    assert isinstance(parse_json(nested(MAX_JSON_DEPTH, opener, closer)), dict)
+    with pytest.raises(ValidationFailed):
+        parse_json(nested(MAX_JSON_DEPTH + 1, opener, closer))
+
+
+def test_brackets_inside_strings_do_not_count_as_nesting() -> None:
+    text = '{"a": "' + "[{" * 5000 + '", "b": "\\"[[[\\\\", "c": ["]]]"]}'
+    assert json_depth(text) == 2
+    assert parse_json(text.encode())["a"] == "[{" * 5000
+
+
+def test_a_deep_body_in_utf_16_is_refused_too() -> None:
+    """The scan reads the text the parser reads, not the bytes (UTF-16 is detected)."""
+    with pytest.raises(ValidationFailed) as info:
+        parse_json(("[" * 30_000 + "]" * 30_000).encode("utf-16"))
+    assert info.value.code == "json_too_deep"
+
+
+def test_the_parsers_own_recursion_limit_is_a_422_as_well(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(body_module, "MAX_JSON_DEPTH", 1_000_000)  # the scan lets it through
+    with pytest.raises(ValidationFailed) as info:
+        parse_json(nested(30_000))
+    assert info.value.code == "json_too_deep"
+
+
+async def test_an_integer_of_five_thousand_digits_is_422_number_too_long() -> None:
+    with pytest.raises(ValidationFailed) as info:
+        await read_json_object(post(b'{"a": ' + b"7" * 5000 + b"}"), 64 * 1024)
+    assert info.value.status_code == 422 and info.value.code == "number_too_long"
+    assert info.value.message == "Numbers in the request body must have at most 4300 digits."
+    assert parse_json(b'{"a": ' + b"7" * 4300 + b"}")["a"] == int("7" * 4300)

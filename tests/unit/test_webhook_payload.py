@@ -29,6 +29,7 @@ def test_the_signature_is_hmac_sha256_of_the_exact_body() -> None:
         (RunStatus.COMPLETED, None, "complete"),
         (RunStatus.FAILED, "demo_failure", "error"),
         (RunStatus.FAILED, "stale", "stale"),
+        (RunStatus.FAILED, "worker_lost", "stale"),  # its process was seen gone
         (RunStatus.CANCELLED, "cancelled", "cancelled"),
     ],
 )

@@ -1,4 +1,4 @@
-"""Admin routes: reset a tenant's active runs, clean up old finished runs."""
+"""Admin routes: reset a tenant's active runs, clean up old finished runs, sign out everywhere."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from progress_sse.api.body import read_json_object
 from progress_sse.api.runs import caller
 from progress_sse.errors import NotFound, ValidationFailed
 from progress_sse.maintenance import delete_finished, reset_tenant
+from progress_sse.websession import sign_out_everywhere
 
 
 async def reset(request: Request) -> Response:
@@ -40,8 +41,30 @@ async def cleanup(request: Request) -> Response:
     return JSONResponse({"success": True, "deleted_runs": deleted, "older_than_days": days})
 
 
+async def revoke_sessions(request: Request) -> Response:
+    """Sign out everywhere: the tenant's browser sessions, or one key's (`{"key_id": n}`)."""
+    svc, who = await caller(request)
+    who.require_admin()
+    # The body is optional; a chunked one is read too, so a key_id never goes unseen.
+    has_body = (
+        request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
+    )
+    body = await read_json_object(request, svc.settings.max_body_bytes) if has_body else {}
+    key_id = body.get("key_id")
+    if key_id is not None and (
+        not isinstance(key_id, int) or isinstance(key_id, bool) or not 1 <= key_id < 2**31
+    ):
+        raise ValidationFailed(
+            "'key_id' must be the id of one of your API keys (a whole number), or left out.",
+            fields=[{"field": "key_id", "message": "positive whole number"}],
+        )
+    revoked = await sign_out_everywhere(svc.sessions, who.tenant_id, key_id, by=who.key_prefix)
+    return JSONResponse({"success": True, "revoked": revoked})
+
+
 def routes() -> list[Route]:
     return [
         Route("/api/admin/tenants/{tenant}/reset", reset, methods=["POST"]),
         Route("/api/admin/cleanup", cleanup, methods=["POST"]),
+        Route("/api/admin/sessions/revoke", revoke_sessions, methods=["POST"]),
     ]

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import json
+import re
+import sys
+from itertools import accumulate
 from typing import Any
 
 from starlette.requests import Request
 
 from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
 from progress_sse.events import scrub
+
+# Nesting past this is refused before parsing: the parser, `scrub` and the JSON columns all
+# recurse, so a body nested thousands deep (64 KiB of `[`) would otherwise end in a
+# RecursionError. No request of this API nests anywhere near it.
+MAX_JSON_DEPTH = 64
+_JSON_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
 
 
 def is_ascii_number(text: str) -> bool:
@@ -32,19 +42,48 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     return bytes(body)
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; 413 past `max_bytes`, 400 when it is not JSON."""
-    body = await read_body(request, max_bytes)
-    if not body.strip():
-        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+def json_depth(text: str) -> int:
+    """How deeply arrays and objects nest in JSON `text` (brackets inside strings do not count)."""
+    brackets = _NOT_BRACKET.sub("", _JSON_STRING.sub("", text))
+    return max(accumulate(1 if b in "[{" else -1 for b in brackets), default=0)
+
+
+def parse_json(body: bytes) -> Any:
+    """`body` parsed; 400 when it is not JSON, 422 when it passes the parser's limits."""
     try:
-        value = json.loads(body)
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError:
+        raise BadRequest("The request body is not UTF-8 text.", code="invalid_json") from None
+    if json_depth(text) > MAX_JSON_DEPTH:
+        raise _too_deep()
+    try:
+        return json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"The request body is not valid JSON: {exc.msg}.", code="invalid_json"
         ) from None
-    except UnicodeDecodeError:
-        raise BadRequest("The request body is not UTF-8 text.", code="invalid_json") from None
+    except ValueError:  # an integer literal past `sys.get_int_max_str_digits()`
+        raise ValidationFailed(
+            f"Numbers in the request body must have at most {sys.get_int_max_str_digits()} digits.",
+            code="number_too_long",
+        ) from None
+    except RecursionError:  # the scan above should make this unreachable; never a 500
+        raise _too_deep() from None
+
+
+def _too_deep() -> ValidationFailed:
+    return ValidationFailed(
+        f"The request body must not nest arrays and objects more than {MAX_JSON_DEPTH} deep.",
+        code="json_too_deep",
+    )
+
+
+async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `max_bytes`, 400 not JSON, 422 past parser limits."""
+    body = await read_body(request, max_bytes)
+    if not body.strip():
+        raise BadRequest("The request body must be a JSON object.", code="invalid_json")
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     if b"\\u0000" in body and scrub(value) != value:  # PostgreSQL could not store it

@@ -28,7 +28,7 @@ MAX_IDEMPOTENCY_KEY = 200
 async def caller(request: Request) -> tuple[Services, Principal]:
     """The services and the authenticated principal, counted against its request limit."""
     svc = services(request)
-    who = await authenticate(svc.sessions, request, svc.sessions_codec)
+    who = await authenticate(svc.sessions, request, svc.sessions_codec, svc.rate_limits)
     await svc.rate_limits.hit(Scope.REQUESTS, str(who.key_id))
     await svc.key_usage.touch(who.key_id)
     return svc, who

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -13,6 +15,7 @@ from progress_sse.errors import Unauthorized, ValidationFailed
 from progress_sse.ratelimit import Scope
 from progress_sse.services import services
 from progress_sse.settings import Settings
+from progress_sse.websession import end_session, open_session
 
 
 def _who(principal: Principal, settings: Settings) -> dict[str, str | float]:
@@ -40,8 +43,11 @@ async def create(request: Request) -> Response:
     if principal is None:
         raise Unauthorized("The API key is not valid.", code="invalid_key")
     await svc.key_usage.touch(principal.key_id)
+    token = await open_session(
+        svc.sessions, principal.key_id, principal.tenant_id, svc.settings.session_ttl_s
+    )
     response = JSONResponse({})
-    web = svc.sessions_codec.issue(response, request, principal.key_id)
+    web = svc.sessions_codec.issue(response, request, token)
     response.body = response.render(
         {"success": True, **_who(principal, svc.settings), "csrf_token": web.csrf,
          "expires_in_s": svc.settings.session_ttl_s}
@@ -62,9 +68,14 @@ async def show(request: Request) -> Response:
 
 
 async def delete(request: Request) -> Response:
-    await caller(request)  # a cookie session needs its CSRF token to end it
+    """Sign out: the session ends server-side, so a copy of the cookie replayed later gets 401."""
+    svc, _who = await caller(request)  # a cookie session needs its CSRF token to end it
+    with contextlib.suppress(Unauthorized):  # a bearer caller with a stale cookie: just clear it
+        web = svc.sessions_codec.read(request)
+        if web is not None:
+            await end_session(svc.sessions, web)
     response = JSONResponse({"success": True})
-    services(request).sessions_codec.clear(response)
+    svc.sessions_codec.clear(response)
     return response
 
 

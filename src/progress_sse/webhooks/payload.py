@@ -23,12 +23,16 @@ EVENT_HEADER = "X-Progress-SSE-Event"
 
 
 def webhook_event(status: RunStatus, error_code: str | None) -> str:
-    """The subscription a terminal state belongs to; a stale run is its own event."""
+    """The subscription a terminal state belongs to; a dead worker's run is its own event
+    (`stale`: its heartbeats stopped, or `worker_lost`: its process was seen gone)."""
     if status is RunStatus.COMPLETED:
         return "complete"
     if status is RunStatus.CANCELLED:
         return "cancelled"
-    return "stale" if error_code == "stale" else "error"
+    return "stale" if error_code in DEAD_WORKER else "error"
+
+
+DEAD_WORKER = frozenset({"stale", "worker_lost"})
 
 
 def new_secret() -> str:

@@ -6,6 +6,10 @@ be public: loopback, private, link-local (cloud metadata), multicast, reserved
 and unspecified addresses are refused, in every spelling (`0x7f000001`,
 `[::ffff:127.0.0.1]`, a name that resolves there), unless configuration
 allows private targets (tests, an intranet receiver).
+
+An IPv6 address that carries an IPv4 address (IPv4-mapped and -compatible,
+NAT64, 6to4) reaches that IPv4 address through a translator or a tunnel, so
+it is judged as the IPv4 address it carries: `[64:ff9b::7f00:1]` is loopback.
 """
 
 from __future__ import annotations
@@ -18,6 +22,11 @@ from urllib.parse import urlsplit
 from progress_sse.errors import ValidationFailed
 
 MAX_URL = 2048
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # `::a.b.c.d`, deprecated by RFC 4291
+NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known prefix, the IPv4 in the low 32 bits
+# Local-use NAT64 (RFC 8215): where the IPv4 sits depends on the operator's prefix length,
+# so nothing in it is judged public.
+NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
 
 
 def _refuse(message: str) -> ValidationFailed:
@@ -44,10 +53,25 @@ def check_shape(url: str) -> tuple[str, int]:
     return parts.hostname, port
 
 
+def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), if any."""
+    if ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    if ip.sixtofour is not None:  # 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
+        return ip.sixtofour
+    if ip in IPV4_COMPATIBLE or ip in NAT64:
+        return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
+    return None
+
+
 def is_public(address: str) -> bool:
     ip = ipaddress.ip_address(address.split("%", 1)[0])
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        # Teredo (2001::/32) tunnels to an obfuscated IPv4; site-local (fec0::/10) is
+        # private, though Python 3.11's `is_global` says otherwise.
+        if ip in NAT64_LOCAL or ip.teredo is not None or ip.is_site_local:
+            return False
+        ip = embedded_ipv4(ip) or ip
     return ip.is_global and not ip.is_multicast
 
 

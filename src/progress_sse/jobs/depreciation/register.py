@@ -76,5 +76,10 @@ async def hold_register(session: AsyncSession, tenant_id: str) -> None:
     """
     if session.get_bind().dialect.name != "postgresql":
         return
-    key = zlib.crc32(tenant_id.encode()) - 2**31  # int4; a collision only makes two wait
+    key = register_key(tenant_id)
     await session.execute(sa.select(sa.func.pg_advisory_xact_lock(REGISTER_LOCK, key)))
+
+
+def register_key(tenant_id: str) -> int:
+    """The tenant's key in REGISTER_LOCK (int4; a collision only makes two tenants wait)."""
+    return zlib.crc32(tenant_id.encode()) - 2**31
