@@ -142,9 +142,10 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     for task in background:
         task.start()
     if runner is not None:
-        await runner.start()
+        await runner.take_ownership()
         if runner.sole_owner:  # SQLite: what is still running was a dead process's
-            await svc.liveness.fail_left_running()
+            await svc.liveness.fail_left_running()  # before this process claims anything
+        await runner.start()
     if svc.notifier is not None:
         await svc.notifier.start()
     stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")

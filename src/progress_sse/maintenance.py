@@ -46,21 +46,36 @@ async def reset_tenant(store: RunStore, broker: Broker, tenant_id: str, by: str)
     return len(events)
 
 
+DELETE_BATCH = 200
+
+
 async def delete_finished(
     store: RunStore, *, older_than: timedelta, tenant_id: str | None, by: str
 ) -> int:
-    """Delete finished runs (their steps and events cascade) that ended before the cutoff."""
+    """Delete finished runs (their steps and events cascade) that ended before the cutoff.
+
+    In batches of DELETE_BATCH runs, each its own short transaction: a large
+    backlog must not hold locks for long, nor run into the store's statement
+    timeout (`Settings.store_statement_timeout_s`).
+    """
     cutoff = utc_now() - older_than
-    query = sa.delete(Run).where(
+    due = sa.select(Run.id).where(
         Run.status.in_(
             [RunStatus.COMPLETED.value, RunStatus.FAILED.value, RunStatus.CANCELLED.value]
         ),
         Run.finished_at < cutoff,
     )
     if tenant_id is not None:
-        query = query.where(Run.tenant_id == tenant_id)
-    async with store.sessions.begin() as session:
-        deleted = int((await session.execute(query)).rowcount)  # type: ignore[attr-defined]
+        due = due.where(Run.tenant_id == tenant_id)
+    deleted = 0
+    while True:
+        batch = due.order_by(Run.id).limit(DELETE_BATCH).scalar_subquery()
+        async with store.sessions.begin() as session:
+            result = await session.execute(sa.delete(Run).where(Run.id.in_(batch)))
+        count = int(result.rowcount)  # type: ignore[attr-defined]
+        deleted += count
+        if count < DELETE_BATCH:
+            break
     log.warning(
         "audit: %s deleted %d finished run(s) older than %s (tenant %s)",
         by, deleted, older_than, tenant_id or "all",

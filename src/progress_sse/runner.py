@@ -99,9 +99,14 @@ class Runner:
         self._loop_task: asyncio.Task[None] | None = None
         self.ownership: Ownership | None = None
 
-    async def start(self) -> None:
-        """Take ownership (ownership.py), then start claiming pending runs."""
+    async def take_ownership(self) -> None:
+        """Hold what marks this process as running these jobs (ownership.py), before any claim."""
         self.ownership = await take_ownership(self.settings, self.worker_id)
+
+    async def start(self) -> None:
+        """Start claiming pending runs (ownership taken first, if it was not yet)."""
+        if self.ownership is None:
+            await self.take_ownership()
         self._loop_task = asyncio.create_task(self._claim_loop(), name="runner")
 
     @property

@@ -7,6 +7,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from progress_sse.events import utc_now
+from progress_sse.maintenance import DELETE_BATCH, delete_finished
 from progress_sse.models import Run
 from progress_sse.settings import Settings
 from tests.support import (
@@ -82,3 +83,23 @@ async def test_cleanup_deletes_only_old_finished_runs_of_the_tenant(
     assert done.json()["deleted_runs"] == 1
     assert gone.status_code == 404 and kept.status_code == 200 and theirs.status_code == 200
     assert await job_ended(server)
+
+
+async def test_cleanup_deletes_a_backlog_larger_than_one_batch(server: Server) -> None:
+    """Deleted in batches of DELETE_BATCH runs, each a short transaction: every one goes."""
+    backlog = 2 * DELETE_BATCH + 7
+    now = utc_now()
+    async with server.services.sessions.begin() as session:
+        await session.execute(sa.insert(Run), [
+            {"id": f"old{i:05d}", "tenant_id": "acme", "kind": "demo", "params": {},
+             "status": "completed", "created_at": now, "finished_at": now - timedelta(days=40)}
+            for i in range(backlog)
+        ])  # fmt: skip
+    async with server.services.sessions() as session:
+        before = await session.scalar(sa.select(sa.func.count()).select_from(Run))
+    deleted = await delete_finished(
+        server.services.store, older_than=timedelta(days=30), tenant_id=None, by="test"
+    )
+    async with server.services.sessions() as session:
+        after = await session.scalar(sa.select(sa.func.count()).select_from(Run))
+    assert deleted == backlog and (before, after) == (backlog, 0)
