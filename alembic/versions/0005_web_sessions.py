@@ -47,6 +47,7 @@ def upgrade() -> None:
     op.create_index(op.f("ix_web_sessions_key_id"), "web_sessions", ["key_id"])
     op.create_index(op.f("ix_web_sessions_tenant_id"), "web_sessions", ["tenant_id"])
     op.create_index(op.f("ix_web_sessions_expires_at"), "web_sessions", ["expires_at"])
+    op.create_index(op.f("ix_web_sessions_revoked_at"), "web_sessions", ["revoked_at"])
 
 
 def downgrade() -> None:

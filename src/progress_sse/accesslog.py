@@ -4,7 +4,7 @@ uvicorn's own access log prints the raw query string, so an API key pasted
 into a URL (which we refuse) would still land in the log. This middleware
 replaces it: method, path, query names with their values redacted unless they
 are known harmless, status, and duration. It never logs headers or cookies.
-Every field taken from the request is escaped (`logs.escape_controls`), so a
+Every field taken from the request is escaped (`logs.escape_request_text`), so a
 `%0A` in a path cannot start a forged line.
 """
 
@@ -16,7 +16,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from progress_sse.logs import escape_controls
+from progress_sse.logs import escape_request_text
 
 log = logging.getLogger("progress_sse.access")
 
@@ -38,7 +38,7 @@ def request_line(method: str, path: str, query: bytes) -> str:
     """`GET /api/runs?limit=5`, cut and redacted, with every control character escaped."""
     path = path if len(path) <= MAX_PATH else path[:MAX_PATH] + "…"  # cut before escaping
     text = query.decode("latin-1")
-    return escape_controls(f"{method} {path}" + (f"?{redact_query(text)}" if text else ""))
+    return escape_request_text(f"{method} {path}" + (f"?{redact_query(text)}" if text else ""))
 
 
 class AccessLog:
@@ -64,7 +64,7 @@ class AccessLog:
             client = scope.get("client")
             log.info(
                 "%s %s %d %.1fms",
-                escape_controls(client[0]) if client else "-",  # from X-Forwarded-For, maybe
+                escape_request_text(client[0]) if client else "-",  # from X-Forwarded-For, maybe
                 request_line(scope["method"], scope["path"], scope.get("query_string", b"")),
                 status,
                 (time.perf_counter() - started) * 1000,

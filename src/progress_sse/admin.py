@@ -12,6 +12,7 @@ from datetime import date
 
 from progress_sse import db
 from progress_sse.auth import Role, create_key, list_keys, revoke_key
+from progress_sse.errors import Misconfigured
 from progress_sse.events import utc_now
 from progress_sse.jobs.depreciation import periods
 from progress_sse.jobs.depreciation.demo_data import demo_assets
@@ -19,7 +20,8 @@ from progress_sse.jobs.depreciation.models import Asset
 from progress_sse.jobs.depreciation.periods import Period
 from progress_sse.jobs.depreciation.schedule import resolve_terms
 from progress_sse.models import ApiKey
-from progress_sse.settings import Settings
+from progress_sse.ownership import take_ownership
+from progress_sse.settings import Settings, is_sqlite
 from progress_sse.sql import dialect_insert
 from progress_sse.store import NewRun, RunStore
 from progress_sse.webhooks.models import Webhook
@@ -178,6 +180,23 @@ async def _open_books(store: RunStore, tenant: str, period: Period) -> str | Non
     )  # fmt: skip
     run, created = await store.create_run(new)
     return run.id if created else None
+
+
+async def preflight(settings: Settings) -> None:
+    """What `serve` checks before uvicorn starts, so a refusal is one clear line, not a
+    start-up traceback: the pools fit the concurrency and PostgreSQL's limit, and on
+    SQLite no other process runs this database's jobs already."""
+    if (problem := settings.pool_problem()) is not None:
+        raise Misconfigured(problem)
+    engine = db.create_engine(settings.database_url, settings)
+    try:
+        await db.check_connection_budget(engine, settings)
+    finally:
+        await engine.dispose()
+    if settings.run_jobs and is_sqlite(settings.database_url):
+        owner = await take_ownership(settings, "preflight")
+        if owner is not None:
+            await owner.release()  # free: this process takes it again as it starts
 
 
 async def set_period_lock(settings: Settings, tenant: str, period: Period, *, locked: bool) -> None:

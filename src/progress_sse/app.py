@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import secrets
@@ -28,7 +29,7 @@ from progress_sse import db
 from progress_sse.accesslog import AccessLog
 from progress_sse.api import accounting, admin, runs, session, static, stream, webhooks
 from progress_sse.api.errors import EXCEPTION_HANDLERS
-from progress_sse.auth import KeyUsage
+from progress_sse.auth import KeyUsage, recently_revoked
 from progress_sse.broker import Broker, LocalBroker
 from progress_sse.errors import Misconfigured
 from progress_sse.fanout import Hub
@@ -57,14 +58,48 @@ CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Las
 
 @asynccontextmanager
 async def open_services(settings: Settings, registry: JobRegistry) -> AsyncIterator[Services]:
-    """Build every long-lived object, and tear them down in reverse."""
+    """Build every long-lived object and start it; tear down in reverse, however far
+    start-up got (a refusal half-way must leave no connection or task behind)."""
     if (problem := settings.pool_problem()) is not None:  # `worker --concurrency` edits a copy
         raise Misconfigured(problem)
-    engine = db.store_engine(settings)
-    business_engine = db.business_engine(settings)  # its own pool, even on one database
-    await db.check_connection_budget(engine, settings)
+    async with contextlib.AsyncExitStack() as stack:
+        engine = db.store_engine(settings)
+        stack.push_async_callback(engine.dispose)
+        business_engine = db.business_engine(settings)  # its own pool, even on one database
+        stack.push_async_callback(business_engine.dispose)
+        await db.check_connection_budget(engine, settings)
+        svc = build_services(settings, registry, engine, business_engine)
+        stack.push_async_callback(svc.rate_limits.aclose)
+        stack.callback(svc.metrics.close)
+        watch_metrics(svc, engine)
+        await svc.broker.start()
+        stack.push_async_callback(svc.broker.stop)
+        await svc.stream_slots.start()
+        stack.push_async_callback(svc.stream_slots.stop)
+        for task in background_tasks(svc):
+            task.start()
+            stack.push_async_callback(task.stop)
+        if svc.runner is not None:
+            stack.push_async_callback(svc.runner.stop, settings.shutdown_grace_s)
+            await svc.runner.take_ownership()
+            if svc.runner.sole_owner:  # SQLite: what is still running was a dead process's
+                await svc.liveness.fail_left_running()  # before this process claims anything
+            await svc.runner.start()
+        if svc.notifier is not None:
+            await svc.notifier.start()
+            stack.push_async_callback(svc.notifier.stop)
+        stopping = asyncio.create_task(_close_streams_on_exit(svc.hub), name="stream-closer")
+        stack.callback(stopping.cancel)
+        if settings.gc_freeze:
+            freeze_startup_objects()
+        yield svc
+
+
+def build_services(
+    settings: Settings, registry: JobRegistry, engine: AsyncEngine, business_engine: AsyncEngine
+) -> Services:
+    """Every long-lived object of a process, wired, nothing started yet."""
     sessions = db.sessionmaker(engine)
-    business_sessions = db.sessionmaker(business_engine)
     store = RunStore(sessions)
     hub = Hub(
         settings.client_buffer,
@@ -72,40 +107,23 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
     )
     broker: Broker = (
         PgBroker(
-            hub,
-            asyncpg_dsn(settings.database_url),
-            probe_s=settings.listen_probe_s,
+            hub, asyncpg_dsn(settings.database_url), probe_s=settings.listen_probe_s,
             origin=store.origin,
         )
         if settings.database_url.startswith("postgresql")
         else LocalBroker(hub)
-    )
+    )  # fmt: skip
+    business_sessions = db.sessionmaker(business_engine)
     runner = (
         Runner(settings, store, registry, broker, business_sessions) if settings.run_jobs else None
     )
     outbox = Outbox(sessions)
-    svc = Services(
-        settings=settings,
-        engine=engine,
-        business_engine=business_engine,
-        sessions=sessions,
-        business_sessions=business_sessions,
-        store=store,
-        registry=registry,
-        hub=hub,
-        broker=broker,
-        runner=runner,
+    return Services(
+        settings=settings, engine=engine, business_engine=business_engine, sessions=sessions,
+        business_sessions=business_sessions, store=store, registry=registry, hub=hub,
+        broker=broker, runner=runner,
         liveness=Liveness(store, broker, stale_after_s=settings.stale_after_s),
-        rate_limits=RateLimits(
-            {
-                Scope.REQUESTS: settings.rate_limit_requests,
-                Scope.STARTS: settings.rate_limit_starts,
-                Scope.SIGN_IN: settings.rate_limit_sign_in,
-                Scope.FAILED_AUTH: settings.rate_limit_failed_auth,
-            },
-            settings.redis_url,
-            settings.redis_key_prefix,
-        ),
+        rate_limits=rate_limits(settings),
         stream_slots=stream_slots(settings),
         stream_openings=asyncio.Semaphore(max(1, settings.pool_size // 2)),
         key_usage=KeyUsage(sessions),
@@ -113,60 +131,48 @@ async def open_services(settings: Settings, registry: JobRegistry) -> AsyncItera
         notifier=notifier(settings, outbox) if settings.run_jobs else None,
         metrics=Metrics(),
         sessions_codec=SessionCodec(
-            settings.session_secret or _ephemeral_secret(),
-            settings.session_ttl_s,
+            settings.session_secret or _ephemeral_secret(), settings.session_ttl_s,
             settings.cookie_secure,
         ),
+    )  # fmt: skip
+
+
+def rate_limits(settings: Settings) -> RateLimits:
+    return RateLimits(
+        {
+            Scope.REQUESTS: settings.rate_limit_requests,
+            Scope.STARTS: settings.rate_limit_starts,
+            Scope.SIGN_IN: settings.rate_limit_sign_in,
+            Scope.FAILED_AUTH: settings.rate_limit_failed_auth,
+        },
+        settings.redis_url,
+        settings.redis_key_prefix,
     )
-    watch_metrics(svc, engine)
-    background = [
+
+
+def background_tasks(svc: Services) -> list[Periodic]:
+    """The periodic work of every process: sweeps, metrics, pings, retention."""
+    settings, outbox, store = svc.settings, svc.outbox, svc.store
+    tasks = [
         Periodic("stale-sweeper", settings.sweep_interval_s, svc.liveness.sweep),
         # PostgreSQL: a dead worker's session and lock are gone at once; look often.
         Periodic("orphan-sweeper", settings.heartbeat_interval_s, svc.liveness.sweep_orphans),
+        Periodic("revoked-streams", REVOCATION_CHECK_S, lambda: end_revoked_streams(svc)),
         Periodic("metrics-sync", METRICS_SYNC_S, _as_coroutine(svc.metrics.sync)),
-        pinger(hub, settings.ping_interval_s),
+        pinger(svc.hub, settings.ping_interval_s),
     ]
     if settings.webhook_retention_days > 0:
         kept = timedelta(days=settings.webhook_retention_days)
-        background.append(Periodic(
+        tasks.append(Periodic(
             "webhook-retention", settings.retention_interval_s, lambda: outbox.cleanup(kept)
         ))  # fmt: skip
     if settings.retention_days > 0:
         keep = timedelta(days=settings.retention_days)
-        background.append(Periodic(
+        tasks.append(Periodic(
             "retention", settings.retention_interval_s,
             lambda: delete_finished(store, older_than=keep, tenant_id=None, by="retention"),
         ))  # fmt: skip
-    await broker.start()
-    await svc.stream_slots.start()
-    for task in background:
-        task.start()
-    if runner is not None:
-        await runner.take_ownership()
-        if runner.sole_owner:  # SQLite: what is still running was a dead process's
-            await svc.liveness.fail_left_running()  # before this process claims anything
-        await runner.start()
-    if svc.notifier is not None:
-        await svc.notifier.start()
-    stopping = asyncio.create_task(_close_streams_on_exit(hub), name="stream-closer")
-    if settings.gc_freeze:
-        freeze_startup_objects()
-    try:
-        yield svc
-    finally:
-        stopping.cancel()
-        if svc.notifier is not None:
-            await svc.notifier.stop()
-        if runner is not None:
-            await runner.stop(settings.shutdown_grace_s)
-        for task in background:
-            await task.stop()
-        await broker.stop()
-        svc.metrics.close()
-        await svc.stream_slots.stop()
-        await svc.rate_limits.aclose()
-        await engine.dispose()
-        await business_engine.dispose()
+    return tasks
 
 
 def freeze_startup_objects() -> None:
@@ -191,6 +197,14 @@ def stream_slots(settings: Settings) -> StreamSlots:
 
 
 METRICS_SYNC_S = 5.0
+REVOCATION_CHECK_S = 2.0  # how soon a sign-out or key revocation made anywhere ends streams
+
+
+async def end_revoked_streams(svc: Services) -> None:
+    """End this process's streams whose key or browser session was revoked (or expired)."""
+    keys, sessions = await recently_revoked(svc.sessions, window_s=REVOCATION_CHECK_S * 30)
+    if keys or sessions:
+        svc.hub.revoke(keys, sessions)
 
 
 def pinger(hub: Hub, interval_s: float) -> Periodic:

@@ -6,6 +6,7 @@ import hashlib
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -39,6 +40,7 @@ class Principal:
     role: Role
     key_id: int
     key_prefix: str
+    session_id: str | None = None  # the browser session it came through, if any
 
     def require_admin(self) -> None:
         if self.role is not Role.ADMIN:
@@ -119,7 +121,7 @@ async def authenticate(
     if token is None and (codec is None or COOKIE not in conn.cookies):
         raise Unauthorized("Authentication required: send 'Authorization: Bearer <api key>'.")
     address = client_address(conn)
-    await _refuse_if_over_limit(limits, address)
+    await refuse_if_over_limit(limits, address)
     try:
         if token is not None:
             key = await _key_where(sessions, ApiKey.key_hash == hash_key(token))
@@ -135,10 +137,10 @@ async def authenticate(
             await limits.hit(Scope.FAILED_AUTH, address)  # 429 instead once over the limit
         raise
     check_csrf(conn, web)  # a 403 is an authenticated caller: it does not count
-    return _principal(key)
+    return _principal(key, web.row_id)
 
 
-async def _refuse_if_over_limit(limits: RateLimits | None, address: str) -> None:
+async def refuse_if_over_limit(limits: RateLimits | None, address: str) -> None:
     """429 with Retry-After when the address already used up its refused attempts."""
     if limits is not None and await limits.over(Scope.FAILED_AUTH, address):
         await limits.hit(Scope.FAILED_AUTH, address)  # over: raises 429 with the wait
@@ -180,10 +182,34 @@ async def _key_where(sessions: async_sessionmaker[AsyncSession], condition: Any)
         ).scalar_one_or_none()
 
 
-def _principal(key: ApiKey) -> Principal:
+def _principal(key: ApiKey, session_id: str | None = None) -> Principal:
     return Principal(
-        tenant_id=key.tenant_id, role=Role(key.role), key_id=key.id, key_prefix=key.prefix
-    )
+        tenant_id=key.tenant_id, role=Role(key.role), key_id=key.id, key_prefix=key.prefix,
+        session_id=session_id,
+    )  # fmt: skip
+
+
+async def recently_revoked(
+    sessions: async_sessionmaker[AsyncSession], window_s: float
+) -> tuple[set[int], set[str]]:
+    """Keys and browser sessions revoked (or sessions expired) in the last `window_s`.
+
+    Every process asks this often and ends the open streams of what it names
+    (`Hub.revoke`), so a sign-out or a key revocation made anywhere ends the
+    streams it authorised everywhere, within that period.
+    """
+    since = utc_now() - timedelta(seconds=window_s)
+    async with sessions() as session:
+        keys = await session.scalars(sa.select(ApiKey.id).where(ApiKey.revoked_at >= since))
+        ended = await session.scalars(
+            sa.select(BrowserSession.id).where(
+                sa.or_(
+                    BrowserSession.revoked_at >= since,
+                    BrowserSession.expires_at.between(since, utc_now()),
+                )
+            )
+        )
+        return set(keys), set(ended)
 
 
 async def list_keys(

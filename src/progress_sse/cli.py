@@ -16,6 +16,15 @@ def main() -> None:
 
         runs_app(args=sys.argv[2:], prog_name="progress-sse runs")
         return
+    from pydantic import ValidationError
+
     from progress_sse.cli_ops import app
 
-    app()
+    try:
+        app()
+    except ValidationError as exc:  # a PROGRESS_SSE_* setting that cannot work: say which
+        for error in exc.errors():
+            name = "PROGRESS_SSE_" + "_".join(str(p) for p in error["loc"]).upper()
+            where = f"{name}: " if error["loc"] else ""
+            print(f"error: {where}{error['msg'].removeprefix('Value error, ')}", file=sys.stderr)
+        sys.exit(1)

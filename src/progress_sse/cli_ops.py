@@ -309,6 +309,7 @@ def serve(
         )
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         run_async(admin.migrate_all(settings))
+    run_async(admin.preflight(settings))
     if demo:
         _print_demo(settings)
     setup_logging(settings)

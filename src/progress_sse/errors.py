@@ -7,6 +7,7 @@ ProgressSSEError
  ├── Forbidden             403  authenticated, not allowed
  ├── NotFound              404  unknown, or another tenant's
  ├── Conflict              409  active run for the lock key, finished run, ...
+ ├── RequestTimeout        408  the body did not arrive in time
  ├── PayloadTooLarge       413
  ├── ValidationFailed      422  unknown kind, bad params (fields named)
  ├── RateLimited           429  with Retry-After
@@ -58,6 +59,11 @@ class NotFound(ProgressSSEError):
 class Conflict(ProgressSSEError):
     status_code = 409
     code = "conflict"
+
+
+class RequestTimeout(ProgressSSEError):
+    status_code = 408
+    code = "request_timeout"
 
 
 class PayloadTooLarge(ProgressSSEError):

@@ -72,6 +72,9 @@ class HubStats:
     lagged: int = 0
 
 
+Credential = tuple[int, str | None] | None  # (key id, browser session id) of a stream
+
+
 class Subscriber:
     """One watcher: written in place while caught up, else a bounded buffer.
 
@@ -81,11 +84,11 @@ class Subscriber:
     """
 
     __slots__ = (
-        "_latest", "_queue", "_stats", "bound", "finished", "high_water", "lagged", "sent",
-        "sink", "wake",
+        "_latest", "_queue", "_stats", "bound", "credential", "finished", "high_water",
+        "lagged", "revoked", "sent", "sink", "wake",
     )  # fmt: skip
 
-    def __init__(self, bound: int, stats: HubStats) -> None:
+    def __init__(self, bound: int, stats: HubStats, credential: Credential = None) -> None:
         self.bound = bound
         self._queue: list[RunEvent] = []  # an empty deque costs a 600-byte block per watcher
         self._latest: RunEvent | None = None
@@ -96,6 +99,8 @@ class Subscriber:
         self.sent = 0
         self.sink: Sink | None = None
         self.finished = False  # the terminal event and `end` were written in place
+        self.credential = credential  # (key id, browser session id) that opened the stream
+        self.revoked = False  # that key or session was revoked: the stream ends now
 
     def __len__(self) -> int:
         return len(self._queue) + (self._latest is not None)
@@ -219,11 +224,11 @@ class Hub:
         self.closing = False
 
     @contextmanager
-    def subscribe(self, run_id: str) -> Iterator[Subscriber]:
+    def subscribe(self, run_id: str, credential: Credential = None) -> Iterator[Subscriber]:
         channel = self.channels.get(run_id)
         if channel is None:
             channel = self.channels[run_id] = Channel()
-        sub = Subscriber(self.buffer_bound, self.stats)
+        sub = Subscriber(self.buffer_bound, self.stats, credential)
         channel.subscribers.add(sub)
         try:
             yield sub
@@ -298,6 +303,25 @@ class Hub:
         for channel in list(self.channels.values()):
             for sub in list(channel.subscribers):
                 sub.ping(silent_since)
+
+    def revoke(self, keys: set[int], sessions: set[str]) -> int:
+        """End the streams opened with any of these keys or browser sessions; how many.
+
+        Each is detached from in-place writes and woken; its stream then closes
+        without `end`, so a browser reconnects and is refused (401).
+        """
+        ended = 0
+        for channel in self.channels.values():
+            for sub in channel.subscribers:
+                if sub.credential is None or sub.revoked:
+                    continue
+                key_id, session_id = sub.credential
+                if key_id in keys or session_id in sessions:
+                    sub.revoked = True
+                    sub.detach()
+                    sub.wake.set()
+                    ended += 1
+        return ended
 
     def close(self) -> None:
         """The process is stopping: wake every watcher so its stream can end cleanly."""

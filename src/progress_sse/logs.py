@@ -31,6 +31,12 @@ def escape_controls(text: str) -> str:
     return _CONTROL.sub(lambda match: ascii(match.group())[1:-1], text)
 
 
+def escape_request_text(text: str) -> str:
+    """Text a client sent, for a log line: a literal backslash doubled first, so a sent
+    `\\n` (two characters) never reads like an escaped newline."""
+    return escape_controls(text.replace("\\", "\\\\"))
+
+
 class RunContext(logging.Filter):
     """Adds `run_id` and `tenant` (None outside a run) to every record."""
 

@@ -233,9 +233,11 @@ class Runner:
         writer: ProgressWriter,
     ) -> Outcome | None:
         """Run the coroutine: COMMIT then `completed`, or ROLLBACK then the failure."""
+        in_job = True  # a lock wait of the job's own work, not of the bookkeeping after it
         try:
             try:
                 result = await fn(ctx, params)
+                in_job = False
                 await ctx.checkpoint()  # a cancel that came during the last step still wins
                 done = Outcome(RunStatus.COMPLETED, "Completed.", result=result)
                 if self.shared_database and ctx.has_session:
@@ -258,7 +260,7 @@ class Runner:
         except JobError as exc:
             return Outcome(RunStatus.FAILED, exc.message, exc.code, exc.message)
         except Exception as exc:
-            if is_lock_timeout(exc):
+            if in_job and is_lock_timeout(exc):
                 message = LOCK_TIMEOUT.format(s=self.settings.business_lock_wait_s)
                 log.warning("run %s: %s", run_id, message)
                 return Outcome(RunStatus.FAILED, message, "lock_timeout", message)

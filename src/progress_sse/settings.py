@@ -88,6 +88,9 @@ class Settings(BaseSettings):
     timeout_request_header_s: float = Field(
         default=10.0, gt=0, description="a connection whose request is incomplete is closed"
     )
+    timeout_request_body_s: float = Field(
+        default=60.0, gt=0, description="a request body must have arrived in full by then"
+    )
     timeout_keep_alive_s: float = Field(
         default=5.0, gt=0, description="an idle keep-alive connection is closed"
     )

@@ -20,8 +20,11 @@ from contextlib import suppress
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from progress_sse.events import RunEvent
 from progress_sse.store import LeaseLost, RunStore
+from progress_sse.tasks import ThrottledWarning
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +65,8 @@ class ProgressWriter:
         self.interval_s = interval_s
         self.heartbeat_s = heartbeat_s
         self.snapshot: Snapshot | None = None
+        # A held row or a lost connection repeats every round: one line a minute, no traceback.
+        self._warn = ThrottledWarning(log, f"run {run_id}: progress write failed (%s); will retry")
         # Called when the run is found to be no longer ours (declared stale, reset by an
         # admin): the runner stops the job then, within one heartbeat, not at its end.
         self.on_lease_lost: Callable[[], object] | None = None
@@ -122,7 +127,10 @@ class ProgressWriter:
                 if self.on_lease_lost is not None:
                     self.on_lease_lost()
                 return
-            except Exception:  # a DB hiccup must not kill the job; retry next round
+            except DBAPIError as exc:  # a DB hiccup (a held row, a lost connection): retry
+                self._warn(exc)
+                await asyncio.sleep(min(self.heartbeat_s, 1.0))
+            except Exception:  # anything else is a bug: its traceback belongs in the log
                 log.exception("run %s: progress write failed; will retry", self.run_id)
                 await asyncio.sleep(min(self.heartbeat_s, 1.0))
 
@@ -173,4 +181,7 @@ class ProgressWriter:
             await self._task
             self._task = None
         if not self.lease_lost and (self._milestones or self._dirty or self._steps):
-            await self.flush()
+            try:
+                await self.flush()
+            except DBAPIError as exc:  # the terminal write that follows is the record
+                self._warn(exc)

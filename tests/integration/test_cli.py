@@ -334,3 +334,21 @@ async def test_runs_resume_through_the_api(make_settings, tmp_path: Path) -> Non
     assert state["status"] == "completed" and state["attempt"] == 2
     assert again.returncode == 1 and "Only a failed or cancelled run" in again.stderr
     assert no_key.returncode == 1 and "API key" in no_key.stderr
+
+
+@pytest.mark.parametrize(
+    ("env", "said"),
+    [
+        ({"PROGRESS_SSE_JOB_CONCURRENCY": "abc"}, "error: PROGRESS_SSE_JOB_CONCURRENCY: "),
+        ({"PROGRESS_SSE_BUSINESS_POOL_SIZE": "10", "PROGRESS_SSE_JOB_CONCURRENCY": "24"},
+         "error: PROGRESS_SSE_BUSINESS_POOL_SIZE=10 cannot serve"),
+    ],
+)  # fmt: skip
+def test_a_setting_that_cannot_work_is_one_error_line_for_any_command(
+    fresh_sqlite: dict[str, str], tmp_path: Path, env: dict[str, str], said: str
+) -> None:
+    for command in (("keys", "list"), ("worker",), ("serve", "--port", "1")):
+        result = cli(*command, env=fresh_sqlite | env, cwd=tmp_path)
+        assert result.returncode == 1, (command, result.stdout, result.stderr)
+        assert result.stderr.startswith(said), (command, result.stderr)
+        assert "Traceback" not in result.stderr + result.stdout

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import logging
@@ -185,6 +186,12 @@ HUGE_JSON = {
         "number_too_long",
         "Numbers in the request body must have at most 4300 digits.",
     ),
+    "a lone surrogate": (
+        b'{"api_key": "\\ud800", "kind": "\\udfff"}',
+        "invalid_text",
+        "Text in the request must be valid Unicode: a lone surrogate such as \\ud800 "
+        "is not a character.",
+    ),
 }
 
 
@@ -236,3 +243,45 @@ async def test_a_newline_in_the_url_cannot_forge_a_log_line(server: Server, fmt:
         in message
     )
     assert not any(line.startswith("2026-01-01") for line in lines)
+
+
+async def raw_request(port: int, head: bytes) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(head)
+    await writer.drain()
+    return reader, writer
+
+
+POST_HEAD = (
+    b"POST /api/session HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+    b'Content-Length: 1000\r\n\r\n{"api_key": "pss_'
+)
+
+
+async def test_a_body_that_never_arrives_is_408_and_the_connection_closes(
+    make_settings: Any,
+) -> None:
+    async with run_server(make_settings(timeout_request_body_s=1)) as srv:
+        port = int(srv.base_url.rsplit(":", 1)[1])
+        reader, writer = await raw_request(port, POST_HEAD)
+        answer = await asyncio.wait_for(reader.read(), 10)  # all of it, to the close
+        writer.close()
+        await writer.wait_closed()
+    assert answer.startswith(b"HTTP/1.1 408 ")
+    assert b"request_timeout" in answer and b"connection: close" in answer.lower()
+
+
+async def test_a_client_gone_mid_body_leaves_one_log_line_not_tracebacks(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    port = int(server.base_url.rsplit(":", 1)[1])
+    with caplog.at_level(logging.INFO):
+        _reader, writer = await raw_request(port, POST_HEAD)
+        writer.close()  # gone, 990 bytes short
+        await writer.wait_closed()
+        for _ in range(50):  # bounded: until the server has logged the request
+            if any(r.name == "progress_sse.access" for r in caplog.records):
+                break
+            await asyncio.sleep(0.05)
+    served = [r for r in caplog.records if not r.name.startswith(("httpx", "httpcore"))]
+    assert [(r.name, r.levelname) for r in served] == [("progress_sse.access", "INFO")]

@@ -119,3 +119,21 @@ async def test_a_killed_postgresql_worker_is_known_dead_in_seconds_a_frozen_one_
     assert finished[-2].event == "complete"
     assert frames[-2].event == "error" and frames[-2].data["error_code"] == "worker_lost"
     assert seconds < 30, f"known dead after {seconds:.1f} s, with stale_after_s at 300 s"
+
+
+async def test_a_second_job_running_serve_is_refused_in_one_line_before_it_starts(
+    make_settings: Any, backend: str, tmp_path: Path
+) -> None:
+    if backend != "sqlite":
+        pytest.skip("several workers on PostgreSQL are the point of PostgreSQL")
+    settings = make_settings()
+    env = {"PROGRESS_SSE_DATABASE_URL": settings.database_url, **FAST}
+    async with run_server(settings):  # this process runs the jobs
+        second = await asyncio.create_subprocess_exec(
+            CLI, "serve", "--port", str(free_port()), env=os.environ | env,
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        )  # fmt: skip
+        out, err = await asyncio.wait_for(second.communicate(), 30)
+    assert second.returncode == 1
+    assert err.startswith(b"error: Another process already runs the jobs of this SQLite")
+    assert b"Traceback" not in out + err

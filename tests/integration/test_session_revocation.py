@@ -6,21 +6,23 @@ worth nothing once its session has ended, on reads and on writes alike.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 import httpx
 import sqlalchemy as sa
 
 from progress_sse import admin
-from progress_sse.auth import list_keys, revoke_key
+from progress_sse.auth import Role, create_key, list_keys, revoke_key
 from progress_sse.events import utc_now
 from progress_sse.models import BrowserSession
 from progress_sse.websession import COOKIE, session_id
 from tests.integration.test_web import browser, sign_in
-from tests.support import Server
+from tests.support import Server, start_run
 
 START = {"kind": "demo", "params": {"items": 1, "delay_ms": 0}}
 
@@ -203,3 +205,42 @@ def session_id_of(server: Server, cookie: str) -> str:
     """The row id behind a cookie, as the server computes it."""
     data = server.services.sessions_codec.serializer.loads(cookie)
     return session_id(data["s"])
+
+
+async def test_a_revoked_session_or_key_ends_the_streams_it_opened(server: Server) -> None:
+    """Sign-out and key revocation end open streams too, not only later requests."""
+    async with server.client() as admin_client:
+        run_id = await start_run(admin_client, items=400, delay_ms=50)  # about 20 s
+        async with browser(server) as cookie_client:
+            await sign_in(cookie_client, server.keys["acme-member"])
+            async with cookie_client.stream("GET", f"/api/runs/{run_id}/events") as stream:
+                lines = stream.aiter_lines()
+                await anext(lines)  # the stream is open
+                revoked = await admin_client.post("/api/admin/sessions/revoke", json={})
+                rest = await asyncio.wait_for(_drain(lines), 15)  # it ends, well before the run
+            again = await cookie_client.get(f"/api/runs/{run_id}/events")
+        await admin_client.post(f"/api/runs/{run_id}/cancel")
+    assert revoked.status_code == 200 and revoked.json()["revoked"] >= 1
+    assert "event: end" not in rest, "closed, not ended: the browser comes back and is refused"
+    assert again.status_code == 401
+
+
+async def test_revoking_a_key_ends_its_bearer_streams(server: Server) -> None:
+    key = await create_key(server.services.sessions, "acme", Role.MEMBER, name="watcher")
+    async with (
+        server.client() as admin_client,
+        httpx.AsyncClient(
+            base_url=server.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=30
+        ) as watcher,
+    ):
+        run_id = await start_run(admin_client, items=400, delay_ms=50)
+        async with watcher.stream("GET", f"/api/runs/{run_id}/events") as stream:
+            lines = stream.aiter_lines()
+            await anext(lines)
+            await revoke_key(server.services.sessions, key[:10])
+            await asyncio.wait_for(_drain(lines), 15)
+        await admin_client.post(f"/api/runs/{run_id}/cancel")
+
+
+async def _drain(lines: Any) -> list[str]:
+    return [line async for line in lines]

@@ -36,3 +36,11 @@ def test_control_characters_from_the_request_are_escaped_in_every_part() -> None
 def test_a_long_path_is_cut_before_it_is_escaped() -> None:
     line = request_line("GET", "/" + "\n" * 500, b"")
     assert line == "GET /" + "\\n" * 199 + "…", "never half an escape"
+
+
+def test_a_sent_backslash_never_reads_like_an_escaped_control_character() -> None:
+    sent_backslash_n = request_line("GET", "/api/runs/a\\nb", b"")
+    real_newline = request_line("GET", "/api/runs/a\nb", b"")
+    assert sent_backslash_n == "GET /api/runs/a\\\\nb"
+    assert real_newline == "GET /api/runs/a\\nb"
+    assert sent_backslash_n != real_newline

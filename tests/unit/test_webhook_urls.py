@@ -12,6 +12,7 @@ from progress_sse.webhooks.urls import check_url, embedded_ipv4, is_public
 # Each reaches an IPv4 address inside: through NAT64, a 6to4 tunnel or the host's own stack.
 INSIDE = {
     "NAT64 of loopback": "64:ff9b::7f00:1",
+    "IPv4-translated loopback (SIIT)": "::ffff:0:7f00:1",
     "NAT64 of the metadata service": "64:ff9b::a9fe:a9fe",
     "NAT64 of a private network": "64:ff9b::10.1.2.3",
     "local-use NAT64": "64:ff9b:1::808:808",

@@ -156,7 +156,9 @@ async def import_assets(request: Request) -> Response:
             "decimal": request.query_params.get("decimal", "auto"),
         },
     )
-    raw = await read_body(request, svc.settings.max_import_bytes)
+    raw = await read_body(
+        request, svc.settings.max_import_bytes, svc.settings.timeout_request_body_s
+    )
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:

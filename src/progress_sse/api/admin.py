@@ -28,7 +28,9 @@ async def reset(request: Request) -> Response:
 async def cleanup(request: Request) -> Response:
     svc, who = await caller(request)
     who.require_admin()
-    body = await read_json_object(request, svc.settings.max_body_bytes)
+    body = await read_json_object(
+        request, svc.settings.max_body_bytes, svc.settings.timeout_request_body_s
+    )
     days = body.get("older_than_days")
     if not isinstance(days, int) or isinstance(days, bool) or not 1 <= days <= 36_500:
         raise ValidationFailed(
@@ -49,7 +51,13 @@ async def revoke_sessions(request: Request) -> Response:
     has_body = (
         request.headers.get("content-length", "0") != "0" or "transfer-encoding" in request.headers
     )
-    body = await read_json_object(request, svc.settings.max_body_bytes) if has_body else {}
+    body = (
+        await read_json_object(
+            request, svc.settings.max_body_bytes, svc.settings.timeout_request_body_s
+        )
+        if has_body
+        else {}
+    )
     key_id = body.get("key_id")
     if key_id is not None and (
         not isinstance(key_id, int) or isinstance(key_id, bool) or not 1 <= key_id < 2**31

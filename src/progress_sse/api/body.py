@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 import sys
@@ -10,7 +11,7 @@ from typing import Any
 
 from starlette.requests import Request
 
-from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from progress_sse.errors import BadRequest, PayloadTooLarge, RequestTimeout, ValidationFailed
 from progress_sse.events import scrub
 
 # Nesting past this is refused before parsing: the parser, `scrub` and the JSON columns all
@@ -26,8 +27,9 @@ def is_ascii_number(text: str) -> bool:
     return text.isascii() and text.isdigit()
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The raw body, refused with 413 as soon as it passes `max_bytes` (never buffered past it)."""
+async def read_body(request: Request, max_bytes: int, timeout_s: float | None = None) -> bytes:
+    """The raw body, refused with 413 as soon as it passes `max_bytes` (never buffered past
+    it), and with 408 if it has not arrived in full within `timeout_s`."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not is_ascii_number(declared):
@@ -35,10 +37,16 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
         if int(declared) > max_bytes:
             raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    try:
+        async with asyncio.timeout(timeout_s):  # a body that never comes must not hold on
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise PayloadTooLarge(f"The request body is larger than {max_bytes} bytes.")
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body did not arrive in full within {timeout_s:g} s."
+        ) from None
     return bytes(body)
 
 
@@ -78,9 +86,12 @@ def _too_deep() -> ValidationFailed:
     )
 
 
-async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
-    """The body as a JSON object; 413 past `max_bytes`, 400 not JSON, 422 past parser limits."""
-    body = await read_body(request, max_bytes)
+async def read_json_object(
+    request: Request, max_bytes: int, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """The body as a JSON object; 413 past `max_bytes`, 408 past `timeout_s`, 400 not JSON,
+    422 past the parser's limits."""
+    body = await read_body(request, max_bytes, timeout_s)
     if not body.strip():
         raise BadRequest("The request body must be a JSON object.", code="invalid_json")
     value = parse_json(body)
@@ -91,7 +102,33 @@ async def read_json_object(request: Request, max_bytes: int) -> dict[str, Any]:
             "Text in the request must not contain NUL characters (\\u0000).",
             code="nul_character",
         )
+    if _MAY_HAVE_SURROGATE.search(body) and not _encodable(value):
+        raise ValidationFailed(
+            "Text in the request must be valid Unicode: a lone surrogate such as \\ud800 "
+            "is not a character.",
+            code="invalid_text",
+        )
     return value
+
+
+# A lone surrogate arrives escaped (\\ud800) or as surrogate bytes that `surrogatepass` let in;
+# no database stores it and no hash can encode it, so it is refused here, not deep inside.
+_MAY_HAVE_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
+
+
+def _encodable(value: Any) -> bool:
+    """Whether every string in `value` (keys too) encodes as UTF-8."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, dict):
+        return all(_encodable(k) and _encodable(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_encodable(v) for v in value)
+    return True
 
 
 def query_int(request: Request, name: str, default: int, low: int, high: int) -> int:

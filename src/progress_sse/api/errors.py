@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 from progress_sse.db import is_busy
@@ -30,12 +30,22 @@ async def handle_app_error(_request: Request, exc: Exception) -> Response:
 
 def error_response(exc: ProgressSSEError) -> JSONResponse:
     """The JSON error for `exc` (also used by middleware, outside the exception handlers)."""
-    retry_after = exc.extra.get("retry_after_s")
+    headers: dict[str, str] = {}
+    if (retry_after := exc.extra.get("retry_after_s")) is not None:
+        headers["Retry-After"] = str(retry_after)
+    if exc.status_code == 408:  # the rest of that request will never be read
+        headers["Connection"] = "close"
     return JSONResponse(
         error_body(exc.code, exc.message, **exc.extra),
         status_code=exc.status_code,
-        headers={"Retry-After": str(retry_after)} if retry_after is not None else None,
+        headers=headers or None,
     )
+
+
+async def handle_client_gone(_request: Request, _exc: Exception) -> Response:
+    """The client left in the middle of its request: nobody reads an answer, nothing is
+    logged but the access line (a traceback per dropped upload would flood the log)."""
+    return Response(status_code=400)
 
 
 async def handle_http_error(_request: Request, exc: Exception) -> Response:
@@ -68,6 +78,7 @@ async def handle_unexpected(_request: Request, exc: Exception) -> Response:
 
 EXCEPTION_HANDLERS = {
     ProgressSSEError: handle_app_error,
+    ClientDisconnect: handle_client_gone,
     OperationalError: handle_database_error,
     HTTPException: handle_http_error,
     Exception: handle_unexpected,

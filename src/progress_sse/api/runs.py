@@ -43,7 +43,9 @@ def snapshot(svc: Services, run: Run, steps: Sequence[RunStep] | None = None) ->
 
 async def create_run(request: Request) -> Response:
     svc, who = await caller(request)
-    body = await read_json_object(request, svc.settings.max_body_bytes)
+    body = await read_json_object(
+        request, svc.settings.max_body_bytes, svc.settings.timeout_request_body_s
+    )
     kind_name = body.get("kind")
     if not isinstance(kind_name, str) or not kind_name:
         raise ValidationFailed(

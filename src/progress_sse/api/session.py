@@ -10,7 +10,7 @@ from starlette.routing import Route
 
 from progress_sse.api.body import read_json_object
 from progress_sse.api.runs import caller
-from progress_sse.auth import Principal, key_for
+from progress_sse.auth import Principal, key_for, refuse_if_over_limit
 from progress_sse.errors import Unauthorized, ValidationFailed
 from progress_sse.ratelimit import Scope
 from progress_sse.services import services
@@ -33,14 +33,18 @@ async def create(request: Request) -> Response:
     svc = services(request)
     client = request.client.host if request.client else "unknown"
     await svc.rate_limits.hit(Scope.SIGN_IN, client)  # every attempt counts: no key guessing
-    body = await read_json_object(request, svc.settings.max_body_bytes)
+    body = await read_json_object(
+        request, svc.settings.max_body_bytes, svc.settings.timeout_request_body_s
+    )
     key = body.get("api_key")
     if not isinstance(key, str) or not key or len(key) > 200:
         raise ValidationFailed(
             "'api_key' is required.", fields=[{"field": "api_key", "message": "required"}]
         )
+    await refuse_if_over_limit(svc.rate_limits, client)  # locked out for refused keys
     principal = await key_for(svc.sessions, key)
     if principal is None:
+        await svc.rate_limits.hit(Scope.FAILED_AUTH, client)  # 429 once over the limit
         raise Unauthorized("The API key is not valid.", code="invalid_key")
     await svc.key_usage.touch(principal.key_id)
     token = await open_session(

@@ -19,7 +19,7 @@ from progress_sse.api.body import is_ascii_number
 from progress_sse.api.runs import caller
 from progress_sse.auth import Principal
 from progress_sse.events import END, RunEvent, retry_line, wire
-from progress_sse.fanout import Hub, Subscriber
+from progress_sse.fanout import Credential, Hub, Subscriber
 from progress_sse.services import Services, services
 from progress_sse.sse import Connection, EventStream
 from progress_sse.statuses import RunStatus
@@ -59,7 +59,7 @@ async def run_events(request: Request) -> Response:
         await write_stream(
             connection, svc.store, svc.hub, run_id, last_id,
             retry_ms=settings.retry_ms, page=settings.replay_page,
-            openings=svc.stream_openings,
+            openings=svc.stream_openings, credential=(who.key_id, who.session_id),
         )  # fmt: skip
 
     async def release() -> None:
@@ -88,16 +88,18 @@ async def write_stream(
     retry_ms: int,
     page: int,
     openings: asyncio.Semaphore,
+    credential: Credential = None,
 ) -> None:
     """The frames of one watcher, from first `retry:` to `end`.
 
     Snapshot or replay is written by this task; then, whenever the watcher has
     caught up, the hub writes live events to the connection in place and this
     task only waits to be needed again: a write that had to wait, a lag, the
-    end, a disconnect, or shutdown.
+    end, a disconnect, shutdown, or the revocation of the key or session that
+    opened it (then it closes without `end`: the browser comes back, and is refused).
     """
     await out.write(retry_line(retry_ms))
-    with hub.subscribe(run_id) as sub:  # subscribe before reading: nothing falls between
+    with hub.subscribe(run_id, credential) as sub:  # before reading: nothing falls between
         out.on_disconnect = sub.wake.set
         catch_up = await _begin(out, store, hub, sub, run_id, last_id, openings)
         if catch_up is None:
@@ -156,7 +158,7 @@ async def _live(
     out: Connection, store: RunStore, hub: Hub, sub: Subscriber, run_id: str,
     *, catch_up: bool, page: int,
 ) -> None:  # fmt: skip
-    while not out.disconnected:
+    while not out.disconnected and not sub.revoked:
         if catch_up:
             sub.reset_lag()
             async for event in _replay(store, run_id, sub.sent, page):

@@ -39,7 +39,9 @@ def _path_id(request: Request, name: str) -> int:
 async def create_webhook(request: Request) -> Response:
     svc, who = await caller(request)
     who.require_admin()
-    body = await read_json_object(request, svc.settings.max_body_bytes)
+    body = await read_json_object(
+        request, svc.settings.max_body_bytes, svc.settings.timeout_request_body_s
+    )
     url, events = body.get("url"), body.get("events", list(EVENTS))
     secret, description = body.get("secret"), body.get("description", "")
     if not isinstance(url, str):

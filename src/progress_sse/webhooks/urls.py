@@ -24,6 +24,7 @@ from progress_sse.errors import ValidationFailed
 MAX_URL = 2048
 IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")  # `::a.b.c.d`, deprecated by RFC 4291
 NAT64 = ipaddress.IPv6Network("64:ff9b::/96")  # well-known prefix, the IPv4 in the low 32 bits
+IPV4_TRANSLATED = ipaddress.IPv6Network("::ffff:0:0:0/96")  # SIIT (RFC 2765): ::ffff:0:a.b.c.d
 # Local-use NAT64 (RFC 8215): where the IPv4 sits depends on the operator's prefix length,
 # so nothing in it is judged public.
 NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
@@ -54,12 +55,12 @@ def check_shape(url: str) -> tuple[str, int]:
 
 
 def embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
-    """The IPv4 address an IPv6 address carries (mapped, compatible, NAT64, 6to4), if any."""
+    """The IPv4 address an IPv6 address carries (mapped, translated, compatible, NAT64, 6to4)."""
     if ip.ipv4_mapped is not None:
         return ip.ipv4_mapped
     if ip.sixtofour is not None:  # 2002:AABB:CCDD::/48 carries AA.BB.CC.DD
         return ip.sixtofour
-    if ip in IPV4_COMPATIBLE or ip in NAT64:
+    if ip in IPV4_COMPATIBLE or ip in NAT64 or ip in IPV4_TRANSLATED:
         return ipaddress.IPv4Address(int(ip) & 0xFFFF_FFFF)
     return None
 
