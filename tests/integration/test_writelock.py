@@ -9,6 +9,7 @@ cancel), whatever the configured busy timeout, 0 included.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -26,7 +27,7 @@ from progress_sse.writelock import begin_writing
 @pytest.fixture
 def database(tmp_path: Path) -> Path:
     path = tmp_path / "lock.db"
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:  # `with` alone does not close
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("CREATE TABLE t (x INTEGER)")
     return path

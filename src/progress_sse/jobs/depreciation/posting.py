@@ -62,7 +62,10 @@ async def post_entries(session: AsyncSession, head: EntryHead, rows: list[Row]) 
             head.created_at, head.document_id, ids, amounts, accumulated, book_values,
         )  # fmt: skip
         return
-    created = DepreciationEntry.__table__.c.created_at.type.bind_processor(connection.dialect)
+    # The column type as this dialect binds it (text on SQLite): never a raw datetime,
+    # whose sqlite3 default adapter is deprecated since Python 3.12.
+    column = DepreciationEntry.__table__.c.created_at.type.dialect_impl(connection.dialect)
+    created = column.bind_processor(connection.dialect)
     stamp = created(head.created_at) if created else head.created_at
     shared = (head.tenant_id, head.year, head.month)
     tail = (head.document_no, head.run_id, stamp, head.document_id)
