@@ -1,18 +1,22 @@
-"""Alembic environment: runs on a connection handed in by progress-sse, or on its own."""
+"""Alembic environment: runs on a connection handed in by progress-sse, or on its own.
+
+`progress-sse db upgrade` adds each plugin's folder of revisions (its own
+branch) to the version locations. Run on its own (`alembic revision
+--autogenerate`), this discovers the plugins, whose tables then join the metadata.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from importlib import import_module
 
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from progress_sse.jobs import load_business_models
-from progress_sse.models import Base
+from progress_sse.plugins import discover
+from progress_sse.runs.models import Base
+from progress_sse.settings import Settings
+from progress_sse.webhooks import models as _webhooks  # noqa: F401 - the run store's webhook tables
 
-load_business_models()
-import_module("progress_sse.webhooks.models")  # the run store's webhook tables
 target_metadata = Base.metadata
 
 
@@ -27,10 +31,10 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_standalone() -> None:
-    from progress_sse.db import create_engine
-    from progress_sse.settings import Settings
+    from progress_sse.storage.db import create_engine
 
     settings = Settings()
+    discover(settings)  # importing the plugins registers their tables
     for url in dict.fromkeys([settings.database_url, settings.business_url]):
         engine = create_engine(url, settings)
         async with engine.begin() as conn:

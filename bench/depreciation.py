@@ -34,16 +34,27 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import RESULTS, RESULTS_HEADER, Row, postgres_db, sqlite_db
 
-from progress_sse import admin, db
-from progress_sse.app import open_services
-from progress_sse.auth import Role, create_key
-from progress_sse.context import JobContext
-from progress_sse.events import utc_now
-from progress_sse.jobs import default_registry
-from progress_sse.jobs.depreciation.models import Asset, DepreciationDocument, DepreciationEntry
-from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
+from progress_sse.accounting.depreciation.models import (
+    Asset,
+    DepreciationDocument,
+    DepreciationEntry,
+)
+from progress_sse.accounting.depreciation.schedule import (
+    AssetTerms,
+    Depreciation,
+    Method,
+    depreciate,
+)
+from progress_sse.accounting.seed import seed_assets
+from progress_sse.cli import admin
+from progress_sse.jobs.context import JobContext
+from progress_sse.plugins import discover
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.store import NewRun
 from progress_sse.settings import Settings
-from progress_sse.store import NewRun
+from progress_sse.storage import db
+from progress_sse.web.app import open_services
+from progress_sse.web.security.auth import Role, create_key
 
 YEAR, MONTH = 2026, 11
 SECONDS_TARGET = 2.0
@@ -106,12 +117,12 @@ class Figures:
 
 async def run_job(settings: Settings, tracking: bool, month: int) -> dict[str, float]:
     """One posting of `month` (each run its own month: a rerun would add a reversal's work)."""
-    registry = default_registry()
+    plugins = discover(settings)
     if not tracking:
         JobContext.progress = _noop  # type: ignore[method-assign]
         JobContext.skip = _noop  # type: ignore[method-assign]
     try:
-        async with open_services(settings, registry) as svc:
+        async with open_services(settings, plugins) as svc:
             run, _ = await svc.store.create_run(NewRun(
                 tenant_id="bench", kind="asset_depreciation",
                 params={"year": YEAR, "month": month, "allow_earlier_unposted": True},
@@ -198,7 +209,7 @@ async def measure(label: str, url: str, assets: int, sample: int, repeats: int) 
     await create_key(db.sessionmaker(engine), "bench", Role.ADMIN)
     await engine.dispose()
     t0 = time.perf_counter()
-    await admin.seed_assets(settings, "bench", assets)
+    await seed_assets(settings, "bench", assets)
     print(f"[{label}] seeded {assets} assets in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     # Alternate on/off and keep the best of each: these machines are noisy.
     ons, offs, baselines = [], [], []

@@ -29,9 +29,10 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from progress_sse import admin, db
-from progress_sse.auth import Role, create_key
+from progress_sse.cli import admin
 from progress_sse.settings import Settings, normalize_url
+from progress_sse.storage import db
+from progress_sse.web.security.auth import Role, create_key
 
 BENCH = Path(__file__).resolve().parent
 CLI = str(Path(sys.executable).parent / "progress-sse")

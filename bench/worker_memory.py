@@ -29,10 +29,10 @@ import sqlalchemy as sa
 sys.path.insert(0, str(Path(__file__).parent))
 from harness import CLI, RESULTS, postgres_db, prepare
 
-from progress_sse import db
-from progress_sse.models import Run
+from progress_sse.runs.models import Run
+from progress_sse.runs.store import NewRun, RunStore
 from progress_sse.settings import Settings
-from progress_sse.store import NewRun, RunStore
+from progress_sse.storage import db
 
 BATCH = 250
 DEMO = {"items": 1, "delay_ms": 0, "fail_at": None, "hold_ms": 0, "lock": "m"}

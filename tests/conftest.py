@@ -23,10 +23,11 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 from sqlalchemy.pool import NullPool
 
-from progress_sse import admin, db
-from progress_sse.jobs import load_business_models
-from progress_sse.models import Base
+from progress_sse.cli import admin
+from progress_sse.plugins import discover
+from progress_sse.runs.models import Base
 from progress_sse.settings import Settings, normalize_url
+from progress_sse.storage import db
 from tests.secret_scan import SecretScan, leaks_in_files
 
 PG_URL = os.environ.get("PROGRESS_SSE_TEST_DATABASE_URL")
@@ -83,7 +84,7 @@ async def _admin(url: URL, statement: str) -> None:
 
 
 async def _truncate(url: str) -> None:
-    load_business_models()
+    discover(Settings())  # every plugin\'s tables join the metadata
     engine = db.create_engine(url, Settings(database_url=url))
     try:
         async with engine.begin() as conn:

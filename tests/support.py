@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,13 +16,41 @@ import uvicorn
 from httpx_sse import aconnect_sse
 from starlette.applications import Starlette
 
-from progress_sse import db
-from progress_sse.app import create_app
-from progress_sse.auth import Role, create_key
-from progress_sse.jobs import JobRegistry
+from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.demo.models import DemoItem
-from progress_sse.services import Services
+from progress_sse.jobs.kinds import JobFn, JobKind
 from progress_sse.settings import Settings
+from progress_sse.storage import db
+from progress_sse.web.app import create_app
+from progress_sse.web.security.auth import Role, create_key
+from progress_sse.web.services import Services
+
+Trip = Callable[[JobContext, dict[str, Any]], Awaitable[None]]
+
+
+class Tripwire:
+    """A job's context that calls `trip` after each progress report: a crash or a cancel
+    injected from outside the job, at a point the job itself reports."""
+
+    def __init__(self, ctx: JobContext, trip: Trip) -> None:
+        self._ctx, self._trip = ctx, trip
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._ctx, name)
+
+    async def progress(self, **report: Any) -> None:
+        await self._ctx.progress(**report)
+        await self._trip(self._ctx, report)
+
+
+def tripping(kind: JobKind, trip: Trip) -> JobKind:
+    """`kind`, its job run with a `Tripwire` for a context."""
+    job: JobFn = kind.run
+
+    async def run(ctx: JobContext, params: Any) -> dict[str, Any] | None:
+        return await job(Tripwire(ctx, trip), params)  # type: ignore[arg-type]
+
+    return dataclasses.replace(kind, run=run)
 
 
 @dataclass
@@ -43,10 +72,14 @@ class Server:
 
 @contextlib.asynccontextmanager
 async def run_server(
-    settings: Settings, registry: JobRegistry | None = None, *, keys: bool = True
+    settings: Settings, *, jobs: Iterable[JobKind] = (), keys: bool = True
 ) -> AsyncIterator[Server]:
-    """uvicorn in this loop on a free loopback port (httpx's ASGI transport buffers bodies)."""
-    app = create_app(settings, registry)
+    """uvicorn in this loop on a free loopback port (httpx's ASGI transport buffers bodies).
+
+    `jobs` adds kinds to the installed ones; `srv.services.registry.replace(...)`
+    swaps one for a faulty twin (see `tripping`).
+    """
+    app = create_app(settings, jobs=jobs)
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

@@ -1,4 +1,4 @@
-"""The exceptions of progress-sse, each mapped to one HTTP status in `api/errors.py`.
+"""The exceptions of progress-sse, each mapped to one HTTP status in `web/api/errors.py`.
 
 ProgressSSEError
  ├── BadRequest            400  malformed JSON or header

@@ -43,6 +43,10 @@ def sibling_sqlite_url(url: str, suffix: str = "_app") -> str:
     return f"{prefix}:///{sibling}"
 
 
+def split_names(value: str) -> list[str]:
+    return [name.strip() for name in value.split(",") if name.strip()]
+
+
 def split_origins(value: str) -> list[str]:
     return [o.strip().rstrip("/") for o in value.split(",") if o.strip()]
 
@@ -117,6 +121,13 @@ class Settings(BaseSettings):
     job_concurrency: int = Field(default=8, ge=1, le=1000)
     shutdown_grace_s: float = Field(default=20.0, ge=0, description="running jobs may finish")
     poll_interval_s: float = Field(default=1.0, gt=0)
+    # Job kinds beyond the installed packages' (entry-point group `progress_sse.jobs`).
+    jobs: str = Field(
+        default="", description="comma-separated `module:attribute` naming job kinds or plugins"
+    )
+    disable_plugins: str = Field(
+        default="", description="comma-separated entry-point names not to load (e.g. accounting)"
+    )
 
     session_secret: str | None = Field(
         default=None, description="signs browser sessions; set it when several processes serve"
@@ -185,6 +196,23 @@ class Settings(BaseSettings):
     @property
     def cors_origin_list(self) -> list[str]:
         return split_origins(self.cors_origins)
+
+    @field_validator("jobs")
+    @classmethod
+    def _job_specs(cls, value: str) -> str:
+        for spec in split_names(value):
+            module, sep, attribute = spec.partition(":")
+            if not sep or not module or not attribute:
+                raise ValueError(f"{spec!r} is not `module:attribute` (e.g. my_jobs.sync:KINDS)")
+        return value
+
+    @property
+    def job_specs(self) -> list[str]:
+        return split_names(self.jobs)
+
+    @property
+    def disabled_plugins(self) -> set[str]:
+        return set(split_names(self.disable_plugins))
 
     @field_validator("database_url", "app_database_url")
     @classmethod

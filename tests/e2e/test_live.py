@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from progress_sse import admin
+from progress_sse.accounting.seed import seed_assets
 from tests.e2e.pages import open_run, percent, signed_in_page, start_month, step_statuses
 from tests.proxy import CuttableProxy, cuttable
 from tests.support import demo_rows, in_finalize, run_server, run_status, start_run, wait_for
@@ -178,7 +178,7 @@ async def test_an_admin_resets_the_tenant_and_resumes_the_failed_month(
     make_settings: Any, browser: Any
 ) -> None:
     settings = make_settings(run_jobs=False)  # runs stay queued: no worker in this test
-    await admin.seed_assets(settings, "acme", 10)
+    await seed_assets(settings, "acme", 10)
     async with run_server(settings) as srv:
         member = await signed_in_page(browser, srv.base_url, srv.keys["acme-member"])
         assert await member.is_hidden("#admin"), "members do not see the reset action"

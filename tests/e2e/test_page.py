@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
-from progress_sse import admin
+from progress_sse.accounting.seed import seed_assets
 from tests.e2e.pages import choose_period, signed_in_page, step_statuses
 from tests.support import Server, run_server
 
@@ -17,7 +17,7 @@ from tests.support import Server, run_server
 async def november(make_settings: Any, browser: Any) -> AsyncIterator[tuple[Server, Any]]:
     """A server with a 300-asset demo register and a signed-in page on November 2026."""
     settings = make_settings(progress_interval_s=0.05)
-    await admin.seed_assets(settings, "acme", 300)
+    await seed_assets(settings, "acme", 300)
     async with run_server(settings) as srv:
         page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
         await choose_period(page, 2026, 11)

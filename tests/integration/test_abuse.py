@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
-from progress_sse.auth import list_keys
+from progress_sse.web.security.auth import list_keys
 from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
 EVIL = "https://evil.example"
@@ -254,7 +254,7 @@ async def _admitted(client: httpx.AsyncClient, run_id: str) -> bool:
 async def test_a_redis_stream_cap_spans_processes_and_a_dead_process_slots_expire(
     make_settings: Any, redis_settings: dict[str, str]
 ) -> None:
-    from progress_sse.streamcap import RedisStreamSlots
+    from progress_sse.streaming.caps import RedisStreamSlots
 
     settings = make_settings(max_streams_per_key=2, **redis_settings)
     # The second process serves only: on SQLite one process runs a database's jobs.

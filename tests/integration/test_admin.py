@@ -6,9 +6,9 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from progress_sse.events import utc_now
-from progress_sse.maintenance import DELETE_BATCH, delete_finished
-from progress_sse.models import Run
+from progress_sse.jobs.maintenance import DELETE_BATCH, delete_finished
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.models import Run
 from progress_sse.settings import Settings
 from tests.support import (
     Server,

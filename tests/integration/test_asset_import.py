@@ -2,22 +2,20 @@
 
 from __future__ import annotations
 
-import dataclasses
-import functools
 from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
-from progress_sse import db
-from progress_sse.context import JobContext
-from progress_sse.jobs import default_registry
-from progress_sse.jobs.asset_import.job import ASSET_IMPORT, run_import
-from progress_sse.jobs.asset_import.models import AssetUpload, ImportChunk
-from progress_sse.jobs.asset_import.parse import COLUMNS
-from progress_sse.jobs.depreciation.models import Asset
+from progress_sse.accounting.asset_import.job import ASSET_IMPORT
+from progress_sse.accounting.asset_import.models import AssetUpload, ImportChunk
+from progress_sse.accounting.asset_import.parse import COLUMNS
+from progress_sse.accounting.depreciation.models import Asset
+from progress_sse.errors import RunCancelled
+from progress_sse.jobs.context import JobContext
 from progress_sse.settings import Settings
-from tests.support import collect, run_server, run_status
+from progress_sse.storage import db
+from tests.support import collect, run_server, run_status, tripping
 
 HEADER = ",".join(COLUMNS)
 
@@ -87,14 +85,19 @@ async def test_a_second_import_updates_by_code_without_duplicates(make_settings)
     assert {a["name"].split()[0] for a in assets} == {"Van"}
 
 
-async def crash_on_first_attempt(ctx: JobContext, index: int, *, after: int) -> None:
-    if ctx.attempt == 1 and index == after:
+def after_chunk(report: dict[str, Any], rows: int) -> bool:
+    """The report the import makes once a chunk committed and `rows` are in."""
+    return report.get("processed") == rows and "message" in report
+
+
+async def crash_on_first_attempt(ctx: JobContext, report: dict[str, Any]) -> None:
+    if ctx.attempt == 1 and after_chunk(report, 10):
         raise RuntimeError("simulated crash after a committed chunk")
 
 
-async def cancel_on_first_attempt(ctx: JobContext, index: int, *, after: int) -> None:
-    if ctx.attempt == 1 and index == after:
-        ctx.cancel_requested = True  # as POST /cancel would, seen at the next checkpoint
+async def cancel_on_first_attempt(ctx: JobContext, report: dict[str, Any]) -> None:
+    if ctx.attempt == 1 and after_chunk(report, 10):
+        raise RunCancelled()  # as POST /cancel would, at this checkpoint
 
 
 @pytest.mark.parametrize(
@@ -105,10 +108,8 @@ async def test_resume_skips_committed_chunks_and_creates_no_duplicates(
     make_settings, hook: Any, ending: str
 ) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings()
-    registry = default_registry()
-    faulty = functools.partial(run_import, after_chunk=functools.partial(hook, after=1))
-    registry.replace(dataclasses.replace(ASSET_IMPORT, run=faulty))
-    async with run_server(settings, registry) as srv, srv.client() as client:
+    async with run_server(settings) as srv, srv.client() as client:
+        srv.services.registry.replace(tripping(ASSET_IMPORT, hook))
         run_id = await upload(client, csv_text(good_rows(23)), chunk_size=5)  # 5 chunks
         first = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
         assert first[-2].event == ending

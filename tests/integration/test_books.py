@@ -19,16 +19,16 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from progress_sse import db
-from progress_sse.context import WAITING
-from progress_sse.events import utc_now
-from progress_sse.jobs.depreciation import periods
-from progress_sse.jobs.depreciation.documents import next_number, posted_document
-from progress_sse.jobs.depreciation.models import Asset
-from progress_sse.jobs.depreciation.periods import Period
-from progress_sse.jobs.depreciation.register import hold_register
-from progress_sse.models import Run
+from progress_sse.accounting.depreciation import periods
+from progress_sse.accounting.depreciation.documents import next_number, posted_document
+from progress_sse.accounting.depreciation.models import Asset
+from progress_sse.accounting.depreciation.periods import Period
+from progress_sse.accounting.depreciation.register import hold_register
+from progress_sse.jobs.context import WAITING
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.models import Run
 from progress_sse.settings import Settings
+from progress_sse.storage import db
 from tests.support import (
     Server,
     collect,

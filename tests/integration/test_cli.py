@@ -15,10 +15,10 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
-from progress_sse import db
-from progress_sse.auth import KeyUsage, Role, authenticate
 from progress_sse.errors import Unauthorized
 from progress_sse.settings import Settings
+from progress_sse.storage import db
+from progress_sse.web.security.auth import KeyUsage, Role, authenticate
 from tests.support import collect
 
 CLI = str(Path(sys.executable).parent / "progress-sse")
@@ -135,7 +135,7 @@ async def test_webhooks_and_failed_notifications_from_the_command_line(
 
 
 async def _a_dead_letter(url: str, hook_id: int) -> int:
-    from progress_sse.events import utc_now
+    from progress_sse.runs.events import utc_now
     from progress_sse.webhooks.models import Notification
     from progress_sse.webhooks.outbox import Outbox
 
@@ -222,7 +222,7 @@ async def test_serve_demo_on_a_fresh_folder_runs_and_streams_a_job(
 async def test_periods_lock_and_unlock_from_the_command_line(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from progress_sse.jobs.depreciation.periods import Period, is_locked
+    from progress_sse.accounting.depreciation.periods import Period, is_locked
 
     cli("db", "upgrade", env=cli_env, cwd=tmp_path)
     args = ("--tenant", "acme", "--year", "2026", "--month", "3")
@@ -248,7 +248,7 @@ async def test_periods_lock_and_unlock_from_the_command_line(
 async def test_a_month_with_a_posting_run_pending_is_not_locked_from_the_command_line(
     cli_env: dict[str, str], tmp_path: Path
 ) -> None:
-    from progress_sse.store import NewRun, RunStore
+    from progress_sse.runs.store import NewRun, RunStore
 
     cli("db", "upgrade", env=cli_env, cwd=tmp_path)
     cli("keys", "create", "--tenant", "acme", "--role", "admin", env=cli_env, cwd=tmp_path)
@@ -283,6 +283,7 @@ def test_demo_seed_creates_a_register_and_prints_a_key_last(
                 env=fresh_sqlite, cwd=tmp_path)  # fmt: skip
     migrated = cli("db", "upgrade", "--json", env=fresh_sqlite, cwd=tmp_path)
     assert json.loads(again.stdout)["key"].startswith("pss_")
+    assert json.loads(again.stdout)["plugins"]["accounting"]["assets"] == 5, "the plugin seeded"
     assert len(json.loads(migrated.stdout)["migrated"]) == 2, "run store and business database"
 
 
@@ -295,23 +296,16 @@ def test_several_workers_on_sqlite_are_refused_with_a_clear_message(
 
 
 async def test_runs_resume_through_the_api(make_settings, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    import dataclasses
-    import functools
+    from progress_sse.accounting.asset_import.job import ASSET_IMPORT
+    from progress_sse.jobs.context import JobContext
+    from tests.support import run_server, run_status, tripping
 
-    from progress_sse.context import JobContext
-    from progress_sse.jobs import default_registry
-    from progress_sse.jobs.asset_import.job import ASSET_IMPORT, run_import
-    from tests.support import run_server, run_status
-
-    async def crash_once(ctx: JobContext, index: int) -> None:
-        if ctx.attempt == 1:
+    async def crash_once(ctx: JobContext, report: dict[str, object]) -> None:
+        if ctx.attempt == 1 and "message" in report:  # after the first chunk
             raise RuntimeError("simulated crash")
 
-    registry = default_registry()
-    registry.replace(
-        dataclasses.replace(ASSET_IMPORT, run=functools.partial(run_import, after_chunk=crash_once))
-    )
-    async with run_server(make_settings(), registry) as srv, srv.client() as client:
+    async with run_server(make_settings()) as srv, srv.client() as client:
+        srv.services.registry.replace(tripping(ASSET_IMPORT, crash_once))
         text = "\n".join(
             [
                 "code,name,acquired_on,cost,method,life_months",

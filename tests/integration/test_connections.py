@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from progress_sse import admin
+from progress_sse.cli import admin
 from progress_sse.settings import Settings
 from tests.integration.test_multiprocess import FAST, _healthy, admin_key, free_port, spawn
 from tests.support import start_run, wait_for

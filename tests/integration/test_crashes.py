@@ -13,11 +13,11 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from progress_sse import admin
-from progress_sse.api.stream import RECONNECT_MS
+from progress_sse.accounting.depreciation.models import DepreciationDocument, DepreciationEntry
+from progress_sse.accounting.seed import seed_assets
 from progress_sse.jobs.demo.models import DemoItem
-from progress_sse.jobs.depreciation.models import DepreciationDocument, DepreciationEntry
-from progress_sse.models import Run
+from progress_sse.runs.models import Run
+from progress_sse.web.api.stream import RECONNECT_MS
 from tests.integration.test_multiprocess import FAST, _healthy, free_port, spawn
 from tests.support import collect, in_finalize, run_server, run_status, start_run, wait_for
 
@@ -84,7 +84,7 @@ async def test_kill_9_at_many_points_never_leaves_a_half_posted_period(
     pg_env: dict[str, str], make_settings: Any, tmp_path: Path
 ) -> None:
     settings = watcher_settings(make_settings)
-    await admin.seed_assets(settings, "acme", 15_000)
+    await seed_assets(settings, "acme", 15_000)
     rng = random.Random(7)
     async with run_server(settings) as srv, srv.client() as client:
         # An undisturbed run first: how long does the work take after the claim?

@@ -7,7 +7,6 @@ it posts (`allow_earlier_unposted`); months in order are tested in test_books.py
 from __future__ import annotations
 
 import csv
-import dataclasses
 import functools
 import io
 import re
@@ -18,17 +17,23 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from progress_sse import admin, db
-from progress_sse.events import utc_now
-from progress_sse.jobs import default_registry
-from progress_sse.jobs.depreciation.job import ASSET_DEPRECIATION, run_depreciation
-from progress_sse.jobs.depreciation.models import (
+from progress_sse.accounting.depreciation.job import ASSET_DEPRECIATION
+from progress_sse.accounting.depreciation.models import (
     Asset,
     DepreciationDocument,
     DepreciationEntry,
 )
-from progress_sse.jobs.depreciation.schedule import AssetTerms, Depreciation, Method, depreciate
+from progress_sse.accounting.depreciation.schedule import (
+    AssetTerms,
+    Depreciation,
+    Method,
+    depreciate,
+)
+from progress_sse.accounting.seed import seed_assets
+from progress_sse.jobs.context import JobContext
+from progress_sse.runs.events import utc_now
 from progress_sse.settings import Settings
+from progress_sse.storage import db
 from tests.support import (
     Server,
     collect,
@@ -36,6 +41,7 @@ from tests.support import (
     run_status,
     start_run,
     transitions,
+    tripping,
     wait_for,
 )
 
@@ -46,7 +52,7 @@ ASSETS = 150
 @pytest.fixture
 async def register(settings: Settings) -> int:
     """The demo register for tenant acme (every method and tax group)."""
-    return await admin.seed_assets(settings, "acme", ASSETS)
+    return await seed_assets(settings, "acme", ASSETS)
 
 
 async def depreciate_period(
@@ -168,21 +174,20 @@ async def test_a_rerun_reverses_the_posted_document_and_posts_a_new_one(
     assert journal["totals"]["lines"] == 3 * len(rows)
 
 
-def failing_at(n: int, i: int) -> None:
-    if i == n:
-        raise RuntimeError(f"injected failure at asset {i}")
+async def failing_at_60(ctx: JobContext, report: dict[str, Any]) -> None:
+    if report.get("processed") == 60 and report["message"].startswith("Processing asset"):
+        raise RuntimeError("injected failure at asset 60")
 
 
 async def test_a_failure_in_process_leaves_the_earlier_entries_intact(make_settings) -> None:  # type: ignore[no-untyped-def]
     settings = make_settings()
-    await admin.seed_assets(settings, "acme", ASSETS)
-    registry = default_registry()
-    async with run_server(settings, registry) as srv, srv.client() as client:
+    await seed_assets(settings, "acme", ASSETS)
+    async with run_server(settings) as srv, srv.client() as client:
+        registry = srv.services.registry
         good, _ = await depreciate_period(client)
         before = sorted((e.asset_id, e.amount, e.run_id) for e, _ in await stored_entries(settings))
         # Same job, now failing at the 60th asset (after it has deleted and re-posted some).
-        faulty = functools.partial(run_depreciation, fault=functools.partial(failing_at, 60))
-        registry.replace(dataclasses.replace(ASSET_DEPRECIATION, run=faulty))
+        registry.replace(tripping(ASSET_DEPRECIATION, failing_at_60))
         _, frames = await depreciate_period(client)
         after = sorted((e.asset_id, e.amount, e.run_id) for e, _ in await stored_entries(settings))
         registry.replace(ASSET_DEPRECIATION)

@@ -20,15 +20,15 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from progress_sse import db
-from progress_sse.jobs import load_business_models
-from progress_sse.models import Base, ExactDecimal
+from progress_sse.plugins import discover
+from progress_sse.runs.models import Base, ExactDecimal
 from progress_sse.settings import Settings
+from progress_sse.storage import db
 
 
 def exact_columns() -> list[sa.Column[Any]]:
     """Every ExactDecimal column of every table the migrations create."""
-    load_business_models()
+    discover(Settings())  # every plugin\'s tables join the metadata
     return [
         column
         for table in Base.metadata.sorted_tables

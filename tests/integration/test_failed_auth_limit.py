@@ -12,9 +12,9 @@ import httpx
 import pytest
 from starlette.requests import Request
 
-from progress_sse.auth import authenticate
 from progress_sse.errors import RateLimited, Unauthorized
-from progress_sse.websession import COOKIE
+from progress_sse.web.security.auth import authenticate
+from progress_sse.web.security.websession import COOKIE
 from tests.integration.test_abuse import assert_limited
 from tests.support import run_server
 

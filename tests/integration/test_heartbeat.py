@@ -11,8 +11,8 @@ import httpx
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from progress_sse import db
 from progress_sse.jobs.demo.models import DemoItem
+from progress_sse.storage import db
 from tests.support import in_finalize, run_server, run_status, start_run, wait_for
 
 # The job keeps its write transaction open this long, three stale thresholds, so a look

@@ -12,12 +12,12 @@ import httpx
 import pytest
 from pydantic import BaseModel, ConfigDict
 
-from progress_sse.context import JobContext
 from progress_sse.errors import JobError
-from progress_sse.events import scrub
-from progress_sse.jobs import JobKind, default_registry
-from progress_sse.logs import RunContext, formatter
-from progress_sse.progress import StepSpec
+from progress_sse.jobs.context import JobContext
+from progress_sse.jobs.kinds import JobKind
+from progress_sse.ops.logs import RunContext, formatter
+from progress_sse.runs.progress import StepSpec
+from progress_sse.storage.text import scrub
 from tests.integration.test_asset_import import HEADER
 from tests.support import Server, collect, run_server, start_run
 from tests.whatwg_sse import parse
@@ -42,9 +42,7 @@ HOSTILE = JobKind("hostile", HostileParams, hostile_job, steps=(StepSpec(FORGERY
 async def test_text_that_tries_to_forge_events_arrives_as_data_of_one_event(
     make_settings: Any,
 ) -> None:
-    registry = default_registry()
-    registry.register(HOSTILE)
-    async with run_server(make_settings(), registry) as srv, srv.client() as client:
+    async with run_server(make_settings(), jobs=[HOSTILE]) as srv, srv.client() as client:
         run_id = await start_run(client, "hostile")
         async with client.stream(
             "GET", f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"}

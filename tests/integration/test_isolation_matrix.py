@@ -11,8 +11,8 @@ import httpx
 import pytest
 from starlette.routing import Route
 
-from progress_sse import admin
-from progress_sse.auth import Role, create_key, revoke_key
+from progress_sse.accounting.seed import seed_assets
+from progress_sse.web.security.auth import Role, create_key, revoke_key
 from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
 # The admin goes last: its writes (delete, retry) must not be what makes others' 404s.
@@ -61,6 +61,7 @@ CASES = [
     Case("GET", "/api/runs/{run}/log", allowed(200, other=404)),
     Case("POST", "/api/runs/{run}/cancel", allowed(409, other=404)),
     Case("POST", "/api/runs/{run}/resume", allowed(409, other=404)),
+    Case("GET", "/api/kinds", allowed(200)),
     Case("GET", "/api/periods", allowed(200)),
     Case("POST", "/api/periods/{year}/{month}/lock", allowed(200, member=403)),
     Case("POST", "/api/periods/{year}/{month}/unlock", allowed(200, member=403)),
@@ -83,7 +84,7 @@ ACME_HOOK = "https://acme-hook.invalid/x"  # never resolves: its notification di
 
 
 def test_the_matrix_covers_every_route_of_the_app() -> None:
-    from progress_sse.app import create_app
+    from progress_sse.web.app import create_app
 
     app = create_app()
     served = {
@@ -122,7 +123,7 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
     # The revoked key is refused on every route from one address: well past the default
     # limit of refused attempts per address (tested in test_failed_auth_limit.py).
     settings = make_settings(rate_limit_failed_auth="1000/minute")
-    await admin.seed_assets(settings, "acme", 3)
+    await seed_assets(settings, "acme", 3)
     async with run_server(settings) as srv, srv.client() as acme:
         hook = await srv.services.outbox.add_webhook("acme", ACME_HOOK, ["complete"])
         run_id = await start_run(acme, items=2, delay_ms=0)

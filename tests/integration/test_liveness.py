@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from progress_sse.liveness import Liveness
+from progress_sse.jobs.liveness import Liveness
 from tests.support import (
     collect,
     demo_rows,

@@ -6,8 +6,8 @@ from typing import Any
 
 import httpx
 
-from progress_sse import db
 from progress_sse.settings import normalize_url
+from progress_sse.storage import db
 from tests.receiver import Receiver, receiving
 from tests.support import collect, run_server, start_run, wait_for
 

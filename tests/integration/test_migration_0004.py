@@ -19,8 +19,8 @@ from alembic import command
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from progress_sse import db
 from progress_sse.settings import Settings, normalize_url
+from progress_sse.storage import db
 from tests.conftest import PG_URL, _admin
 
 ASSETS = [
@@ -107,13 +107,13 @@ async def test_0004_keeps_every_amount_and_makes_each_posting_a_document(
     old_books: AsyncEngine,
 ) -> None:
     await _migrate(old_books, "head")
-    from progress_sse.jobs.depreciation.documents import next_number
-    from progress_sse.jobs.depreciation.models import (
+    from progress_sse.accounting.depreciation.documents import next_number
+    from progress_sse.accounting.depreciation.models import (
         Asset,
         DepreciationDocument,
         DepreciationEntry,
     )
-    from progress_sse.jobs.depreciation.periods import Period
+    from progress_sse.accounting.depreciation.periods import Period
 
     sessions = db.sessionmaker(old_books)
     async with sessions.begin() as session:

@@ -8,14 +8,15 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
-from progress_sse import db
-from progress_sse.jobs import load_business_models
-from progress_sse.models import Base
+from progress_sse.plugins import discover
+from progress_sse.runs.models import Base
+from progress_sse.settings import Settings
+from progress_sse.storage import db
 from progress_sse.webhooks import models as _webhooks  # noqa: F401 - the webhook tables
 
 
 def _diff(conn: Connection) -> list[Any]:
-    load_business_models()
+    discover(Settings())  # every plugin\'s tables join the metadata
     context = MigrationContext.configure(conn, opts={"compare_type": False})
     return list(compare_metadata(context, Base.metadata))
 

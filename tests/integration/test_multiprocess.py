@@ -21,12 +21,12 @@ import httpx
 import pytest
 import sqlalchemy as sa
 
-from progress_sse import db
-from progress_sse.auth import Role, create_key
 from progress_sse.jobs.demo.models import DemoItem
-from progress_sse.models import Run
-from progress_sse.pg_broker import LISTENER_NAME, asyncpg_dsn
+from progress_sse.runs.models import Run
 from progress_sse.settings import Settings, normalize_url
+from progress_sse.storage import db
+from progress_sse.streaming.pg_broker import LISTENER_NAME, asyncpg_dsn
+from progress_sse.web.security.auth import Role, create_key
 from tests.conftest import PG_URL
 from tests.integration.test_metrics import samples
 from tests.support import collect, run_server, start_run, transitions, wait_for

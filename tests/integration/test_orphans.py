@@ -19,7 +19,7 @@ from typing import Any
 import httpx
 import pytest
 
-from progress_sse import admin
+from progress_sse.cli import admin
 from progress_sse.settings import Settings
 from tests.conftest import PG_URL
 from tests.integration.test_multiprocess import (

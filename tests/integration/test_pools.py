@@ -16,10 +16,10 @@ from typing import Any
 
 import pytest
 
-from progress_sse.app import open_services
 from progress_sse.errors import Misconfigured
-from progress_sse.jobs import default_registry
+from progress_sse.plugins import discover
 from progress_sse.settings import Settings
+from progress_sse.web.app import open_services
 from tests.integration.test_multiprocess import CLI, FAST
 from tests.support import collect, run_server, start_run
 
@@ -74,5 +74,5 @@ async def test_more_connections_than_postgresql_allows_is_refused_at_start(
         pytest.skip("SQLite has no connection limit")
     settings = make_settings(job_concurrency=400, max_overflow=50)
     with pytest.raises(Misconfigured, match=r"may need \d+ PostgreSQL connections"):
-        async with open_services(settings, default_registry()):
+        async with open_services(settings, discover(settings)):
             pass

@@ -6,7 +6,7 @@ import asyncio
 
 import httpx
 
-from progress_sse.api.stream import RECONNECT_MS
+from progress_sse.web.api.stream import RECONNECT_MS
 from tests.support import Frame, Server, collect, in_finalize, start_run, transitions, wait_for
 
 

@@ -16,11 +16,11 @@ from typing import Any
 import httpx
 import sqlalchemy as sa
 
-from progress_sse import admin
-from progress_sse.auth import Role, create_key, list_keys, revoke_key
-from progress_sse.events import utc_now
-from progress_sse.models import BrowserSession
-from progress_sse.websession import COOKIE, session_id
+from progress_sse.cli import admin
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.models import BrowserSession
+from progress_sse.web.security.auth import Role, create_key, list_keys, revoke_key
+from progress_sse.web.security.websession import COOKIE, session_id
 from tests.integration.test_web import browser, sign_in
 from tests.support import Server, start_run
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from progress_sse.context import JobContext
-from progress_sse.jobs import JobKind, default_registry
-from progress_sse.progress import StepSpec
+from progress_sse.jobs.context import JobContext
+from progress_sse.jobs.kinds import JobKind
+from progress_sse.runs.progress import StepSpec
 from tests.proxy import dechunk
 from tests.support import collect, run_server, run_status, start_run, transitions, wait_for
 from tests.whatwg_sse import parse
@@ -45,10 +45,9 @@ def stalled_reader(port: int, path: str, key: str) -> socket.socket:
 
 
 async def test_stalled_watcher_is_bounded_and_the_job_finishes(make_settings) -> None:  # type: ignore[no-untyped-def]
-    registry = default_registry()
-    registry.register(JobKind(name="chatty", params=NoParams, run=chatty_job, steps=STEPS))
+    chatty = JobKind(name="chatty", params=NoParams, run=chatty_job, steps=STEPS)
     settings = make_settings(client_buffer=8, progress_interval_s=0.0)
-    async with run_server(settings, registry) as srv, srv.client() as client:
+    async with run_server(settings, jobs=[chatty]) as srv, srv.client() as client:
         hub = srv.services.hub
         run_id = await start_run(client, "chatty")
         port = int(srv.base_url.rsplit(":", 1)[1])
@@ -83,10 +82,9 @@ async def _completed(client: Any, run_id: str) -> dict[str, Any] | None:
 
 async def test_lagged_watcher_catches_up_from_the_table_without_gaps(make_settings) -> None:  # type: ignore[no-untyped-def]
     """A watcher that stops reading, then reads again, gets every event in order."""
-    registry = default_registry()
-    registry.register(JobKind(name="chatty", params=NoParams, run=chatty_job, steps=STEPS))
+    chatty = JobKind(name="chatty", params=NoParams, run=chatty_job, steps=STEPS)
     settings = make_settings(client_buffer=4, progress_interval_s=0.0)
-    async with run_server(settings, registry) as srv, srv.client() as client:
+    async with run_server(settings, jobs=[chatty]) as srv, srv.client() as client:
         run_id = await start_run(client, "chatty")
         port = int(srv.base_url.rsplit(":", 1)[1])
         sock = await asyncio.to_thread(

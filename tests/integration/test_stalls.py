@@ -17,11 +17,11 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from progress_sse import db
-from progress_sse.events import utc_now
-from progress_sse.jobs.depreciation.register import REGISTER_LOCK, register_key
-from progress_sse.models import Run
+from progress_sse.accounting.depreciation.register import REGISTER_LOCK, register_key
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.models import Run
 from progress_sse.settings import Settings
+from progress_sse.storage import db
 from tests.integration.test_books import add_assets
 from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 

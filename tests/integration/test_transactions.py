@@ -9,12 +9,12 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from progress_sse import db
-from progress_sse.context import JobContext
-from progress_sse.jobs import JobKind, default_registry
+from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.demo import STEPS, DemoParams
 from progress_sse.jobs.demo.models import DemoItem
+from progress_sse.jobs.kinds import JobKind
 from progress_sse.settings import Settings
+from progress_sse.storage import db
 from tests.support import Server, collect, run_server, run_status, sse_frames, start_run, wait_for
 
 
@@ -89,9 +89,8 @@ async def _leaky_job(ctx: JobContext, params: DemoParams) -> dict[str, Any]:
 
 
 async def test_unexpected_exception_shows_a_safe_message(make_settings, other_connection) -> None:  # type: ignore[no-untyped-def]
-    registry = default_registry()
-    registry.register(JobKind(name="leaky", params=DemoParams, run=_leaky_job, steps=STEPS))
-    async with run_server(make_settings(), registry) as srv, srv.client() as client:
+    leaky = JobKind(name="leaky", params=DemoParams, run=_leaky_job, steps=STEPS)
+    async with run_server(make_settings(), jobs=[leaky]) as srv, srv.client() as client:
         run_id = await start_run(client, "leaky")
         frames = await collect(client, f"/api/runs/{run_id}/events")
         body = (await client.get(f"/api/runs/{run_id}")).text + str(frames)
@@ -156,16 +155,16 @@ async def test_a_busy_database_at_the_final_write_is_retried_not_left_running(
     from sqlalchemy.exc import OperationalError
 
     store = server.services.store
-    real_finish = store.finish
+    real_fail = store.fail
     failures = []
 
-    async def flaky_finish(*args: Any, **kwargs: Any) -> Any:
+    async def flaky_fail(*args: Any, **kwargs: Any) -> Any:
         if not failures:
             failures.append(1)
             raise OperationalError("UPDATE runs", {}, Exception("database is locked"))
-        return await real_finish(*args, **kwargs)
+        return await real_fail(*args, **kwargs)
 
-    store.finish = flaky_finish  # type: ignore[method-assign]
+    store.fail = flaky_fail  # type: ignore[method-assign]
     async with server.client() as client:
         run_id = await start_run(client, items=3, delay_ms=0, fail_at=2)
         frames = await collect(client, f"/api/runs/{run_id}/events")

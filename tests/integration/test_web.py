@@ -8,9 +8,9 @@ from pathlib import Path
 import httpx
 import sqlalchemy as sa
 
-from progress_sse.api.static import load_page
-from progress_sse.events import utc_now
-from progress_sse.models import ApiKey
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.models import ApiKey
+from progress_sse.web.api.static import load_page
 from tests.support import Server, collect
 
 

@@ -18,10 +18,10 @@ import pytest
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from progress_sse import db
 from progress_sse.errors import RunCancelled
 from progress_sse.settings import Settings
-from progress_sse.writelock import begin_writing
+from progress_sse.storage import db
+from progress_sse.storage.writelock import begin_writing
 
 
 @pytest.fixture

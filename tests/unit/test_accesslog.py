@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from progress_sse.accesslog import redact_query, request_line
+from progress_sse.web.middleware.accesslog import redact_query, request_line
 
 
 def test_only_known_harmless_query_values_are_shown() -> None:
@@ -22,13 +22,13 @@ def test_a_request_without_a_query_has_no_question_mark() -> None:
 
 
 def test_control_characters_from_the_request_are_escaped_in_every_part() -> None:
-    forged = "\n2026-01-01 00:00:00,000 CRITICAL progress_sse.auth: FORGED"
+    forged = "\n2026-01-01 00:00:00,000 CRITICAL progress_sse.web.security.auth: FORGED"
     line = request_line(
         "GET", "/api/runs/x" + forged, b"limit=%0D%0A&%0Aname%C2%85=1&cursor=%E2%80%A8"
     )
     assert "\n" not in line and "\r" not in line and "\x85" not in line
     assert line == (
-        "GET /api/runs/x\\n2026-01-01 00:00:00,000 CRITICAL progress_sse.auth: FORGED"
+        "GET /api/runs/x\\n2026-01-01 00:00:00,000 CRITICAL progress_sse.web.security.auth: FORGED"
         "?limit=\\r\\n&\\nname\\x85=***&cursor=\\u2028"
     )
 

@@ -6,15 +6,15 @@ import pytest
 from starlette.requests import Request
 from starlette.types import Message
 
-from progress_sse.api import body as body_module
-from progress_sse.api.body import (
+from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
+from progress_sse.web.api import body as body_module
+from progress_sse.web.api.body import (
     MAX_JSON_DEPTH,
     json_depth,
     parse_json,
     query_int,
     read_json_object,
 )
-from progress_sse.errors import BadRequest, PayloadTooLarge, ValidationFailed
 
 
 def get(query: bytes) -> Request:

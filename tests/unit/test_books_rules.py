@@ -9,18 +9,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from progress_sse.jobs.asset_import.history import Stored, changed_terms, refusal, warning
-from progress_sse.jobs.asset_import.parse import AssetRow
-from progress_sse.jobs.depreciation.ordering import candidate_months, first_depreciating
-from progress_sse.jobs.depreciation.periods import Period
-from progress_sse.jobs.depreciation.schedule import (
+from progress_sse.accounting.asset_import.history import Stored, changed_terms, refusal, warning
+from progress_sse.accounting.asset_import.parse import AssetRow
+from progress_sse.accounting.depreciation.ordering import candidate_months, first_depreciating
+from progress_sse.accounting.depreciation.periods import Period
+from progress_sse.accounting.depreciation.schedule import (
     AssetTerms,
     Method,
     Skipped,
     TaxGroup,
     depreciate_cents,
 )
-from progress_sse.jobs.depreciation.tally import Tally
+from progress_sse.accounting.depreciation.tally import Tally
 
 JAN_2026 = Period(2026, 1).index
 

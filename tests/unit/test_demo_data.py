@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from progress_sse.jobs.depreciation.demo_data import demo_assets
-from progress_sse.jobs.depreciation.schedule import (
+from progress_sse.accounting.depreciation.demo_data import demo_assets
+from progress_sse.accounting.depreciation.schedule import (
     AssetTerms,
     Depreciation,
     Method,

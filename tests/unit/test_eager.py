@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from progress_sse.eager import run_eagerly
+from progress_sse.streaming.eager import run_eagerly
 
 
 async def test_a_coroutine_that_never_waits_completes_inside_the_call() -> None:

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
-from progress_sse.events import END, PING, RunEvent, encode, iso, retry_line, scrub, wire
-from progress_sse.statuses import EventName
+from progress_sse.runs.events import END, PING, RunEvent, encode, iso, retry_line, wire
+from progress_sse.runs.statuses import EventName
+from progress_sse.storage.text import scrub
 
 HOSTILE = [
     "line\rbreak",

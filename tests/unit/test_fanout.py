@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from progress_sse.events import END, PING, RunEvent
-from progress_sse.fanout import MAX_WRITE_IN_PLACE, Hub, HubStats, Subscriber
-from progress_sse.statuses import EventName
+from progress_sse.runs.events import END, PING, RunEvent
+from progress_sse.runs.statuses import EventName
+from progress_sse.streaming.hub import MAX_WRITE_IN_PLACE, Hub, HubStats, Subscriber
 
 
 def tick(seq: int, step: int | None = 0, status: str = "in_progress") -> RunEvent:

@@ -8,8 +8,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from progress_sse.events import END, RunEvent, retry_line, scrub
-from progress_sse.statuses import EventName
+from progress_sse.runs.events import END, RunEvent, retry_line
+from progress_sse.runs.statuses import EventName
+from progress_sse.storage.text import scrub
 from tests.whatwg_sse import parse
 
 # Every code point, surrogates included, and the ones that end lines in SSE or JavaScript.

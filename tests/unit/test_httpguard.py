@@ -7,9 +7,9 @@ import inspect
 from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from progress_sse.httpguard import PROTOCOL, GuardedHttpToolsProtocol
-from progress_sse.serving import uvicorn_options
 from progress_sse.settings import Settings
+from progress_sse.web.httpguard import PROTOCOL, GuardedHttpToolsProtocol
+from progress_sse.web.serving import uvicorn_options
 
 
 def test_the_overridden_protocol_methods_still_exist_with_their_signatures() -> None:
@@ -31,4 +31,4 @@ def test_uvicorn_loads_the_guarded_protocol_from_the_serve_options() -> None:
     config.load()
     assert config.http_protocol_class is GuardedHttpToolsProtocol
     assert (config.limit_concurrency, config.timeout_keep_alive) == (500, 3)
-    assert PROTOCOL == "progress_sse.httpguard:GuardedHttpToolsProtocol"
+    assert PROTOCOL == "progress_sse.web.httpguard:GuardedHttpToolsProtocol"

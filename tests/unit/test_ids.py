@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from progress_sse.ids import new_run_id
+from progress_sse.runs.ids import new_run_id
 
 ALPHABET = set("0123456789abcdefghjkmnpqrstvwxyz")
 

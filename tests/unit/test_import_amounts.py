@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from progress_sse.jobs.asset_import.amounts import (
+from progress_sse.accounting.asset_import.amounts import (
     CHAR,
     MARKS,
     DecimalMark,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from progress_sse.jobs.asset_import.amounts import DecimalMark
-from progress_sse.jobs.asset_import.dates import read_date
+from progress_sse.accounting.asset_import.amounts import DecimalMark
+from progress_sse.accounting.asset_import.dates import read_date
 
 EVERY_MARK: tuple[DecimalMark | None, ...] = ("point", "comma", None)
 

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 import pytest
 
-from progress_sse.jobs.asset_import.parse import (
+from progress_sse.accounting.asset_import.parse import (
     COLUMNS,
     AssetRow,
     BadRow,
@@ -21,7 +21,7 @@ from progress_sse.jobs.asset_import.parse import (
     check_header,
     parse_assets,
 )
-from progress_sse.jobs.depreciation.schedule import Method, TaxGroup
+from progress_sse.accounting.depreciation.schedule import Method, TaxGroup
 
 SL = Method.STRAIGHT_LINE
 DB = Method.DECLINING_BALANCE

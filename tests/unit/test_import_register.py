@@ -11,7 +11,7 @@ from datetime import date
 
 import pytest
 
-from progress_sse.jobs.asset_import.parse import (
+from progress_sse.accounting.asset_import.parse import (
     CsvError,
     DecimalChoice,
     Register,

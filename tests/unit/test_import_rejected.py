@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from progress_sse.csvout import FORMULA_START
-from progress_sse.csvout import safe_cell as escape_cell
-from progress_sse.jobs.asset_import.parse import (
+from progress_sse.accounting.asset_import.parse import (
     BadRow,
     DecimalChoice,
     Register,
     read_register,
     rejected_csv,
 )
-from progress_sse.jobs.asset_import.rejected import unescape_cell
+from progress_sse.accounting.asset_import.rejected import unescape_cell
+from progress_sse.web.csvout import FORMULA_START
+from progress_sse.web.csvout import safe_cell as escape_cell
 
 
 def rejected_again(first: Register) -> Register:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from progress_sse.db import json_without_nul
+from progress_sse.storage.db import json_without_nul
 
 
 def test_json_with_a_nul_is_stored_with_u_fffd_and_a_literal_escape_is_kept() -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from starlette.requests import Request
 
-from progress_sse.api.stream import MAX_EVENT_ID, parse_last_event_id
+from progress_sse.web.api.stream import MAX_EVENT_ID, parse_last_event_id
 
 
 def request(header: bytes | None = None, query: bytes = b"") -> Request:

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from progress_sse.logs import CURRENT_RUN, RunContext, escape_controls, formatter
+from progress_sse.ops.logs import CURRENT_RUN, RunContext, escape_controls, formatter
 
 
 def capture(fmt: str) -> tuple[logging.Logger, io.StringIO]:

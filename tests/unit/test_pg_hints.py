@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from progress_sse import pg_broker
-from progress_sse.events import RunEvent
-from progress_sse.fanout import Hub
-from progress_sse.pg_broker import PgBroker, parse_hint
+from progress_sse.runs.events import RunEvent
+from progress_sse.streaming import pg_broker
+from progress_sse.streaming.hub import Hub
+from progress_sse.streaming.pg_broker import PgBroker, parse_hint
 
 
 @pytest.mark.parametrize(

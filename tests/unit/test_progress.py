@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from progress_sse.progress import (
+from progress_sse.runs.progress import (
     StepSpec,
     StepState,
     clamp,
@@ -16,7 +16,7 @@ from progress_sse.progress import (
     terminal_payload,
     validate_steps,
 )
-from progress_sse.statuses import RunStatus, StepStatus
+from progress_sse.runs.statuses import RunStatus, StepStatus
 
 TS = datetime(2026, 11, 22, 16, 40, 1, 123456, tzinfo=UTC)
 PROCESS = StepSpec("process", 35, 90)

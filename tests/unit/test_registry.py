@@ -8,8 +8,10 @@ import pytest
 from pydantic import BaseModel
 
 from progress_sse.errors import ValidationFailed
-from progress_sse.jobs import JobKind, JobRegistry, default_registry
 from progress_sse.jobs.demo import DemoParams
+from progress_sse.jobs.kinds import JobKind, JobRegistry
+from progress_sse.plugins import discover
+from progress_sse.settings import Settings
 
 
 class Params(BaseModel):
@@ -28,13 +30,18 @@ def field_names(exc: ValidationFailed) -> list[str]:
     return [f["field"] for f in exc.extra["fields"]]
 
 
-def test_default_registry_contains_demo() -> None:
+def default_registry() -> JobRegistry:
+    """What a process with no plugins has: the engine's own demo kind."""
+    return discover(Settings(disable_plugins="accounting")).registry
+
+
+def test_the_engine_alone_runs_the_demo_kind() -> None:
     registry = default_registry()
     assert "demo" in registry.names
     assert registry.get("demo").params is DemoParams
 
 
-def test_default_registry_is_a_fresh_object_each_time() -> None:
+def test_each_discovery_is_a_fresh_registry() -> None:
     first = default_registry()
     first.register(kind("extra"))
     assert "extra" not in default_registry().names

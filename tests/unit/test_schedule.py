@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 
-from progress_sse.jobs.depreciation.schedule import (
+from progress_sse.accounting.depreciation.schedule import (
     TAX_GROUPS,
     AssetTerms,
     Depreciation,

@@ -6,7 +6,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from progress_sse.auth import new_key
+from progress_sse.web.security.auth import new_key
 from tests.secret_scan import SecretScan, leaks_in_files, secrets_in
 
 COOKIE = (  # the shape itsdangerous gives a signed session

@@ -7,7 +7,7 @@ import asyncio
 import pytest
 from starlette.types import Message, Receive, Scope, Send
 
-from progress_sse.sse import SERVER_SEND, Connection, EventStream, KeepServerSend
+from progress_sse.streaming.sse import SERVER_SEND, Connection, EventStream, KeepServerSend
 
 
 class FakeServer:

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from progress_sse.statuses import (
+from progress_sse.runs.statuses import (
     ACTIVE_STATUSES,
     TERMINAL_EVENT_FOR,
     TERMINAL_STATUSES,

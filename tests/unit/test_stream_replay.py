@@ -6,12 +6,12 @@ import asyncio
 from dataclasses import dataclass
 from typing import Any, cast
 
-from progress_sse.api.stream import write_stream
-from progress_sse.events import END, RunEvent
-from progress_sse.fanout import Hub
-from progress_sse.sse import Connection
-from progress_sse.statuses import EventName
-from progress_sse.store import RunStore
+from progress_sse.runs.events import END, RunEvent
+from progress_sse.runs.statuses import EventName
+from progress_sse.runs.store import RunStore
+from progress_sse.streaming.hub import Hub
+from progress_sse.streaming.sse import Connection
+from progress_sse.web.api.stream import write_stream
 
 
 def event(seq: int, terminal: bool = False) -> RunEvent:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from progress_sse.statuses import RunStatus
+from progress_sse.runs.statuses import RunStatus
 from progress_sse.webhooks.delivery import RetryPolicy, outcome
 from progress_sse.webhooks.payload import body, sign, verify, webhook_event
 

@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from progress_sse.errors import Unauthorized
-from progress_sse.websession import COOKIE, SessionCodec, session_id
+from progress_sse.web.security.websession import COOKIE, SessionCodec, session_id
 
 CODEC = SessionCodec("unit-test-secret", ttl_s=3600, secure=None)
 

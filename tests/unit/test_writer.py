@@ -8,9 +8,9 @@ from typing import Any, cast
 
 import pytest
 
-from progress_sse.events import RunEvent
-from progress_sse.store import LeaseLost, RunStore
-from progress_sse.writer import Draft, ProgressWriter
+from progress_sse.jobs.writer import Draft, ProgressWriter
+from progress_sse.runs.events import RunEvent
+from progress_sse.runs.store import LeaseLost, RunStore
 
 
 class FakeStore:

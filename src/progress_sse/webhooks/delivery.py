@@ -24,7 +24,7 @@ from tenacity import (
 )
 
 from progress_sse.errors import ValidationFailed
-from progress_sse.tasks import cancel_and_wait
+from progress_sse.ops.tasks import cancel_and_wait
 from progress_sse.webhooks import payload
 from progress_sse.webhooks.models import Notification
 from progress_sse.webhooks.outbox import Outbox

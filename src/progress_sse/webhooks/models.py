@@ -8,8 +8,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from progress_sse.events import iso, iso_or_none
-from progress_sse.models import Base, JSONType, UTCDateTime
+from progress_sse.runs.events import iso, iso_or_none
+from progress_sse.runs.models import Base, JSONType, UTCDateTime
 
 
 class Webhook(Base):

@@ -7,18 +7,18 @@ run's terminal state, so the notification exists exactly when the outcome does.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from progress_sse import db
 from progress_sse.errors import Conflict, NotFound, ValidationFailed
-from progress_sse.events import utc_now
-from progress_sse.ids import new_run_id
-from progress_sse.models import Run
-from progress_sse.statuses import RunStatus
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.ids import new_run_id
+from progress_sse.runs.models import Run
+from progress_sse.runs.statuses import RunStatus
+from progress_sse.storage import db
 from progress_sse.webhooks import payload
 from progress_sse.webhooks.models import FailedNotification, Notification, Webhook
 
@@ -26,8 +26,11 @@ PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 MAX_WEBHOOKS_PER_TENANT = 50
 
 
-async def enqueue(session: AsyncSession, run: Run, status: RunStatus, now: datetime) -> int:
-    """One outbox row per endpoint subscribed to this ending (same transaction as the ending)."""
+async def enqueue(session: AsyncSession, run: Run) -> int:
+    """One outbox row per endpoint subscribed to this ending (same transaction as the ending):
+    the run store's finish hook (`RunStore(finish_hooks=...)`)."""
+    status, now = RunStatus(run.status), run.finished_at
+    assert now is not None, "a finished run"
     event = payload.webhook_event(status, run.error_code)
     hooks = (
         await session.execute(sa.select(Webhook).where(Webhook.tenant_id == run.tenant_id))

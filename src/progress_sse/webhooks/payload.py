@@ -11,10 +11,11 @@ import hashlib
 import hmac
 import secrets
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from progress_sse.events import dumps, iso, iso_or_none
-from progress_sse.statuses import RunStatus
+from progress_sse.runs.events import dumps, iso, iso_or_none
+from progress_sse.runs.statuses import RunStatus
+from progress_sse.wire import RunStatusName, WebhookEventName, WebhookJson, WebhookRunJson
 
 EVENTS = ("complete", "error", "cancelled", "stale")
 SIGNATURE_HEADER = "X-Progress-SSE-Signature"
@@ -43,18 +44,17 @@ def body(
     *,
     delivery_id: str,
     event: str,
-    run: dict[str, Any],
+    run: WebhookRunJson,
     created_at: datetime,
 ) -> str:
     """The notification: who, what happened, the summary or the error, and when."""
-    return dumps(
-        {
-            "delivery_id": delivery_id,
-            "event": event,
-            "created_at": iso(created_at),
-            "run": run,
-        }
-    )
+    notification: WebhookJson = {
+        "delivery_id": delivery_id,
+        "event": cast(WebhookEventName, event),
+        "created_at": iso(created_at),
+        "run": run,
+    }
+    return dumps(notification)
 
 
 def run_summary(
@@ -70,12 +70,12 @@ def run_summary(
     created_at: datetime,
     started_at: datetime | None,
     finished_at: datetime,
-) -> dict[str, Any]:
+) -> WebhookRunJson:
     return {
         "id": run_id,
         "tenant": tenant_id,
         "kind": kind,
-        "status": status,
+        "status": cast(RunStatusName, status),
         "message": message,
         "result": result,
         "error": error,

@@ -12,12 +12,12 @@ from typing import Any
 import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 
-from progress_sse.context import JobContext
 from progress_sse.errors import JobError
-from progress_sse.events import utc_now
-from progress_sse.jobs import JobKind
+from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.demo.models import DemoItem
-from progress_sse.progress import StepSpec
+from progress_sse.jobs.kinds import JobKind
+from progress_sse.runs.events import utc_now
+from progress_sse.runs.progress import StepSpec
 
 STEPS = (
     StepSpec("init", 0, 5),

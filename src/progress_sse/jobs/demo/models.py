@@ -7,7 +7,7 @@ from datetime import datetime
 import sqlalchemy as sa
 from sqlalchemy.orm import Mapped, mapped_column
 
-from progress_sse.models import Base, UTCDateTime
+from progress_sse.runs.models import Base, UTCDateTime
 
 
 class DemoItem(Base):

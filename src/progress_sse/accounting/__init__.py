@@ -1,0 +1,1 @@
+"""The accounting application: fixed assets, depreciation, periods and the asset import."""

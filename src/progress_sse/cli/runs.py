@@ -1,0 +1,303 @@
+"""`progress-sse runs …`: start, list, inspect, watch, cancel, resume and read runs
+through a running server's API (PROGRESS_SSE_URL, PROGRESS_SSE_API_KEY).
+
+Exit codes: 0 done (for `watch`: the run completed), 1 an error (one line on
+stderr), 2 bad usage, 3 the watched run failed, 4 it was cancelled.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Annotated, Any
+
+import typer
+
+from progress_sse.cli import terminal
+from progress_sse.cli.client import Api, ApiError
+from progress_sse.cli.terminal import duration, emit_json, line, table
+
+EXIT_FAILED, EXIT_CANCELLED = 3, 4
+runs_app = typer.Typer(no_args_is_help=True, help="Runs, through a running server's API.")
+
+ServerUrl = Annotated[
+    str, typer.Option(envvar="PROGRESS_SSE_URL", help="the server, e.g. http://127.0.0.1:8000")
+]
+ApiKey = Annotated[str, typer.Option(envvar="PROGRESS_SSE_API_KEY", help="an API key")]
+Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+DEFAULT_URL = "http://127.0.0.1:8000"
+
+
+@contextmanager
+def api_errors() -> Iterator[None]:
+    """An API or network failure is one line on stderr and exit code 1, never a traceback."""
+    try:
+        yield
+    except ApiError as exc:
+        typer.echo(f"error: {exc.message}", err=True)
+        raise typer.Exit(code=1) from None
+
+
+def parse_params(pairs: list[str]) -> dict[str, Any]:
+    """`-p year=2026 -p name=x`: JSON values where they parse (numbers, true, null), else text."""
+    params: dict[str, Any] = {}
+    for pair in pairs:
+        name, sep, raw = pair.partition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="-p")
+        try:
+            params[name] = json.loads(raw)
+        except ValueError:
+            params[name] = raw
+    return params
+
+
+def seconds_between(start: str | None, end: str | None) -> float | None:
+    if not start or not end:
+        return None
+    parse: Callable[[str], datetime] = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
+    return (parse(end) - parse(start)).total_seconds()
+
+
+def run_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            r["id"],
+            r["kind"],
+            r["status"],
+            f"{r['percentage']:.0f}%",
+            r["started_at"] or r["created_at"],
+            duration(seconds_between(r["started_at"], r["finished_at"])),
+            r["error"] or r["message"],
+        ]
+        for r in runs
+    ]
+
+
+RUN_COLUMNS = ("id", "kind", "status", "done", "started", "duration", "message")
+
+
+@runs_app.command("start")
+def start(
+    kind: str,
+    param: Annotated[list[str] | None, typer.Option("-p", "--param", help="key=value")] = None,
+    watch_it: Annotated[bool, typer.Option("--watch", help="then watch it to the end")] = False,
+    url: ServerUrl = DEFAULT_URL,
+    key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """Start a run of KIND: `runs start asset_depreciation -p year=2026 -p month=11`."""
+    with api_errors():
+        api = Api(url, key)
+        body = api.call(
+            "POST", "/api/runs", json={"kind": kind, "params": parse_params(param or [])}
+        )
+        run = body["data"]
+        if as_json and not watch_it:
+            emit_json(run)
+        elif not as_json:
+            line(f"started {run['id']} ({kind})")
+        if watch_it:
+            raise typer.Exit(code=follow(api, run["id"], as_json))
+
+
+@runs_app.command("list")
+def list_runs(
+    status: Annotated[
+        str | None, typer.Option(help="pending, running, completed, failed, cancelled")
+    ] = None,
+    kind: Annotated[str | None, typer.Option(help="one kind")] = None,
+    all_runs: Annotated[bool, typer.Option("--all", help="every run, page after page")] = False,
+    limit: Annotated[int, typer.Option(min=1, max=200)] = 20,
+    url: ServerUrl = DEFAULT_URL,
+    key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """The newest runs (or all of them), with status, progress and duration."""
+    with api_errors():
+        api = Api(url, key)
+        runs: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            query = {
+                "limit": 200 if all_runs else limit,
+                "status": status,
+                "kind": kind,
+                "cursor": cursor,
+            }
+            page = api.call("GET", "/api/runs", params={k: v for k, v in query.items() if v})
+            runs += page["data"]
+            cursor = page.get("next_cursor")
+            if not all_runs or not cursor:
+                break
+    if as_json:
+        emit_json(runs)
+    else:
+        table("Runs", RUN_COLUMNS, run_rows(runs))
+
+
+@runs_app.command("latest")
+def latest(
+    kind: Annotated[str | None, typer.Option(help="one kind")] = None,
+    url: ServerUrl = DEFAULT_URL,
+    key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """The newest run, shown in full."""
+    with api_errors():
+        api = Api(url, key)
+        page = api.call("GET", "/api/runs", params={"limit": 1, **({"kind": kind} if kind else {})})
+        if not page["data"]:
+            raise ApiError("there are no runs yet")
+        show_run(api, page["data"][0]["id"], failed_only=False, as_json=as_json)
+
+
+@runs_app.command("show")
+def show(
+    run_id: str,
+    failed: Annotated[bool, typer.Option("--failed", help="only the failed steps")] = False,
+    url: ServerUrl = DEFAULT_URL,
+    key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """One run: its steps with status, counts, durations and errors, and how to resume it."""
+    with api_errors():
+        show_run(Api(url, key), run_id, failed_only=failed, as_json=as_json)
+
+
+def show_run(api: Api, run_id: str, *, failed_only: bool, as_json: bool) -> None:
+    run = api.call("GET", f"/api/runs/{run_id}")["data"]
+    steps = [s for s in run.get("steps", []) if not failed_only or s["status"] == "failed"]
+    resume = (
+        f"progress-sse runs resume {run['id']}"
+        if run.get("resumable") and run["status"] in ("failed", "cancelled")
+        else None
+    )
+    if as_json:
+        emit_json({**run, "steps": steps, "resume_command": resume})
+        return
+    spent = duration(seconds_between(run["started_at"], run["finished_at"]))
+    line(f"{run['id']}  {run['kind']}  {run['status']}  {run['percentage']:.0f}%  {spent}")
+    line(f"  {run['error'] or run['message']}")
+    if run.get("result"):
+        line(f"  result: {json.dumps(run['result'], ensure_ascii=False)}")
+    table(
+        "Failed steps" if failed_only else "Steps",
+        ("step", "status", "processed", "total", "skipped", "duration", "error"),
+        [
+            [
+                s["name"],
+                s["status"],
+                s["processed"],
+                s["total"],
+                s["skipped"],
+                duration(s.get("duration_s")),
+                s.get("error"),
+            ]
+            for s in steps
+        ],
+    )
+    if failed_only and not steps:
+        line("no failed steps")
+    if resume:
+        line(f"resume with: {resume}")
+
+
+@runs_app.command("watch")
+def watch(
+    run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
+) -> None:
+    """A live bar until the run ends: exit 0 completed, 3 failed, 4 cancelled."""
+    with api_errors():
+        code = follow(Api(url, key), run_id, as_json)
+    raise typer.Exit(code=code)
+
+
+def follow(api: Api, run_id: str, as_json: bool) -> int:
+    outcome: tuple[str, dict[str, Any]] | None = None
+    with terminal.LiveBar(run_id, enabled=terminal.interactive() and not as_json) as bar:
+        warn = lambda exc: bar.warn(f"connection lost ({type(exc).__name__}); reconnecting…")  # noqa: E731
+        for event in api.follow(run_id, on_drop=warn):
+            data = json.loads(event.data) if event.data else {}
+            if as_json:
+                emit_json({"id": event.id or None, "event": event.event, "data": data})
+            if event.event == "message":
+                if not as_json:
+                    bar.update(data)
+            elif event.event in ("complete", "error", "cancelled"):
+                outcome = (event.event, data)
+                if not as_json and bar.enabled:
+                    bar.update(data)
+    if outcome is None:
+        raise ApiError(f"the stream of {run_id} ended without an outcome")
+    name, data = outcome
+    if not as_json:
+        line(
+            {"complete": "completed", "error": "failed", "cancelled": "cancelled"}[name]
+            + f": {data.get('message', '')}"
+        )
+    return {"complete": 0, "error": EXIT_FAILED, "cancelled": EXIT_CANCELLED}[name]
+
+
+@runs_app.command("cancel")
+def cancel(
+    run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
+) -> None:
+    """Cancel a run: at once if pending, at its next checkpoint if running."""
+    with api_errors():
+        run = Api(url, key).call("POST", f"/api/runs/{run_id}/cancel")["data"]
+    emit_json(run) if as_json else line(f"cancel requested for {run['id']} ({run['status']})")
+
+
+@runs_app.command("resume")
+def resume(
+    run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
+) -> None:
+    """Start a new attempt of a failed or cancelled run of a resumable kind."""
+    with api_errors():
+        run = Api(url, key).call("POST", f"/api/runs/{run_id}/resume")["data"]
+    if as_json:
+        emit_json(run)
+    else:
+        line(f"resumed {run['id']}: {run['status']} (attempt {run['attempt']} so far)")
+
+
+@runs_app.command("log")
+def log(
+    run_id: str,
+    csv: Annotated[bool, typer.Option("--csv", help="the log as CSV")] = False,
+    url: ServerUrl = DEFAULT_URL,
+    key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """Every event the run recorded, in order."""
+    with api_errors():
+        api = Api(url, key)
+        if csv:
+            sys.stdout.write(
+                api.call("GET", f"/api/runs/{run_id}/log", params={"format": "csv"}, raw=True)
+            )
+            return
+        events = api.call("GET", f"/api/runs/{run_id}/log")["data"]
+    if as_json:
+        emit_json(events)
+        return
+    rows = []
+    for e in events:
+        data, step = e["data"], e["data"].get("step") or {}
+        done = f"{data.get('percentage', 0):.1f}%"
+        rows.append(
+            [
+                e["seq"],
+                e["event"] or "progress",
+                data.get("ts"),
+                data.get("status"),
+                done,
+                step.get("name"),
+                data.get("message"),
+            ]
+        )
+    table("Log", ("seq", "event", "time", "status", "done", "step", "message"), rows)

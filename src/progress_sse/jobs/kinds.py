@@ -1,0 +1,116 @@
+"""The registry of job kinds: each has a params model, steps, a lock key and a coroutine."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from progress_sse.errors import ValidationFailed
+from progress_sse.jobs.context import JobContext
+from progress_sse.runs.progress import StepSpec, validate_steps
+
+NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+
+JobFn = Callable[[JobContext, Any], Awaitable[dict[str, Any] | None]]
+# Steps known only from the params (one per table of a sync): a function of them.
+StepsOf = Callable[[Any], Sequence[StepSpec]]
+# Checks that must answer the HTTP request (e.g. 409 for a locked period)
+# before a run exists: (business sessions, tenant id, parsed params).
+Precheck = Callable[[async_sessionmaker[AsyncSession], str, Any], Awaitable[None]]
+
+
+def _no_lock(_params: Any) -> str | None:
+    return None
+
+
+@dataclass(frozen=True)
+class JobKind:
+    """A kind of job: `run(ctx, params)` does the work and returns the run's JSON result.
+
+    `params` (a pydantic model) validates what the API, the CLI and the page
+    send, and its JSON schema draws the page's start form. `steps` divide the
+    bar: a tuple, or a function of the params. `lock_key(params)` names what
+    two runs may not do at once (`None`: no lock). A `resumable` kind commits
+    in chunks (`ctx.chunk()`) and may be resumed after a failure.
+    """
+
+    name: str
+    params: type[BaseModel]
+    run: JobFn
+    steps: tuple[StepSpec, ...] | StepsOf = ()
+    lock_key: Callable[[Any], str | None] = field(default=_no_lock)
+    resumable: bool = False
+    precheck: Precheck | None = None
+    title: str = ""  # what people call it, on the page and in the CLI (default: the name)
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        if not NAME.fullmatch(self.name):
+            raise ValueError(f"job kind name {self.name!r}: 1-64 of a-z, 0-9, _ and -")
+        if not callable(self.steps):
+            validate_steps(self.steps)
+
+    def steps_for(self, params: BaseModel) -> tuple[StepSpec, ...]:
+        """The steps of a run with these params, checked (unique names, ranges in order)."""
+        if not callable(self.steps):
+            return self.steps
+        steps = tuple(self.steps(params))
+        validate_steps(steps)
+        return steps
+
+
+class JobRegistry:
+    def __init__(self, kinds: Iterable[JobKind] = ()) -> None:
+        self._kinds: dict[str, JobKind] = {}
+        for kind in kinds:
+            self.register(kind)
+
+    def register(self, kind: JobKind) -> None:
+        if kind.name in self._kinds:
+            raise ValueError(f"job kind {kind.name!r} registered twice")
+        self._kinds[kind.name] = kind
+
+    def replace(self, kind: JobKind) -> None:
+        """Swap the implementation of a registered kind (a faulty twin in tests, a plugin)."""
+        self.get(kind.name)
+        self._kinds[kind.name] = kind
+
+    @property
+    def names(self) -> list[str]:
+        return sorted(self._kinds)
+
+    def get(self, name: str) -> JobKind:
+        try:
+            return self._kinds[name]
+        except KeyError:
+            raise ValidationFailed(
+                f"Unknown job kind {name!r}; known kinds: {', '.join(self.names)}.",
+                code="unknown_kind",
+                fields=[{"field": "kind", "message": "unknown job kind"}],
+            ) from None
+
+    def resumable(self, name: str) -> bool:
+        """Whether runs of `name` may be resumed (False for a kind no longer registered)."""
+        kind = self._kinds.get(name)
+        return kind is not None and kind.resumable
+
+    def validate(self, name: str, params: Any) -> tuple[JobKind, BaseModel]:
+        """Parse `params` with the kind's model; a failure names every bad field."""
+        kind = self.get(name)
+        try:
+            return kind, kind.params.model_validate(params if params is not None else {})
+        except ValidationError as exc:
+            fields = [
+                {
+                    "field": ".".join(["params", *(str(p) for p in err["loc"])]),
+                    "message": err["msg"],
+                }
+                for err in exc.errors()
+            ]
+            summary = "; ".join(f"{f['field']}: {f['message']}" for f in fields)
+            raise ValidationFailed(f"Invalid params: {summary}", fields=fields) from None

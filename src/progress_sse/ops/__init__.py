@@ -1,0 +1,1 @@
+"""Operations: logging, metrics and the periodic background tasks of every process."""

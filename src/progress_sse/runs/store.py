@@ -1,0 +1,662 @@
+"""The run store: every read and write of runs, steps and events (short sessions only)."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from progress_sse.errors import Conflict, NotFound
+from progress_sse.runs.events import RunEvent, utc_now
+from progress_sse.runs.ids import new_run_id
+from progress_sse.runs.models import Run, RunEventRow, RunStep
+from progress_sse.runs.progress import StepSpec, StepState, progress_payload, terminal_payload
+from progress_sse.runs.statuses import (
+    ACTIVE_STATUSES,
+    TERMINAL_EVENT_FOR,
+    EventName,
+    RunStatus,
+    can_transition,
+)
+from progress_sse.storage import db
+from progress_sse.wire import ProgressEventJson
+
+NOTIFY_CHANNEL = "progress_sse_events"
+WORKER_LOCK = 0x5057_4B52  # advisory-lock namespace of workers ("PWKR"), see jobs/ownership.py
+
+
+class LeaseLost(Exception):
+    """This process no longer owns the run (it was finished or taken elsewhere)."""
+
+
+@dataclass(frozen=True, slots=True)
+class NewRun:
+    tenant_id: str
+    kind: str
+    params: dict[str, Any]
+    lock_key: str | None
+    idempotency_key: str | None
+    created_by: str | None
+    steps: Sequence[StepSpec] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """Why a run failed: the message people see, a stable code, the detail (may equal it)."""
+
+    message: str
+    code: str
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """A terminal state to record: the status, what it says, and the closing step rows."""
+
+    status: RunStatus
+    message: str
+    code: str | None = None
+    error: str | None = None
+    result: dict[str, Any] | None = None
+    steps: Sequence[dict[str, Any]] = ()
+
+
+# Runs in the transaction that ends a run, after the run row and its event are written.
+FinishHook = Callable[[AsyncSession, Run], Awaitable[object]]
+
+
+def to_event(row: RunEventRow) -> RunEvent:
+    return RunEvent(
+        run_id=row.run_id,
+        seq=row.seq,
+        event=EventName(row.event) if row.event else None,
+        data=row.data,
+    )
+
+
+# The hot write path uses the tables (Core), not the ORM: an ORM-enabled UPDATE also
+# evaluates its criteria against the session's objects, a cost per progress write.
+RUNS: sa.Table = Run.__table__  # type: ignore[assignment]
+EVENTS: sa.Table = RunEventRow.__table__  # type: ignore[assignment]
+STEPS: sa.Table = RunStep.__table__  # type: ignore[assignment]
+
+
+def _event_row(event: RunEvent, now: datetime) -> dict[str, Any]:
+    return {
+        "run_id": event.run_id,
+        "seq": event.seq,
+        "event": event.event.value if event.event else None,
+        "data": event.data,
+        "created_at": now,
+    }
+
+
+class RunStore:
+    """Run-store queries; each public method is one short unit of work."""
+
+    def __init__(
+        self, sessions: async_sessionmaker[AsyncSession], finish_hooks: Sequence[FinishHook] = ()
+    ) -> None:
+        self.sessions = sessions
+        # Called in the transaction that ends a run (webhooks' outbox subscribes here).
+        self.finish_hooks = tuple(finish_hooks)
+        # Signs this process's NOTIFYs: its own events reach its hub directly.
+        self.origin = secrets.token_hex(4)
+        self.events_written = 0
+        self.progress_writes = 0  # write_progress transactions (metrics, benchmarks)
+
+    # -- creating and reading -------------------------------------------------
+
+    async def create_run(self, new: NewRun) -> tuple[Run, bool]:
+        """Insert a pending run and its first event; (run, created).
+
+        An `Idempotency-Key` seen before returns the earlier run; an active
+        run on the same lock key raises `Conflict` naming it.
+        """
+        if new.idempotency_key:
+            earlier = await self._by_idempotency_key(new.tenant_id, new.idempotency_key)
+            if earlier is not None:
+                return self._check_idempotent(earlier, new), False
+        now = utc_now()
+        run = Run(
+            id=new_run_id(),
+            tenant_id=new.tenant_id,
+            kind=new.kind,
+            params=new.params,
+            status=RunStatus.PENDING.value,
+            percentage=0.0,
+            message="Waiting for a worker",
+            processed=0,
+            skipped=0,
+            seq=1,
+            attempt=0,
+            lock_key=new.lock_key,
+            active_lock=new.lock_key,
+            idempotency_key=new.idempotency_key,
+            cancel_requested=False,
+            created_at=now,
+            created_by=new.created_by,
+        )
+        first = RunEvent(run.id, 1, None, _snapshot_data(run, now))
+        try:
+            async with self.sessions.begin() as session:
+                session.add(run)
+                await session.flush()
+                await self._insert_events(session, [first], now)
+                if new.steps:  # declared steps are visible as `pending` from the start
+                    await session.execute(
+                        sa.insert(RunStep),
+                        [
+                            StepState(index=i, spec=spec).as_row() | {"run_id": run.id}
+                            for i, spec in enumerate(new.steps)
+                        ],
+                    )
+        except IntegrityError:
+            return await self._explain_conflict(new), False
+        return run, True
+
+    async def _by_idempotency_key(self, tenant_id: str, key: str) -> Run | None:
+        async with self.sessions() as session:
+            return (
+                await session.execute(
+                    sa.select(Run).where(Run.tenant_id == tenant_id, Run.idempotency_key == key)
+                )
+            ).scalar_one_or_none()
+
+    @staticmethod
+    def _check_idempotent(earlier: Run, new: NewRun) -> Run:
+        if earlier.kind != new.kind or earlier.params != new.params:
+            raise Conflict(
+                "This Idempotency-Key was already used for a different request.",
+                code="idempotency_key_reused",
+                run_id=earlier.id,
+            )
+        return earlier
+
+    async def _explain_conflict(self, new: NewRun) -> Run:
+        """Turn a unique-constraint failure into the right answer after the race."""
+        if new.idempotency_key:
+            earlier = await self._by_idempotency_key(new.tenant_id, new.idempotency_key)
+            if earlier is not None:
+                return self._check_idempotent(earlier, new)
+        async with self.sessions() as session:
+            active = (
+                await session.execute(
+                    sa.select(Run.id).where(
+                        Run.tenant_id == new.tenant_id, Run.active_lock == new.lock_key
+                    )
+                )
+            ).scalar_one_or_none()
+        raise Conflict(
+            "A run for the same work is already active.",
+            code="run_active",
+            run_id=active,
+        )
+
+    async def get_run(self, tenant_id: str, run_id: str) -> Run:
+        """The caller's run; another tenant's is indistinguishable from a missing one."""
+        async with self.sessions() as session:
+            run = (
+                await session.execute(
+                    sa.select(Run).where(Run.id == run_id, Run.tenant_id == tenant_id)
+                )
+            ).scalar_one_or_none()
+        if run is None:
+            raise NotFound("No such run.", code="run_not_found")
+        return run
+
+    async def get_run_any_tenant(self, run_id: str) -> Run | None:
+        async with self.sessions() as session:
+            return await session.get(Run, run_id)
+
+    async def get_steps(self, run_id: str) -> list[RunStep]:
+        async with self.sessions() as session:
+            rows = await session.execute(
+                sa.select(RunStep).where(RunStep.run_id == run_id).order_by(RunStep.index)
+            )
+            return list(rows.scalars())
+
+    async def list_runs(
+        self,
+        tenant_id: str,
+        *,
+        status: RunStatus | None = None,
+        kind: str | None = None,
+        limit: int = 50,
+        cursor: str | None = None,
+    ) -> list[Run]:
+        """Newest first; `cursor` is the id of the last run of the previous page."""
+        query = sa.select(Run).where(Run.tenant_id == tenant_id)
+        if status is not None:
+            query = query.where(Run.status == status.value)
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        if cursor is not None:
+            query = query.where(Run.id < cursor)
+        async with self.sessions() as session:
+            rows = await session.execute(query.order_by(Run.id.desc()).limit(limit))
+            return list(rows.scalars())
+
+    async def active_for_lock(self, tenant_id: str, lock_key: str) -> Run | None:
+        """The pending or running run that holds `lock_key`, if any."""
+        async with self.sessions() as session:
+            query = sa.select(Run).where(Run.tenant_id == tenant_id, Run.active_lock == lock_key)
+            return (await session.execute(query)).scalar_one_or_none()
+
+    async def active_run(self, tenant_id: str, kind: str | None) -> Run | None:
+        """The newest pending or running run of the tenant (of `kind`, if given)."""
+        query = sa.select(Run).where(
+            Run.tenant_id == tenant_id, Run.status.in_([s.value for s in ACTIVE_STATUSES])
+        )
+        if kind is not None:
+            query = query.where(Run.kind == kind)
+        async with self.sessions() as session:
+            rows = await session.execute(query.order_by(Run.id.desc()).limit(1))
+            return rows.scalar_one_or_none()
+
+    async def events_after(self, run_id: str, after_seq: int, limit: int) -> list[RunEvent]:
+        """Persisted events with seq > after_seq, oldest first (uses the (run, seq) index)."""
+        async with self.sessions() as session:
+            rows = await session.execute(
+                sa.select(RunEventRow)
+                .where(RunEventRow.run_id == run_id, RunEventRow.seq > after_seq)
+                .order_by(RunEventRow.seq)
+                .limit(limit)
+            )
+            return [to_event(row) for row in rows.scalars()]
+
+    async def last_event(self, run_id: str) -> RunEvent | None:
+        async with self.sessions() as session:
+            row = (
+                await session.execute(
+                    sa.select(RunEventRow)
+                    .where(RunEventRow.run_id == run_id)
+                    .order_by(RunEventRow.seq.desc())
+                    .limit(1)
+                )
+            ).scalar_one_or_none()
+        return to_event(row) if row else None
+
+    # -- cancelling -------------------------------------------------------------
+
+    async def request_cancel(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent | None]:
+        """Cancel a pending run at once, or flag a running one for its next checkpoint."""
+        run = await self.get_run(tenant_id, run_id)
+        if RunStatus(run.status).is_terminal:
+            raise Conflict(f"The run has already ended ({run.status}).", code="run_finished")
+        if run.status == RunStatus.PENDING:
+            event = await self.cancel_pending(run_id)
+            if event is not None:
+                return await self.get_run(tenant_id, run_id), event
+        async with self.sessions.begin() as session:
+            await session.execute(
+                sa.update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+                .values(cancel_requested=True)
+            )
+        return await self.get_run(tenant_id, run_id), None
+
+    async def resume(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent]:
+        """Queue a failed or cancelled run again; its seq and attempt carry on."""
+        run = await self.get_run(tenant_id, run_id)
+        if not can_transition(RunStatus(run.status), RunStatus.PENDING):
+            raise Conflict(
+                f"Only a failed or cancelled run can be resumed; this one is {run.status}.",
+                code="not_resumable",
+            )
+        now = utc_now()
+        try:
+            async with self.sessions.begin() as session:
+                fresh = (
+                    await session.execute(
+                        sa.select(Run)
+                        .where(Run.id == run_id, Run.status == run.status)
+                        .with_for_update()
+                    )
+                ).scalar_one_or_none()
+                if fresh is None:
+                    raise Conflict("The run changed meanwhile; try again.", code="conflict")
+                fresh.status = RunStatus.PENDING.value
+                fresh.seq += 1
+                fresh.message = "Resumed; waiting for a worker"
+                fresh.cancel_requested = False
+                fresh.error = fresh.error_code = None
+                fresh.finished_at = None
+                fresh.active_lock = fresh.lock_key
+                event = RunEvent(run_id, fresh.seq, None, _snapshot_data(fresh, now))
+                await session.flush()
+                await self._insert_events(session, [event], now)
+        except IntegrityError:
+            active = await self.active_run(tenant_id, run.kind)
+            raise Conflict(
+                "Another run for the same work is active; resume it after that one ends.",
+                code="run_active",
+                run_id=active.id if active else None,
+            ) from None
+        return await self.get_run(tenant_id, run_id), event
+
+    # -- the runner's side ----------------------------------------------------
+
+    async def claim_pending(self, worker_id: str, limit: int) -> list[Run]:
+        """Take up to `limit` pending runs, oldest first, each with a fresh lease.
+
+        PostgreSQL: `SELECT ... FOR UPDATE SKIP LOCKED`, so workers racing on
+        several hosts never take the same run and never wait on each other.
+        SQLite (one process): a conditional UPDATE per run decides the same.
+        """
+        pending = sa.select(Run.id).where(Run.status == RunStatus.PENDING.value)
+        pending = pending.order_by(Run.id).limit(limit)
+        if not self.on_postgresql:
+            async with self.sessions() as session:
+                ids = list((await session.execute(pending)).scalars())
+            claimed = [await self.claim(i, worker_id, secrets.token_hex(16)) for i in ids]
+            return [run for run in claimed if run is not None]
+        async with self.sessions.begin() as session:
+            ids = list((await session.execute(pending.with_for_update(skip_locked=True))).scalars())
+            for run_id in ids:
+                await session.execute(self._claim_update(run_id, worker_id, secrets.token_hex(16)))
+            if not ids:
+                return []
+            rows = await session.execute(sa.select(Run).where(Run.id.in_(ids)).order_by(Run.id))
+            return list(rows.scalars())
+
+    def _claim_update(self, run_id: str, worker_id: str, lease: str) -> Any:
+        return (
+            sa.update(Run)
+            .where(Run.id == run_id, Run.status == RunStatus.PENDING.value)
+            .values(
+                status=RunStatus.RUNNING.value,
+                lease_token=lease,
+                worker_id=worker_id,
+                attempt=Run.attempt + 1,
+                started_at=sa.func.coalesce(Run.started_at, utc_now()),
+                heartbeat_at=self.clock(),
+                message="Starting",
+            )
+        )
+
+    async def claim(self, run_id: str, worker_id: str, lease: str) -> Run | None:
+        """Take one pending run; the conditional UPDATE makes exactly one claimer win."""
+        async with self.sessions.begin() as session:
+            result = await session.execute(self._claim_update(run_id, worker_id, lease))
+            if result.rowcount != 1:  # type: ignore[attr-defined]
+                return None
+            return await session.get(Run, run_id)
+
+    async def write_progress(
+        self,
+        run_id: str,
+        lease: str,
+        events: Sequence[RunEvent],
+        run_values: dict[str, Any],
+        steps: Sequence[dict[str, Any]],
+    ) -> bool:
+        """Persist events, run columns and step rows in one short transaction.
+
+        Returns whether a cancel was requested; raises `LeaseLost` when the run
+        is no longer this attempt's (the UPDATE's lease check is the fence).
+        """
+        now = utc_now()
+        values = dict(run_values, heartbeat_at=self.clock())
+        if events:
+            values["seq"] = events[-1].seq
+        runs = RUNS.c
+        async with self.sessions.begin() as session:
+            result = await session.execute(
+                sa.update(RUNS)
+                .where(
+                    runs.id == run_id,
+                    runs.lease_token == lease,
+                    runs.status == RunStatus.RUNNING.value,
+                )
+                .values(**values)
+                .returning(runs.cancel_requested)
+            )
+            cancel = result.scalar_one_or_none()
+            if cancel is None:
+                raise LeaseLost(run_id)
+            if events:
+                await self._insert_events(session, events, now)
+            for step in steps:
+                await self._upsert_step(session, run_id, step)
+        self.progress_writes += 1
+        return bool(cancel)
+
+    @staticmethod
+    async def _upsert_step(session: AsyncSession, run_id: str, step: dict[str, Any]) -> None:
+        values = dict(step, run_id=run_id)
+        steps = STEPS.c
+        updated = await session.execute(
+            sa.update(STEPS)
+            .where(steps.run_id == run_id, steps.index == step["index"])
+            .values(**values)
+        )
+        if updated.rowcount == 0:  # type: ignore[attr-defined]
+            await session.execute(sa.insert(STEPS).values(**values))
+
+    # -- endings: one function per transition (`statuses.py` says which are allowed) ------
+
+    async def complete(
+        self,
+        run_id: str,
+        *,
+        lease: str,
+        result: dict[str, Any] | None,
+        steps: Sequence[dict[str, Any]],
+        session: AsyncSession | None = None,
+    ) -> RunEvent | None:
+        """running -> completed, by the attempt holding `lease`; None if it no longer does.
+
+        With `session` the write joins that transaction (the business one on a
+        shared PostgreSQL database, so COMMIT and `completed` are one act).
+        """
+        ending = Ending(RunStatus.COMPLETED, "Completed.", result=result, steps=steps)
+        return await self._end(run_id, ending, RunStatus.RUNNING, lease=lease, session=session)
+
+    async def fail(
+        self, run_id: str, *, lease: str, failure: Failure, steps: Sequence[dict[str, Any]]
+    ) -> RunEvent | None:
+        """running -> failed, by the attempt holding `lease` (its work was rolled back)."""
+        ending = Ending(RunStatus.FAILED, failure.message, failure.code, failure.error, steps=steps)
+        return await self._end(run_id, ending, RunStatus.RUNNING, lease=lease)
+
+    async def cancelled(
+        self, run_id: str, *, lease: str, message: str, steps: Sequence[dict[str, Any]]
+    ) -> RunEvent | None:
+        """running -> cancelled, by the attempt holding `lease`, at a checkpoint."""
+        ending = Ending(RunStatus.CANCELLED, message, "cancelled", steps=steps)
+        return await self._end(run_id, ending, RunStatus.RUNNING, lease=lease)
+
+    async def cancel_pending(self, run_id: str) -> RunEvent | None:
+        """pending -> cancelled: nobody claimed it yet."""
+        ending = Ending(RunStatus.CANCELLED, "Cancelled before it started.", "cancelled")
+        return await self._end(run_id, ending, RunStatus.PENDING)
+
+    async def fail_abandoned(
+        self, run_id: str, failure: Failure, *, stale_before: Any = None
+    ) -> RunEvent | None:
+        """running -> failed for a run whose worker is gone (the sweepers); with
+        `stale_before`, only if its heartbeat is older than that (the database's clock)."""
+        ending = Ending(RunStatus.FAILED, failure.message, failure.code, failure.error)
+        return await self._end(run_id, ending, RunStatus.RUNNING, stale_before=stale_before)
+
+    async def reset(self, run_id: str, was: RunStatus, failure: Failure) -> RunEvent | None:
+        """pending or running -> failed, by an admin; clearing the lease fences its worker."""
+        ending = Ending(RunStatus.FAILED, failure.message, failure.code, failure.error)
+        return await self._end(run_id, ending, was)
+
+    async def _end(
+        self,
+        run_id: str,
+        ending: Ending,
+        was: RunStatus,
+        *,
+        lease: str | None = None,
+        stale_before: Any = None,
+        session: AsyncSession | None = None,
+    ) -> RunEvent | None:
+        """Record the terminal state and its event atomically, then the finish hooks, in
+        one transaction; None if the run is not (or no longer) `was`, or not ours.
+
+        An ending without a lease (the sweepers, an admin reset) skips a run
+        whose row another transaction holds: a frozen writer must not stall
+        it, and the next sweep tries again.
+        """
+        if not can_transition(was, ending.status):
+            raise ValueError(f"a run may not go from {was} to {ending.status}")
+        conditions = [Run.id == run_id, Run.status == was.value]
+        if lease is not None:
+            conditions.append(Run.lease_token == lease)
+        if stale_before is not None:
+            conditions.append(Run.heartbeat_at < stale_before)
+        if session is not None:
+            return await self._end_in(session, conditions, ending, skip_locked=lease is None)
+        async with self.sessions.begin() as own:
+            return await self._end_in(own, conditions, ending, skip_locked=lease is None)
+
+    async def _end_in(
+        self, session: AsyncSession, conditions: list[Any], ending: Ending, *, skip_locked: bool
+    ) -> RunEvent | None:
+        now = utc_now()
+        query = sa.select(Run).where(*conditions).with_for_update(skip_locked=skip_locked)
+        run = (await session.execute(query)).scalar_one_or_none()
+        if run is None:
+            return None
+        status, result = ending.status, ending.result
+        seq = run.seq + 1
+        percentage = 100.0 if status is RunStatus.COMPLETED else run.percentage
+        data = terminal_payload(
+            run_id=run.id,
+            seq=seq,
+            status=status,
+            percentage=percentage,
+            message=ending.message,
+            processed=int((result or {}).get("records_processed", run.processed)),
+            error_code=ending.code,
+            result=result,
+            ts=now,
+        )
+        event = RunEvent(run.id, seq, TERMINAL_EVENT_FOR[status], data)
+        run.status, run.seq, run.percentage, run.message = (
+            status.value,
+            seq,
+            percentage,
+            ending.message,
+        )
+        run.finished_at = now
+        run.error = ending.error if status is not RunStatus.COMPLETED else None
+        run.error_code, run.result = ending.code, result
+        run.active_lock = run.lease_token = None
+        run.rate = run.eta_s = None
+        await self._insert_events(session, [event], now)
+        for step in ending.steps:
+            await self._upsert_step(session, run.id, step)
+        for hook in self.finish_hooks:  # the same transaction: a webhook is never lost
+            await hook(session, run)
+        return event
+
+    async def holds_lease(self, run_id: str, lease: str) -> bool:
+        async with self.sessions() as session:
+            found = await session.scalar(
+                sa.select(Run.id).where(
+                    Run.id == run_id,
+                    Run.lease_token == lease,
+                    Run.status == RunStatus.RUNNING.value,
+                )
+            )
+        return found is not None
+
+    async def _insert_events(
+        self, session: AsyncSession, events: Sequence[RunEvent], now: datetime
+    ) -> None:
+        """Persist events; on PostgreSQL also NOTIFY, delivered only if this transaction commits.
+
+        The payload is a hint (`run_id:seq:origin`, far below the 8,000-byte
+        limit): listeners read the events themselves from this table.
+        """
+        await session.execute(sa.insert(EVENTS), [_event_row(e, now) for e in events])
+        self.events_written += len(events)  # for metrics (counted once the INSERT ran)
+        if self.on_postgresql:
+            last = events[-1]
+            await session.execute(
+                sa.select(
+                    sa.func.pg_notify(NOTIFY_CHANNEL, f"{last.run_id}:{last.seq}:{self.origin}")
+                )
+            )
+
+    # -- liveness -------------------------------------------------------------------
+
+    @property
+    def on_postgresql(self) -> bool:
+        return db.on_postgresql(self.sessions)
+
+    def clock(self) -> Any:
+        """The database's clock on PostgreSQL (hosts' clocks drift); ours on SQLite (one host)."""
+        return sa.func.now() if self.on_postgresql else utc_now()
+
+    def stale_cutoff(self, stale_after_s: float) -> Any:
+        """Heartbeats older than this are stale, by the same clock that wrote them."""
+        if self.on_postgresql:
+            return sa.func.now() - sa.literal(timedelta(seconds=stale_after_s), sa.Interval())
+        return utc_now() - timedelta(seconds=stale_after_s)
+
+    async def orphaned_run_ids(self, limit: int = 100) -> list[str]:
+        """Running runs whose worker is gone: PostgreSQL holds no lock of it any more.
+
+        Every worker holds an advisory lock keyed by its identity for its
+        life (`jobs/ownership.py`); the lock lives as long as its session, so a
+        dead process's runs show here within seconds. SQLite: see
+        `running_run_ids` (its one job-running process checks at start-up).
+        """
+        if not self.on_postgresql:
+            return []
+        query = sa.text(
+            "SELECT r.id FROM runs AS r WHERE r.status = 'running' AND r.worker_id IS NOT NULL "
+            "AND NOT EXISTS (SELECT 1 FROM pg_locks AS l WHERE l.locktype = 'advisory' "
+            "AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database()) "
+            "AND l.classid = :ns AND l.objsubid = 2 AND l.granted "
+            "AND l.objid::bigint = (hashtext(r.worker_id)::bigint & 4294967295)) "
+            "ORDER BY r.id LIMIT :limit"
+        )
+        async with self.sessions() as session:
+            rows = await session.execute(query, {"ns": WORKER_LOCK, "limit": limit})
+            return [row[0] for row in rows]
+
+    async def running_run_ids(self, limit: int = 1000) -> list[str]:
+        async with self.sessions() as session:
+            query = sa.select(Run.id).where(Run.status == RunStatus.RUNNING.value).limit(limit)
+            return list((await session.execute(query)).scalars())
+
+    async def stale_run_ids(
+        self, cutoff: Any, run_id: str | None = None, limit: int = 100
+    ) -> list[str]:
+        query = sa.select(Run.id).where(
+            Run.status == RunStatus.RUNNING.value, Run.heartbeat_at < cutoff
+        )
+        if run_id is not None:
+            query = query.where(Run.id == run_id)
+        async with self.sessions() as session:
+            return list((await session.execute(query.limit(limit))).scalars())
+
+
+def _snapshot_data(run: Run, now: datetime) -> ProgressEventJson:
+    return progress_payload(
+        run_id=run.id,
+        seq=run.seq,
+        status=RunStatus(run.status),
+        percentage=run.percentage,
+        message=run.message,
+        step=None,
+        processed=run.processed,
+        skipped=run.skipped,
+        total=run.total,
+        rate=None,
+        eta_s=None,
+        ts=now,
+    )

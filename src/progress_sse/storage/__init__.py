@@ -1,0 +1,1 @@
+"""Databases: engines, sessions, migrations and dialect-aware SQL helpers."""

@@ -1,0 +1,1 @@
+"""The web layer: the app, its services, the JSON API, security and middleware."""

@@ -1,0 +1,195 @@
+"""`GET /api/runs/{id}/events`: snapshot or replay, then live, then terminal and end.
+
+The stream holds no database connection while it waits: each read is its
+own short session. Live events are written by this process's hub (in place
+while the watcher keeps up); anything a slow watcher's buffer could not keep
+is read back from the event table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+from starlette.requests import Request
+from starlette.responses import Response
+
+from progress_sse.runs.events import END, RunEvent, retry_line, wire
+from progress_sse.runs.statuses import RunStatus
+from progress_sse.runs.store import RunStore
+from progress_sse.streaming.hub import Credential, Hub, Subscriber
+from progress_sse.streaming.sse import Connection, EventStream
+from progress_sse.web.api.body import is_ascii_number
+from progress_sse.web.api.runs import caller
+from progress_sse.web.security.auth import Principal
+from progress_sse.web.services import Services, services
+
+MAX_EVENT_ID = 2**53
+RECONNECT_MS = 500  # the retry hint sent when this process shuts down
+
+
+def parse_last_event_id(request: Request) -> int | None:
+    """`Last-Event-ID` header or `last_event_id` query; anything odd is ignored."""
+    raw = request.headers.get("last-event-id") or request.query_params.get("last_event_id")
+    if raw is None:
+        return None
+    raw = raw.strip()
+    if not is_ascii_number(raw) or len(raw) > 16 or int(raw) > MAX_EVENT_ID:
+        return None
+    return int(raw)
+
+
+async def _watched_run(request: Request) -> tuple[Services, Principal, str]:
+    """The caller and the id of the run it may watch (the row itself is not kept)."""
+    async with services(request).stream_openings:
+        svc, who = await caller(request)
+        run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+        run = await svc.liveness.checked(run)  # a dead worker's run ends now, not never
+    return svc, who, run.id
+
+
+async def run_events(request: Request) -> Response:
+    svc, who, run_id = await _watched_run(request)
+    last_id = parse_last_event_id(request)
+    settings = svc.settings
+    slot = await svc.stream_slots.acquire(who.tenant_id, str(who.key_id))  # 429 over a cap
+
+    async def body(connection: Connection) -> None:
+        await write_stream(
+            connection, svc.store, svc.hub, run_id, last_id,
+            retry_ms=settings.retry_ms, page=settings.replay_page,
+            openings=svc.stream_openings, credential=(who.key_id, who.session_id),
+        )  # fmt: skip
+
+    async def release() -> None:
+        await svc.stream_slots.release(slot)  # however the response ends, even unstarted
+
+    return EventStream(body, on_close=release)
+
+
+async def _replay(store: RunStore, run_id: str, after: int, page: int) -> AsyncIterator[RunEvent]:
+    while True:
+        events = await store.events_after(run_id, after, page)
+        for event in events:
+            yield event
+        if len(events) < page:
+            return
+        after = events[-1].seq
+
+
+async def write_stream(
+    out: Connection,
+    store: RunStore,
+    hub: Hub,
+    run_id: str,
+    last_id: int | None,
+    *,
+    retry_ms: int,
+    page: int,
+    openings: asyncio.Semaphore,
+    credential: Credential = None,
+) -> None:
+    """The frames of one watcher, from first `retry:` to `end`.
+
+    Snapshot or replay is written by this task; then, whenever the watcher has
+    caught up, the hub writes live events to the connection in place and this
+    task only waits to be needed again: a write that had to wait, a lag, the
+    end, a disconnect, shutdown, or the revocation of the key or session that
+    opened it (then it closes without `end`: the browser comes back, and is refused).
+    """
+    await out.write(retry_line(retry_ms))
+    with hub.subscribe(run_id, credential) as sub:  # before reading: nothing falls between
+        out.on_disconnect = sub.wake.set
+        catch_up = await _begin(out, store, hub, sub, run_id, last_id, openings)
+        if catch_up is None:
+            return
+        try:
+            await _live(out, store, hub, sub, run_id, catch_up=catch_up, page=page)
+        finally:
+            sub.detach()
+
+
+@dataclass(frozen=True, slots=True)
+class Start:
+    """Where a new stream begins: what to write first, then live or a replay from `sent`.
+
+    Only these few values outlive the opening reads, not the rows they came from: a
+    watcher that waits for hours should not hold a run's row and its JSON all along.
+    """
+
+    frame: bytes = b""
+    done: bool = False
+    sent: int = 0
+    catch_up: bool = False  # False: `frame` is the snapshot, and live events follow it
+
+
+async def _begin(
+    out: Connection, store: RunStore, hub: Hub, sub: Subscriber, run_id: str,
+    last_id: int | None, openings: asyncio.Semaphore,
+) -> bool | None:  # fmt: skip
+    """Write the snapshot (or nothing, before a replay); None if the stream is over."""
+    async with openings:
+        start = await _starting_point(store, run_id, last_id)
+    if start.frame:
+        await out.write(start.frame)
+    if start.done:
+        return None
+    if not start.catch_up:
+        hub.ready(run_id, start.sent)
+    sub.sent = start.sent
+    return start.catch_up
+
+
+async def _starting_point(store: RunStore, run_id: str, last_id: int | None) -> Start:
+    current = await store.get_run_any_tenant(run_id)
+    seq_now = current.seq if current is not None else 0
+    if last_id is None or last_id > seq_now:
+        snapshot = await store.last_event(run_id)
+        if snapshot is None:
+            return Start(done=True)
+        return Start(frame=wire([snapshot]), done=snapshot.is_terminal, sent=snapshot.seq)
+    if current is not None and last_id == seq_now and RunStatus(current.status).is_terminal:
+        return Start(frame=END, done=True)  # it has the terminal event (the connection broke)
+    return Start(sent=last_id, catch_up=True)
+
+
+async def _live(
+    out: Connection, store: RunStore, hub: Hub, sub: Subscriber, run_id: str,
+    *, catch_up: bool, page: int,
+) -> None:  # fmt: skip
+    while not out.disconnected and not sub.revoked:
+        if catch_up:
+            sub.reset_lag()
+            async for event in _replay(store, run_id, sub.sent, page):
+                if out.disconnected:
+                    return  # nobody is reading: stop paging through the table
+                await out.write(wire([event]))
+                sub.sent = event.seq
+                if event.is_terminal:
+                    return
+            catch_up = False
+            hub.ready(run_id, sub.sent)
+        await out.settled()  # a write the hub started must finish before ours
+        if sub.finished:
+            return  # the terminal event and `end` were written in place
+        if sub.lagged:  # before draining: what a lagged buffer holds has gaps before it
+            catch_up = True
+            continue
+        for event in sub.drain():
+            if event.seq <= sub.sent:
+                continue
+            sub.sent = event.seq
+            await out.write(wire([event]))
+            if event.is_terminal:
+                return
+        if hub.closing:
+            # Shutting down: ask the browser to come back soon (to another
+            # process behind the balancer); Last-Event-ID resumes it exactly.
+            await out.write(retry_line(RECONNECT_MS))
+            return
+        if out.busy or out.disconnected or sub.lagged or len(sub):
+            continue
+        sub.attach(out)  # caught up: the hub writes in place from here
+        await sub.wake.wait()
+        sub.detach()

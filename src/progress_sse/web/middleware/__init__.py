@@ -1,0 +1,1 @@
+"""Middleware: the access log and limits on the request itself."""

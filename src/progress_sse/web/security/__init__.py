@@ -1,0 +1,1 @@
+"""Who is asking: API keys, browser sessions and rate limits."""

@@ -1,0 +1,149 @@
+"""The JSON shapes of the wire contract, typed: what a browser, the CLI and a webhook
+receiver read. `docs/stream-contract.md` and `docs/api.md` show each one, and the
+suite checks those examples against these types (tests/unit/test_wire_docs.py).
+
+Timestamps are ISO 8601 UTC strings with a `Z`; percentages are 0-100.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, NotRequired, TypedDict
+
+RunStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+StepStatusName = Literal["pending", "in_progress", "completed", "failed", "skipped"]
+WebhookEventName = Literal["complete", "error", "cancelled", "stale"]
+
+
+class StepRefJson(TypedDict):
+    """The step a progress event reports."""
+
+    index: int
+    name: str
+    status: StepStatusName
+
+
+class ProgressEventJson(TypedDict):
+    """The data of an unnamed SSE event: the newest state of a running run."""
+
+    run_id: str
+    seq: int
+    status: RunStatusName
+    percentage: float
+    message: str
+    step: StepRefJson | None
+    processed: int
+    skipped: int
+    total: int | None
+    rate: float | None  # items per second in the current step
+    eta_s: float | None
+    ts: str
+
+
+class TerminalEventJson(TypedDict):
+    """The data of a `complete`, `error` or `cancelled` event; `end` follows it."""
+
+    run_id: str
+    seq: int
+    success: bool
+    status: RunStatusName
+    percentage: float
+    message: str
+    records_processed: int
+    ts: str
+    result: NotRequired[dict[str, Any] | None]  # `complete` only: the job's summary
+    error_code: NotRequired[str | None]  # `error` and `cancelled` only
+
+
+class StepJson(TypedDict):
+    """One step of a run, as `GET /api/runs/{id}` shows it."""
+
+    index: int
+    name: str
+    status: StepStatusName
+    pct_start: float
+    pct_end: float
+    processed: int
+    skipped: int
+    total: int | None
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+    error: str | None
+
+
+class RunJson(TypedDict):
+    """A run, as every JSON route and the stream's snapshot show it."""
+
+    id: str
+    tenant: str
+    kind: str
+    params: dict[str, Any]
+    status: RunStatusName
+    percentage: float
+    message: str
+    current_step: int | None
+    processed: int
+    skipped: int
+    total: int | None
+    rate: float | None
+    eta_s: float | None
+    seq: int
+    attempt: int
+    heartbeat_at: str | None
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    error: str | None
+    error_code: str | None
+    result: dict[str, Any] | None
+    created_by: str | None
+    stale: bool  # running, but its heartbeat stopped: the page shows a badge
+    resumable: bool
+    url: str
+    events_url: str
+    steps: NotRequired[list[StepJson]]  # in `GET /api/runs/{id}` and the stream's snapshot
+
+
+class WebhookRunJson(TypedDict):
+    """The run inside a webhook notification: how it ended."""
+
+    id: str
+    tenant: str
+    kind: str
+    status: RunStatusName
+    message: str
+    result: dict[str, Any] | None
+    error: str | None
+    error_code: str | None
+    created_at: str
+    started_at: str | None
+    finished_at: str
+    url: str
+
+
+class WebhookJson(TypedDict):
+    """The body of a webhook POST (signed: `X-Progress-SSE-Signature`)."""
+
+    delivery_id: str
+    event: WebhookEventName
+    created_at: str
+    run: WebhookRunJson
+
+
+class StepSpecJson(TypedDict):
+    """A step a kind declares: its slice of the bar."""
+
+    name: str
+    start: float
+    end: float
+
+
+class KindJson(TypedDict):
+    """A job kind, as `GET /api/kinds` shows it (the page draws its start form)."""
+
+    name: str
+    title: str
+    description: str
+    resumable: bool
+    steps: list[StepSpecJson] | None  # None: they depend on the params
+    params_schema: dict[str, Any]  # the params model's JSON Schema
