@@ -111,3 +111,52 @@ async def test_yielding_something_that_is_not_a_future_is_an_error() -> None:
     driven = run_eagerly(odd(), outcomes.append)
     assert driven is not None and driven.finished
     assert isinstance(outcomes[0], RuntimeError)
+
+
+# -- the one asyncio internal it relies on ---------------------------------------------
+# `Driven.wait_on` clears `_asyncio_future_blocking`, as asyncio's Task does, so that the
+# future may be awaited again (by another coroutine, or by this one after a wake-up). These
+# fail loudly on a Python whose asyncio changes that protocol; pyproject.toml bounds the
+# Python versions this was tested on.
+
+
+async def test_asyncio_futures_still_carry_the_blocking_flag_the_driver_clears() -> None:
+    future = asyncio.get_running_loop().create_future()
+    assert future._asyncio_future_blocking is False  # the duck-typing marker asyncio uses
+    waiting = future.__await__()
+    assert next(waiting) is future and future._asyncio_future_blocking is True
+    future.cancel()
+
+
+async def test_two_driven_coroutines_can_wait_on_one_shared_future() -> None:
+    """Without the flag cleared, the second `await` raises "await wasn't used with future"."""
+    gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+    seen: list[str] = []
+    outcomes: list[BaseException | None] = []
+
+    async def waiter(name: str) -> None:
+        seen.append(f"{name}:{await gate}")
+
+    first = run_eagerly(waiter("a"), outcomes.append)
+    second = run_eagerly(waiter("b"), outcomes.append)
+    assert first is not None and second is not None
+    gate.set_result("open")
+    for _ in range(5):
+        await asyncio.sleep(0)
+    assert sorted(seen) == ["a:open", "b:open"] and outcomes == [None, None]
+
+
+async def test_a_task_can_await_a_future_a_driven_coroutine_waits_on() -> None:
+    gate: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    outcomes: list[BaseException | None] = []
+
+    async def waiter() -> None:
+        await gate
+
+    run_eagerly(waiter(), outcomes.append)
+    task = asyncio.create_task(waiter())
+    await asyncio.sleep(0)
+    gate.set_result(None)
+    await asyncio.wait_for(task, 1)
+    await asyncio.sleep(0)
+    assert outcomes == [None]

@@ -66,12 +66,11 @@ async def test_a_paused_transport_makes_the_write_pending_and_keeps_order() -> N
 async def test_a_client_that_leaves_is_noticed_without_a_task() -> None:
     server = FakeServer()
     out = Connection(server.send, server.receive)
-    noticed: list[bool] = []
-    out.on_disconnect = lambda: noticed.append(True)
     tasks_before = len(asyncio.all_tasks())
+    assert not out.wake.is_set()
     server.leave()
     await asyncio.sleep(0)
-    assert out.disconnected and noticed == [True]
+    assert out.disconnected and out.wake.is_set(), "the stream's task is woken"
     assert len(asyncio.all_tasks()) == tasks_before
     assert out.write_now(b"late") is False and server.bodies() == []
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import cast
 
 from progress_sse.runs.events import END, RunEvent
 from progress_sse.runs.statuses import EventName
 from progress_sse.runs.store import RunStore
 from progress_sse.streaming.hub import Hub
 from progress_sse.streaming.sse import Connection
+from progress_sse.streaming.wake import Wake
 from progress_sse.web.api.stream import write_stream
 
 
@@ -50,7 +51,7 @@ class Client:
         self.leaves_after = leaves_after
         self.disconnected = False
         self.busy = False
-        self.on_disconnect: Any = None
+        self.wake = Wake()
         self.last_write = 0.0
 
     async def write(self, body: bytes) -> None:

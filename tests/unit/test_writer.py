@@ -60,8 +60,10 @@ def make(
     seq: int = 0,
     interval_s: float = 10.0,
     heartbeat_s: float = 10.0,
+    job: Job | None = None,
 ) -> ProgressWriter:
-    return ProgressWriter(
+    """A writer; with `job`, it snapshots that job's state at each write."""
+    writer = ProgressWriter(
         cast(RunStore, store),
         published,
         run_id="r",
@@ -69,7 +71,11 @@ def make(
         seq=seq,
         interval_s=interval_s,
         heartbeat_s=heartbeat_s,
+        snapshot=job.snapshot if job is not None else None,
     )
+    if job is not None:
+        job.writer = writer
+    return writer
 
 
 def draft(message: str, run_values: dict[str, Any] | None = None, step: Any = None) -> Draft:
@@ -79,18 +85,18 @@ def draft(message: str, run_values: dict[str, Any] | None = None, step: Any = No
 class Job:
     """Stands in for a job context: ticks change `message`, snapshots read it."""
 
-    def __init__(self, writer: ProgressWriter) -> None:
-        self.writer = writer
+    def __init__(self) -> None:
+        self.writer: ProgressWriter | None = None  # set by `make`
         self.message = ""
         self.run_values: dict[str, Any] = {}
         self.snapshots = 0
-        writer.snapshot = self.snapshot
 
     def snapshot(self) -> Draft:
         self.snapshots += 1
         return draft(self.message, dict(self.run_values))
 
     def tick(self, message: str, **run_values: Any) -> None:
+        assert self.writer is not None
         self.message = message
         self.run_values = run_values
         self.writer.mark_dirty()
@@ -107,8 +113,8 @@ def assert_consecutive(events: list[RunEvent], first: int) -> None:
 
 async def test_ten_thousand_ticks_become_a_few_writes_ending_with_the_newest() -> None:
     store, published = FakeStore(), Published()
-    writer = make(store, published, seq=3)
-    job = Job(writer)
+    job = Job()
+    writer = make(store, published, seq=3, job=job)
     writer.start()
     for i in range(10_000):
         job.tick(f"tick {i}", percentage=i / 100)
@@ -127,8 +133,8 @@ async def test_ten_thousand_ticks_become_a_few_writes_ending_with_the_newest() -
 
 async def test_milestones_are_never_coalesced_away() -> None:
     store, published = FakeStore(), Published()
-    writer = make(store, published, seq=7)
-    job = Job(writer)
+    job = Job()
+    writer = make(store, published, seq=7, job=job)
     job.tick("tick 1")
     job.tick("tick 2")
     writer.offer_milestone(draft("A"))
@@ -164,9 +170,10 @@ async def test_right_after_a_write_a_milestone_waits_for_the_interval_too() -> N
 
 
 async def test_a_tick_is_due_only_after_the_interval() -> None:
-    writer = make(FakeStore(), Published(), interval_s=10.0)
+    job = Job()
+    writer = make(FakeStore(), Published(), interval_s=10.0, job=job)
     await writer.flush()
-    Job(writer).tick("t")
+    job.tick("t")
     assert not writer.due
 
 
@@ -182,8 +189,8 @@ async def test_the_writer_sets_seq_without_changing_the_offered_dict() -> None:
 
 async def test_a_failed_write_keeps_the_drafts_for_the_next_flush_without_a_gap() -> None:
     store, published = FakeStore(fail=RuntimeError("database is locked")), Published()
-    writer = make(store, published, seq=10)
-    job = Job(writer)
+    job = Job()
+    writer = make(store, published, seq=10, job=job)
     writer.offer_milestone(draft("A", {"message": "A"}, {"index": 1, "status": "x"}))
     job.tick("tick", percentage=40)
     with pytest.raises(RuntimeError):
@@ -282,9 +289,9 @@ async def test_a_milestone_offered_during_a_failed_write_keeps_its_order() -> No
             return await super().write_progress(*args)
 
     store = FailingWhileJobRuns(fail=RuntimeError("database is locked"))
-    writer = make(store, Published())
+    job = Job()
+    writer = make(store, Published(), job=job)
     writer.offer_milestone(draft("A"))
-    job = Job(writer)
     job.tick("tick")
     with pytest.raises(RuntimeError):
         await writer.flush()

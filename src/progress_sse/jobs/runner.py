@@ -31,6 +31,7 @@ from tenacity import (
 
 from progress_sse.errors import JobError, RunCancelled
 from progress_sse.jobs.context import JobContext
+from progress_sse.jobs.execution import Execution
 from progress_sse.jobs.kinds import JobFn, JobRegistry
 from progress_sse.jobs.ownership import Ownership, PgOwnership, SqliteOwnership, take_ownership
 from progress_sse.jobs.writer import ProgressWriter
@@ -81,7 +82,9 @@ class Runner:
         registry: JobRegistry,
         broker: Broker,
         business: async_sessionmaker[AsyncSession],
+        on_finished: Callable[[str, str, float | None], None] | None = None,
     ) -> None:
+        """`on_finished(kind, status, seconds)` hears of each run this process ends (metrics)."""
         self.settings = settings
         self.store = store
         self.registry = registry
@@ -92,10 +95,9 @@ class Runner:
         # business transaction, so COMMIT and `completed` are one fenced act.
         self.shared_database = settings.business_url == settings.database_url
         self.tasks: dict[str, asyncio.Task[None]] = {}
-        self.contexts: dict[str, JobContext] = {}
+        self.executions: dict[str, Execution] = {}
         self._wake = asyncio.Event()
-        # (kind, status, seconds) of each run this process ends: metrics listen here.
-        self.on_finished: Callable[[str, str, float | None], None] | None = None
+        self.on_finished = on_finished
         self._loop_task: asyncio.Task[None] | None = None
         self.ownership: Ownership | None = None
 
@@ -134,9 +136,9 @@ class Runner:
 
     def request_cancel(self, run_id: str) -> None:
         """Fast path when the run executes in this process; others see the DB flag."""
-        ctx = self.contexts.get(run_id)
-        if ctx is not None:
-            ctx.cancel_requested = True
+        execution = self.executions.get(run_id)
+        if execution is not None:
+            execution.request_cancel()
 
     async def _claim_loop(self) -> None:
         while True:
@@ -165,60 +167,56 @@ class Runner:
             # Its terminal state could not be written; the stale sweeper ends the run.
             log.error("run %s: the runner failed", run_id, exc_info=task.exception())
         self.tasks.pop(run_id, None)
-        self.contexts.pop(run_id, None)
+        self.executions.pop(run_id, None)
         self._wake.set()  # a slot is free
 
-    def _writer_for(self, run: Run, lease: str) -> ProgressWriter:
-        return ProgressWriter(
-            self.store,
-            self.broker.publish,
-            run_id=run.id,
-            lease=lease,
-            seq=run.seq,
-            interval_s=self.settings.progress_interval_s,
+    def _execution_of(self, run: Run, lease: str) -> Execution:
+        """The runner's handle on one attempt; its writer stops the job if the lease is lost."""
+        task = asyncio.current_task()
+        make_writer = functools.partial(
+            ProgressWriter, self.store, self.broker.publish, run_id=run.id, lease=lease,
+            seq=run.seq, interval_s=self.settings.progress_interval_s,
             heartbeat_s=self.settings.heartbeat_interval_s,
+            on_lease_lost=task.cancel if task is not None else None,
+        )  # fmt: skip
+        return Execution(
+            run_id=run.id,
+            tenant_id=run.tenant_id,
+            attempt=run.attempt,
+            writer=lambda snapshot: make_writer(snapshot=snapshot),
+            created_by=run.created_by,
+            lock_wait_s=self.settings.business_lock_wait_s,
+            business=self.business,
+            log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),
         )
 
     async def _execute(self, run: Run) -> None:
         CURRENT_RUN.set((run.id, run.tenant_id))  # this task's log lines name the run
         assert run.lease_token is not None
         lease = run.lease_token
-        writer = self._writer_for(run, lease)
-        task = asyncio.current_task()
-        if task is not None:
-            writer.on_lease_lost = task.cancel
-        writer.start()
-        ctx: JobContext | None = None
+        execution = self._execution_of(run, lease)
+        execution.writer.start()
         try:
             try:
                 kind = self.registry.get(run.kind)
                 params = kind.params.model_validate(run.params)
+                steps = kind.steps_for(params)
             except Exception:
                 log.exception("run %s: stored params no longer validate", run.id)
                 outcome: Outcome | None = Outcome(
                     RunStatus.FAILED, "The run's parameters are invalid.", "invalid_params"
                 )
             else:
-                ctx = JobContext(
-                    run_id=run.id,
-                    tenant_id=run.tenant_id,
-                    attempt=run.attempt,
-                    writer=writer,
-                    created_by=run.created_by,
-                    lock_wait_s=self.settings.business_lock_wait_s,
-                    business=self.business,
-                    steps=kind.steps_for(params),
-                    log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),
-                )
-                self.contexts[run.id] = ctx
-                outcome = await self._outcome(run.id, lease, kind.run, params, ctx, writer)
+                execution.declare_steps(steps)
+                self.executions[run.id] = execution
+                outcome = await self._outcome(run.id, lease, kind.run, params, execution)
         except asyncio.CancelledError:
             # The process is shutting down mid-job: the business work was rolled back.
             message = "The worker stopped before the run finished; nothing was changed."
             outcome = Outcome(RunStatus.FAILED, message, "interrupted", message)
-            await asyncio.shield(self._conclude(run.id, lease, writer, ctx, outcome))
+            await asyncio.shield(self._conclude(run.id, lease, execution, outcome))
             raise
-        await self._conclude(run.id, lease, writer, ctx, outcome)
+        await self._conclude(run.id, lease, execution, outcome)
         if self.on_finished is not None and outcome is not None:
             started = run.started_at
             seconds = (utc_now() - started).total_seconds() if started is not None else None
@@ -230,29 +228,28 @@ class Runner:
         lease: str,
         fn: JobFn,
         params: Any,
-        ctx: JobContext,
-        writer: ProgressWriter,
+        run: Execution,
     ) -> Outcome | None:
         """Run the coroutine: COMMIT then `completed`, or ROLLBACK then the failure."""
         in_job = True  # a lock wait of the job's own work, not of the bookkeeping after it
         try:
             try:
-                result = await fn(ctx, params)
+                result = await fn(JobContext(run), params)
                 in_job = False
-                await ctx.checkpoint()  # a cancel that came during the last step still wins
+                await run.checkpoint()  # a cancel that came during the last step still wins
                 done = Outcome(RunStatus.COMPLETED, "Completed.", result=result)
-                if self.shared_database and ctx.has_session:
-                    done = await self._complete_in_transaction(run_id, lease, ctx, writer, done)
-                elif ctx.has_session and not await self.store.holds_lease(run_id, lease):
+                if self.shared_database and run.has_session:
+                    done = await self._complete_in_transaction(run_id, lease, run, done)
+                elif run.has_session and not await self.store.holds_lease(run_id, lease):
                     # Separate databases (SQLite): check just before COMMIT. Exact fencing
                     # needs the shared PostgreSQL database (the branch above).
                     raise LeaseLost(run_id)
-                await ctx.commit()
+                await run.commit()
             except BaseException:
-                await ctx.rollback()
+                await run.rollback()
                 raise
             finally:
-                await ctx.close()
+                await run.close()
         except RunCancelled:
             return Outcome(RunStatus.CANCELLED, "Cancelled; nothing was changed.", "cancelled")
         except LeaseLost:
@@ -271,17 +268,17 @@ class Runner:
         return done
 
     async def _complete_in_transaction(
-        self, run_id: str, lease: str, ctx: JobContext, writer: ProgressWriter, done: Outcome
+        self, run_id: str, lease: str, run: Execution, done: Outcome
     ) -> Outcome:
         """Write `completed` inside the business transaction, fenced by the lease.
 
         A worker that was declared dead (its lease cleared) gets no row here
         and raises `LeaseLost`: its business work rolls back with it.
         """
-        await writer.close()
+        await run.writer.close()
         event = await self.store.complete(
             run_id, lease=lease, result=done.result,
-            steps=ctx.final_step_rows(done.status, None), session=await ctx.session(),
+            steps=run.final_step_rows(done.status, None), session=await run.session(),
         )  # fmt: skip
         if event is None:
             raise LeaseLost(run_id)
@@ -306,18 +303,18 @@ class Runner:
         self,
         run_id: str,
         lease: str,
-        writer: ProgressWriter,
-        ctx: JobContext | None,
+        run: Execution,
         outcome: Outcome | None,
     ) -> None:
         """Flush progress, then write the terminal state and publish its event."""
+        writer = run.writer
         await writer.close()
         if outcome is not None and outcome.recorded is not None:
             await self.broker.publish(run_id, [outcome.recorded])  # committed with the work
             return
         if outcome is None or writer.lease_lost:
             return
-        steps = ctx.final_step_rows(outcome.status, outcome.error) if ctx is not None else []
+        steps = run.final_step_rows(outcome.status, outcome.error)
         # A busy or briefly unreachable database must not leave the run "running".
         async for attempt in AsyncRetrying(
             stop=stop_after_attempt(FINISH_ATTEMPTS),

@@ -57,7 +57,12 @@ class ProgressWriter:
         seq: int,
         interval_s: float,
         heartbeat_s: float,
+        snapshot: Snapshot | None = None,
+        on_lease_lost: Callable[[], object] | None = None,
     ) -> None:
+        """`snapshot()` builds the newest state at each write; `on_lease_lost()` is called
+        when the run is found to be no longer ours (declared stale, reset by an admin), so
+        the runner stops the job within one heartbeat, not at its end."""
         self.store = store
         self.publish = publish
         self.run_id = run_id
@@ -65,12 +70,10 @@ class ProgressWriter:
         self.seq = seq
         self.interval_s = interval_s
         self.heartbeat_s = heartbeat_s
-        self.snapshot: Snapshot | None = None
+        self._snapshot = snapshot
         # A held row or a lost connection repeats every round: one line a minute, no traceback.
         self._warn = ThrottledWarning(log, f"run {run_id}: progress write failed (%s); will retry")
-        # Called when the run is found to be no longer ours (declared stale, reset by an
-        # admin): the runner stops the job then, within one heartbeat, not at its end.
-        self.on_lease_lost: Callable[[], object] | None = None
+        self._on_lease_lost = on_lease_lost
         self.cancel_requested = False
         self.lease_lost = False
         self.writes = 0
@@ -125,8 +128,8 @@ class ProgressWriter:
             except LeaseLost:
                 self.lease_lost = True
                 log.warning("run %s: lease lost, stopping its writer", self.run_id)
-                if self.on_lease_lost is not None:
-                    self.on_lease_lost()
+                if self._on_lease_lost is not None:
+                    self._on_lease_lost()
                 return
             except DBAPIError as exc:  # a DB hiccup (a held row, a lost connection): retry
                 self._warn(exc)
@@ -141,8 +144,8 @@ class ProgressWriter:
             self._wake.clear()
             milestones, queued, dirty = self._milestones, self._steps, self._dirty
             drafts = list(milestones)
-            if dirty and self.snapshot is not None:
-                drafts.append(self.snapshot())
+            if dirty and self._snapshot is not None:
+                drafts.append(self._snapshot())
             self._milestones, self._dirty, self._steps = [], False, {}
             steps = dict(queued)
             for draft in drafts:
@@ -175,7 +178,7 @@ class ProgressWriter:
 
     async def close(self) -> None:
         """Stop the loop after a last flush; called before the terminal write."""
-        self.on_lease_lost = None  # the job is over: nothing left to stop
+        self._on_lease_lost = None  # the job is over: nothing left to stop
         self._stop.set()
         self._wake.set()
         if self._task is not None:

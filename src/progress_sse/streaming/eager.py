@@ -8,6 +8,13 @@ once unless flow control has paused it), so the hub can call it in place.
 resumed from the future it waits on, exactly as a Task would, so any ASGI
 server stays correct and ordering is kept: the caller learns that the send
 is pending and must not write again until `done` has been called.
+
+This is the one module that touches an asyncio internal: a future's
+`_asyncio_future_blocking` flag (the marker `asyncio.isfuture` reads), cleared
+as Task does. `tests/unit/test_eager.py` fails loudly if asyncio changes it,
+and pyproject.toml bounds Python to the versions the suite ran on. (Python
+3.12's eager tasks do the same in public, but build a Task per write, and
+3.11 has none.)
 """
 
 from __future__ import annotations

@@ -19,40 +19,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from progress_sse.runs.events import PING, RunEvent, wire
+from progress_sse.streaming.wake import Wake
 
 # Larger writes go through the stream's own task, which waits for the client to read.
 MAX_WRITE_IN_PLACE = 64 * 1024
-
-
-class Wake:
-    """asyncio.Event for one waiter (the stream's task), at a sixth of its memory."""
-
-    __slots__ = ("_flag", "_waiter")
-
-    def __init__(self) -> None:
-        self._flag = False
-        self._waiter: asyncio.Future[None] | None = None
-
-    def is_set(self) -> bool:
-        return self._flag
-
-    def set(self) -> None:
-        self._flag = True
-        waiter = self._waiter
-        if waiter is not None and not waiter.done():
-            waiter.set_result(None)
-
-    def clear(self) -> None:
-        self._flag = False
-
-    async def wait(self) -> None:
-        if self._flag:
-            return
-        self._waiter = waiter = asyncio.get_running_loop().create_future()
-        try:
-            await waiter
-        finally:
-            self._waiter = None
 
 
 class Sink(Protocol):
@@ -88,14 +58,17 @@ class Subscriber:
         "lagged", "revoked", "sent", "sink", "wake",
     )  # fmt: skip
 
-    def __init__(self, bound: int, stats: HubStats, credential: Credential = None) -> None:
+    def __init__(
+        self, bound: int, stats: HubStats, credential: Credential = None, wake: Wake | None = None
+    ) -> None:
         self.bound = bound
         self._queue: list[RunEvent] = []  # an empty deque costs a 600-byte block per watcher
         self._latest: RunEvent | None = None
         self._stats = stats
         self.lagged = False
         self.high_water = 0
-        self.wake = Wake()
+        # The stream's connection sets it too, when the client leaves (sse.py).
+        self.wake = wake if wake is not None else Wake()
         self.sent = 0
         self.sink: Sink | None = None
         self.finished = False  # the terminal event and `end` were written in place
@@ -224,11 +197,14 @@ class Hub:
         self.closing = False
 
     @contextmanager
-    def subscribe(self, run_id: str, credential: Credential = None) -> Iterator[Subscriber]:
+    def subscribe(
+        self, run_id: str, credential: Credential = None, *, wake: Wake | None = None
+    ) -> Iterator[Subscriber]:
+        """A watcher of `run_id`, woken through `wake` (its connection's, see sse.py)."""
         channel = self.channels.get(run_id)
         if channel is None:
             channel = self.channels[run_id] = Channel()
-        sub = Subscriber(self.buffer_bound, self.stats, credential)
+        sub = Subscriber(self.buffer_bound, self.stats, credential, wake)
         channel.subscribers.add(sub)
         try:
             yield sub

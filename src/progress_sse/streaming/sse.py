@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from progress_sse.streaming.eager import Driven, run_eagerly
+from progress_sse.streaming.wake import Wake
 
 HEADERS = {
     "Cache-Control": "no-cache",
@@ -29,13 +30,13 @@ HEADERS = {
 class Connection:
     """One client's stream: awaited writes, writes in place, and notice of disconnection."""
 
-    __slots__ = ("_pending", "_receiving", "_send", "disconnected", "last_write", "on_disconnect")
+    __slots__ = ("_pending", "_receiving", "_send", "disconnected", "last_write", "wake")
 
     def __init__(self, send: Send, receive: Receive) -> None:
         self._send = send
         self.last_write = time.monotonic()
         self.disconnected = False
-        self.on_disconnect: Callable[[], object] | None = None
+        self.wake = Wake()  # set when the client leaves; the stream's subscriber shares it
         self._pending: asyncio.Future[None] | None = None
         self._receiving: Driven | None = None
         try:
@@ -48,8 +49,7 @@ class Connection:
 
     def _gone(self, _error: BaseException | None = None) -> None:
         self.disconnected = True
-        if self.on_disconnect is not None:
-            self.on_disconnect()
+        self.wake.set()
 
     @property
     def busy(self) -> bool:
@@ -91,7 +91,6 @@ class Connection:
     def close(self) -> None:
         if self._receiving is not None:
             self._receiving.close()
-        self.on_disconnect = None
 
 
 def _chunk(body: bytes) -> Message:
@@ -138,11 +137,16 @@ class EventStream(Response):
     def __init__(
         self, body: Body, *, on_close: Callable[[], Awaitable[None]] | None = None
     ) -> None:
-        self.status_code = 200
-        self.background = None
+        super().__init__(status_code=200)
         self._body = body
         self._on_close = on_close
-        # The header pairs are shared; the list is not (middleware may append to it).
+
+    def init_headers(self, headers: Mapping[str, str] | None = None) -> None:
+        """The stream's fixed headers (no Content-Length: the body has no end in sight).
+
+        The header pairs are encoded once per process and shared; the list is
+        not (middleware may append to it).
+        """
         self.raw_headers = list(_RAW_HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

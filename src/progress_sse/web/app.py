@@ -116,8 +116,16 @@ def build_services(
         else LocalBroker(hub)
     )  # fmt: skip
     business_sessions = db.sessionmaker(business_engine)
+    metrics = Metrics()
     runner = (
-        Runner(settings, store, plugins.registry, broker, business_sessions)
+        Runner(
+            settings,
+            store,
+            plugins.registry,
+            broker,
+            business_sessions,
+            on_finished=metrics.run_finished,
+        )
         if settings.run_jobs
         else None
     )
@@ -134,7 +142,7 @@ def build_services(
         key_usage=KeyUsage(sessions),
         outbox=outbox,
         notifier=notifier(settings, outbox) if settings.run_jobs else None,
-        metrics=Metrics(),
+        metrics=metrics,
         sessions_codec=SessionCodec(
             settings.session_secret or _ephemeral_secret(), settings.session_ttl_s,
             settings.cookie_secure,
@@ -251,8 +259,6 @@ def watch_metrics(svc: Services, engine: AsyncEngine) -> None:
         pool_checked_out=lambda: pool.checkedout() if hasattr(pool, "checkedout") else 0,
         db_statements=lambda: statements.count,
     )
-    if svc.runner is not None:
-        svc.runner.on_finished = svc.metrics.run_finished
 
 
 class StatementCounter:

@@ -99,8 +99,9 @@ async def write_stream(
     opened it (then it closes without `end`: the browser comes back, and is refused).
     """
     await out.write(retry_line(retry_ms))
-    with hub.subscribe(run_id, credential) as sub:  # before reading: nothing falls between
-        out.on_disconnect = sub.wake.set
+    # Subscribed before reading: nothing falls between. The connection's wake is the
+    # subscriber's, so a client leaving wakes this task as an event does.
+    with hub.subscribe(run_id, credential, wake=out.wake) as sub:
         catch_up = await _begin(out, store, hub, sub, run_id, last_id, openings)
         if catch_up is None:
             return
