@@ -157,7 +157,7 @@ async def _noop(*_args: object, **_kwargs: object) -> None:
 
 
 async def orm_baseline(settings: Settings, sample: int) -> float:
-    """One ORM object and one flush per asset: the hand-rolled controller of seed 001."""
+    """One ORM object and one flush per asset: the hand-rolled controller most teams write first."""
     engine = db.create_engine(settings.business_url, settings)
     try:
         async with db.sessionmaker(engine).begin() as session:

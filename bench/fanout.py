@@ -1,6 +1,6 @@
 """fanout-1k / fanout-5k: N watchers of one run, 100 progress events at 100/s.
 
-Three servers, one load generator: the naive seed-001 baseline, the raw-socket
+Three servers, one load generator: the naive baseline, the raw-socket
 limit reference, and progress-sse (`serve`, one process, SQLite). Ours must
 not start its run before every watcher is connected, so the run waits queued
 behind a "gate" run that holds the only job slot (PROGRESS_SSE_JOB_CONCURRENCY=1)

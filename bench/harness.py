@@ -194,7 +194,7 @@ async def stop(proc: asyncio.subprocess.Process) -> None:
 
 
 def naive(logs: Path) -> contextlib.AbstractAsyncContextManager[Server]:
-    """The seed-001 baseline on uvicorn's defaults (uvloop, httptools), like ours."""
+    """The naive baseline on uvicorn's defaults (uvloop, httptools), like ours."""
     argv = [sys.executable, "-m", "uvicorn", "naive_peer:app", "--port", "{port}"]
     return spawn("naive_peer", [*argv, "--log-level", "warning"], logs)
 

@@ -6,7 +6,7 @@ seconds or ISO 8601). It runs apart from the servers so that its own work is
 not charged to them. Modes:
 
   stream  watchers of one or more event streams; latency, terminal latency
-  poll    keep-alive `GET PATH` every --interval s (the seed-000 polling pattern)
+  poll    keep-alive `GET PATH` every --interval s (polling a status endpoint)
   idle    idle streams held --hold s; pings per stream and the server's RSS growth
 
     python bench/load.py stream --port 8000 --path /api/runs/ID/events --n 1000 \\

@@ -1,4 +1,4 @@
-"""Naive baseline: the seed-001 pattern on plain sse-starlette.
+"""Naive baseline: a hand-rolled progress endpoint on plain sse-starlette.
 
 Copied from the shared yardstick (`shared/bench/naive_peer.py`, by the
 benchmark's authors) so the suite carries its own baseline; only the layout

@@ -1,4 +1,4 @@
-"""sse-vs-polling: what watching costs the database, SSE against the seed-000 polling pattern.
+"""sse-vs-polling: what watching costs the database, SSE against polling a status endpoint.
 
 One `serve` process (SQLite, the service's default settings but for the caps
 and request limits) and, for each mode, a long demo run (delay_ms 10) that is
@@ -6,7 +6,7 @@ live through the whole window:
   (a) SSE, 1,000 watchers;
   (c) SSE, 100 watchers: the statement rate must not grow with watchers;
   (b) polling: 1,000 clients, each `GET /api/runs/{id}` every 500 ms over a
-      keep-alive raw HTTP/1.1 connection (seed 000), the baseline.
+      keep-alive raw HTTP/1.1 connection, the baseline.
 The figure is SQL statements/s the process sent to its database
 (`progress_sse_db_statements_total` scraped just before and after the
 window; each scrape itself adds ~2). The run's own progress writes are in

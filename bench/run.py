@@ -5,7 +5,7 @@
 
 Starts the real service (`progress-sse serve`, uvicorn, one process unless a
 scenario says otherwise), the baseline the suite carries (bench/naive_peer.py,
-the seed-001 pattern on plain sse-starlette) and, for fan-out, the raw-socket
+a hand-rolled progress endpoint on plain sse-starlette) and, for fan-out, the raw-socket
 limit (bench/raw_limit.py); loads each with bench/load.py in a process of its
 own (raw HTTP/1.1 on loopback; latency = receive time - the event's `ts`).
 Prints one table (scenario | server | figures | target | met? | ratio to

@@ -1,5 +1,5 @@
 // progress-sse browser page: plain JavaScript, no build step.
-// The server is the only source of truth: localStorage keeps at most the run id (seed 004).
+// The server is the only source of truth: localStorage keeps at most the run id.
 "use strict";
 
 const RUN_KEY = "progress-sse.run";

@@ -1,9 +1,10 @@
 """An independent reading of the depreciation rules, month by month in Decimal (tests only).
 
 It shares no code with `progress_sse.accounting.depreciation.schedule`: the rules
-are written again from the product's contract (seed 001 and PMK 96/PMK.03/2009
-with the group table of PMK 72/2023), the slow and obvious way, so the closed
-form and the stored journal can both be checked against it.
+are written again from the tax rules themselves (PMK 96/PMK.03/2009 with the
+group table of PMK 72/2023, as docs/accounting.md states them), the slow and
+obvious way, so the closed form and the stored journal can both be checked
+against it.
 """
 
 from __future__ import annotations

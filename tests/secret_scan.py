@@ -1,4 +1,4 @@
-"""Finds API keys and session cookies in log output (the suite's last check, issue 6).
+"""Finds API keys and session cookies in log output (the suite's last check).
 
 Every log record of the test session passes through `SecretScan`; the log files of
 the server processes the tests start are scanned at the end. Only log lines count:

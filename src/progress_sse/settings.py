@@ -32,7 +32,7 @@ def sibling_sqlite_url(url: str, suffix: str = "_app") -> str:
     """`sqlite+aiosqlite:///x/runs.db` -> `sqlite+aiosqlite:///x/runs_app.db`.
 
     SQLite has one writer per file, so business data lives in its own file
-    and a long business transaction never blocks progress writes (issue 2).
+    and a long business transaction never blocks progress writes.
     An in-memory URL has no file to sit beside and is returned unchanged.
     """
     prefix, sep, path = url.partition(":///")
@@ -154,7 +154,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=64 * 1024, ge=256)
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="headers + URL")
     max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
-    # Webhooks (issue 7): retries with exponential backoff and jitter, then dead letters.
+    # Webhooks: retries with exponential backoff and jitter, then dead letters.
     webhook_delivery: bool = Field(default=True, description="this process delivers webhooks")
     webhook_attempts: int = Field(default=4, ge=1, le=20, description="first try + retries")
     webhook_backoff_s: float = Field(default=2.0, ge=0, description="waits: 2, 4, 8 s ...")

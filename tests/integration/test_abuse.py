@@ -1,4 +1,4 @@
-"""Abuse: cross-site forgery, CORS, rate limits, stream caps (issue 6)."""
+"""Abuse: cross-site forgery, CORS, rate limits, stream caps."""
 
 from __future__ import annotations
 

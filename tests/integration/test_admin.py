@@ -1,4 +1,4 @@
-"""Admin actions: reset a tenant's active runs (seed 004), clean up old finished runs."""
+"""Admin actions: reset a tenant's active runs, clean up old finished runs."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stale runs and fencing: a dead worker's run ends, a late worker cannot commit (seed 004)."""
+"""Stale runs and fencing: a dead worker's run ends, a late worker cannot commit."""
 
 from __future__ import annotations
 

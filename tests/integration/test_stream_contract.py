@@ -1,4 +1,4 @@
-"""The event stream, as DESIGN.md's wire contract states it."""
+"""The event stream, as docs/stream-contract.md states it."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Stale runs: a `running` run whose heartbeat stopped is failed, by any process (seed 004).
+"""Stale runs: a `running` run whose heartbeat stopped is failed, by any process.
 
 Every process sweeps periodically, and status reads check the run they
 show, so a bar never waits on a dead worker. The failed run's lease is
@@ -22,7 +22,7 @@ log = logging.getLogger(__name__)
 
 
 def is_stale(run: Run, stale_after_s: float, now: datetime | None = None) -> bool:
-    """A running run whose heartbeat is older than the threshold (seed 004)."""
+    """A running run whose heartbeat is older than the threshold."""
     if run.status != RunStatus.RUNNING or run.heartbeat_at is None:
         return False
     return (now or utc_now()) - run.heartbeat_at > timedelta(seconds=stale_after_s)

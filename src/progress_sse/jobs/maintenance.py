@@ -22,7 +22,7 @@ RESET_MESSAGE = "An administrator reset this run; work it had not committed was 
 
 
 async def reset_tenant(store: RunStore, broker: Broker, tenant_id: str, by: str) -> int:
-    """Fail every pending or running run of the tenant (`reset_by_admin`), seed 004.
+    """Fail every pending or running run of the tenant (`reset_by_admin`).
 
     Clearing the lease fences the workers: their late commits are refused.
     """

@@ -7,7 +7,7 @@ since the last write, each its own event, never coalesced away. A write
 after a quiet spell happens at once. Each write is one transaction on the
 run store: the events, the run row (which is also the heartbeat) and changed
 steps. Nothing here touches the job's
-business transaction (issue 2, point 4).
+business transaction (docs/architecture.md, two transactions).
 """
 
 from __future__ import annotations

@@ -45,7 +45,7 @@ _TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
     RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
     RunStatus.RUNNING: frozenset(TERMINAL_STATUSES),
     RunStatus.COMPLETED: frozenset(),
-    # A resumable failed or cancelled run may be queued again (issue 4: resume).
+    # A resumable failed or cancelled run may be queued again (resume).
     RunStatus.FAILED: frozenset({RunStatus.PENDING}),
     RunStatus.CANCELLED: frozenset({RunStatus.PENDING}),
 }

@@ -1,7 +1,7 @@
 """`asset_depreciation`: depreciate every asset of a tenant for one month, in one transaction.
 
-Steps and ranges follow seed 001 ("proses aktiva"): init 0-5, prepare 5-15,
-load 15-35, process 35-90, finalize 90-100. Everything happens in the run's
+Steps and ranges (docs/accounting.md): init 0-5, prepare 5-15, load 15-35,
+process 35-90, finalize 90-100. Everything happens in the run's
 one business transaction, so a failure, a cancel or a crash leaves the
 period exactly as it was, its earlier documents and numbers included.
 

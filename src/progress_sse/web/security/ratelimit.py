@@ -28,7 +28,7 @@ class Scope(StrEnum):
     """What a limit counts; each has its own setting and its own message."""
 
     REQUESTS = "requests"  # every authenticated request, per principal
-    STARTS = "starts"  # runs started, per principal (seed 002)
+    STARTS = "starts"  # runs started, per principal
     SIGN_IN = "sign_in"  # session sign-ins, per client address (key guessing)
     FAILED_AUTH = "failed_auth"  # refused keys and sessions, per client address
 
