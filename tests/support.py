@@ -15,6 +15,7 @@ import sqlalchemy as sa
 import uvicorn
 from httpx_sse import aconnect_sse
 from starlette.applications import Starlette
+from starlette.types import ASGIApp
 
 from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.demo.models import DemoItem
@@ -80,6 +81,20 @@ async def run_server(
     swaps one for a faulty twin (see `tripping`).
     """
     app = create_app(settings, jobs=jobs)
+    async with serving(app) as base_url:
+        handle = Server(app=app, base_url=base_url)
+        if keys:
+            for tenant in ("acme", "globex"):
+                handle.keys[tenant] = await create_key(handle.services.sessions, tenant, Role.ADMIN)
+            handle.keys["acme-member"] = await create_key(
+                handle.services.sessions, "acme", Role.MEMBER
+            )
+        yield handle
+
+
+@contextlib.asynccontextmanager
+async def serving(app: ASGIApp) -> AsyncIterator[str]:
+    """Any ASGI app (a parent that mounts ours, say) on a free loopback port: its base URL."""
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -99,13 +114,8 @@ async def run_server(
         task.result()
     assert server.started, "server did not start"
     port = server.servers[0].sockets[0].getsockname()[1]
-    handle = Server(app=app, base_url=f"http://127.0.0.1:{port}")
-    if keys:
-        for tenant in ("acme", "globex"):
-            handle.keys[tenant] = await create_key(handle.services.sessions, tenant, Role.ADMIN)
-        handle.keys["acme-member"] = await create_key(handle.services.sessions, "acme", Role.MEMBER)
     try:
-        yield handle
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         await asyncio.wait_for(task, 15)

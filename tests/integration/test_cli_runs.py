@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,6 +43,11 @@ async def cli(server: Server | None, *args: str, key: str = "acme", **env: str) 
     out, err = await asyncio.wait_for(proc.communicate(), 60)
     assert proc.returncode is not None
     return Result(proc.returncode, out.decode(), err.decode())
+
+
+def plain(text: str) -> str:
+    """Typer's usage error box, as the words in it (it wraps long lines)."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text).split())
 
 
 def no_traceback(result: Result) -> None:
@@ -153,6 +159,32 @@ async def test_errors_are_one_line_and_exit_1(
     assert result.code == 1 and message in result.err
     assert len(result.err.strip().splitlines()) == 1
     no_traceback(result)
+
+
+async def test_kinds_and_their_parameters_come_from_the_server(server: Server) -> None:
+    listed = await cli(server, "runs", "kinds", "--json")
+    demo = await cli(server, "runs", "kinds", "demo", "--json")
+    shown = await cli(server, "runs", "kinds", "demo")
+    assert {"demo", "asset_depreciation", "asset_import"} <= {k["name"] for k in listed.json()}
+    items = next(p for p in demo.json() if p["name"] == "items")
+    assert items == {
+        "name": "items", "type": "integer", "required": False, "default": 20, "description": "",
+    }  # fmt: skip
+    assert shown.code == 0 and "delay_ms" in shown.out and "pause per item" in shown.out
+
+
+async def test_a_parameter_the_kind_does_not_take_is_refused_before_sending(
+    server: Server,
+) -> None:
+    unknown = await cli(server, "runs", "start", "demo", "-p", "colour=red")
+    not_a_number = await cli(server, "runs", "start", "demo", "-p", "items=many")
+    async with server.client() as client:
+        runs = (await client.get("/api/runs")).json()["data"]
+    assert unknown.code == 2 and "unknown parameter 'colour'" in plain(unknown.err)
+    assert "items, delay_ms, fail_at, hold_ms, lock" in plain(unknown.err)
+    assert not_a_number.code == 2 and "items must be a whole number" in plain(not_a_number.err)
+    assert runs == [], "nothing was started"
+    no_traceback(unknown)
 
 
 async def test_no_key_a_bad_param_or_no_server_are_clear(server: Server) -> None:

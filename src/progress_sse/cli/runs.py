@@ -18,6 +18,7 @@ import typer
 
 from progress_sse.cli import terminal
 from progress_sse.cli.client import Api, ApiError
+from progress_sse.cli.params import Param, ParamError, coerce, fields
 from progress_sse.cli.terminal import duration, emit_json, line, table
 
 EXIT_FAILED, EXIT_CANCELLED = 3, 4
@@ -41,18 +42,22 @@ def api_errors() -> Iterator[None]:
         raise typer.Exit(code=1) from None
 
 
-def parse_params(pairs: list[str]) -> dict[str, Any]:
-    """`-p year=2026 -p name=x`: JSON values where they parse (numbers, true, null), else text."""
-    params: dict[str, Any] = {}
-    for pair in pairs:
-        name, sep, raw = pair.partition("=")
-        if not sep or not name:
-            raise typer.BadParameter(f"{pair!r} is not key=value", param_hint="-p")
-        try:
-            params[name] = json.loads(raw)
-        except ValueError:
-            params[name] = raw
-    return params
+def kind_named(api: Api, kind: str) -> dict[str, Any]:
+    """The kind as the server describes it (`GET /api/kinds`), or a clear error."""
+    kinds: list[dict[str, Any]] = api.call("GET", "/api/kinds")["data"]
+    for found in kinds:
+        if found["name"] == kind:
+            return found
+    known = ", ".join(k["name"] for k in kinds)
+    raise ApiError(f"Unknown job kind {kind!r}; known kinds: {known}.")
+
+
+def params_for(kind: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
+    """`-p` pairs read by the kind's params schema; a bad one is a usage error (exit 2)."""
+    try:
+        return coerce(pairs, kind["params_schema"])
+    except ParamError as exc:
+        raise typer.BadParameter(str(exc), param_hint="-p") from None
 
 
 def seconds_between(start: str | None, end: str | None) -> float | None:
@@ -89,12 +94,15 @@ def start(
     key: ApiKey = "",
     as_json: Json = False,
 ) -> None:
-    """Start a run of KIND: `runs start asset_depreciation -p year=2026 -p month=11`."""
+    """Start a run of KIND: `runs start asset_depreciation -p year=2026 -p month=11`.
+
+    Each -p is read as the kind's params say (`runs kinds KIND` lists them); lists
+    are comma-separated.
+    """
     with api_errors():
         api = Api(url, key)
-        body = api.call(
-            "POST", "/api/runs", json={"kind": kind, "params": parse_params(param or [])}
-        )
+        params = params_for(kind_named(api, kind), param or [])
+        body = api.call("POST", "/api/runs", json={"kind": kind, "params": params})
         run = body["data"]
         if as_json and not watch_it:
             emit_json(run)
@@ -102,6 +110,45 @@ def start(
             line(f"started {run['id']} ({kind})")
         if watch_it:
             raise typer.Exit(code=follow(api, run["id"], as_json))
+
+
+@runs_app.command("kinds")
+def kinds(
+    kind: Annotated[str | None, typer.Argument(help="one kind: its parameters")] = None,
+    url: ServerUrl = DEFAULT_URL,
+    key: ApiKey = "",
+    as_json: Json = False,
+) -> None:
+    """The job kinds the server runs; with KIND, the parameters `runs start KIND -p` takes."""
+    with api_errors():
+        api = Api(url, key)
+        if kind is None:
+            found: list[dict[str, Any]] = api.call("GET", "/api/kinds")["data"]
+            if as_json:
+                emit_json(found)
+                return
+            rows = [[k["name"], k["title"], "yes" if k["resumable"] else "no"] for k in found]
+            table("Job kinds", ("kind", "title", "resumable"), rows)
+            return
+        described = kind_named(api, kind)
+    params = fields(described["params_schema"])
+    if as_json:
+        emit_json([_param_json(p) for p in params])
+        return
+    if described["description"]:
+        line(described["description"])
+    rows = [
+        [p.name, p.type, "yes" if p.required else json.dumps(p.default), p.description]
+        for p in params
+    ]
+    table(f"Parameters of {kind}", ("name", "type", "required / default", "about"), rows)
+
+
+def _param_json(param: Param) -> dict[str, Any]:
+    return {
+        "name": param.name, "type": param.type, "required": param.required,
+        "default": param.default, "description": param.description,
+    }  # fmt: skip
 
 
 @runs_app.command("list")

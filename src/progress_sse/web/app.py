@@ -9,7 +9,7 @@ import logging
 import secrets
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
@@ -366,10 +366,15 @@ class App(Starlette):
     def build_middleware_stack(self) -> ASGIApp:
         return KeepServerSend(super().build_middleware_stack())
 
+    def lifespan(self, _parent: object = None) -> AbstractAsyncContextManager[Any]:
+        """The service's start-up and shutdown, for an application that mounts it (a mounted
+        app gets no lifespan events of its own): `Starlette(routes=[Mount("/progress",
+        progress)], lifespan=progress.lifespan)`, or `FastAPI(lifespan=progress.lifespan)`.
+        It yields the state the service's requests read, so the parent must pass it on."""
+        return self.router.lifespan_context(self)
 
-def create_app(
-    settings: Settings | None = None, *, jobs: Iterable[JobKind | Plugin] = ()
-) -> Starlette:
+
+def create_app(settings: Settings | None = None, *, jobs: Iterable[JobKind | Plugin] = ()) -> App:
     """The service as an ASGI app: the API, the event streams, the page and the runner.
 
     Job kinds come from installed packages (entry-point group `progress_sse.jobs`),

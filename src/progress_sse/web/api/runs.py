@@ -34,11 +34,20 @@ async def caller(request: Request) -> tuple[Services, Principal]:
     return svc, who
 
 
-def snapshot(svc: Services, run: Run, steps: Sequence[RunStep] | None = None) -> RunJson:
-    """A run as every JSON route shows it (with `stale` and `resumable`)."""
+def snapshot(
+    svc: Services, request: Request, run: Run, steps: Sequence[RunStep] | None = None
+) -> RunJson:
+    """A run as every JSON route shows it (with `stale`, `resumable`, and URLs under the
+    path the service is mounted at)."""
     return run_json(
-        run, svc.settings.stale_after_s, steps, resumable=svc.registry.resumable(run.kind)
-    )
+        run, svc.settings.stale_after_s, steps, resumable=svc.registry.resumable(run.kind),
+        root=root_path(request),
+    )  # fmt: skip
+
+
+def root_path(request: Request) -> str:
+    """Where the service is mounted (`parent.mount("/progress", app)`), "" at the root."""
+    return str(request.scope.get("root_path", "")).rstrip("/")
 
 
 async def create_run(request: Request) -> Response:
@@ -85,16 +94,17 @@ async def start(
     )
     if created and svc.runner is not None:
         svc.runner.wake()
+    root = root_path(request)
     return JSONResponse(
         {
             "success": True,
             "id": run.id,
-            "url": f"/api/runs/{run.id}",
-            "events_url": f"/api/runs/{run.id}/events",
-            "data": snapshot(svc, run),
+            "url": f"{root}/api/runs/{run.id}",
+            "events_url": f"{root}/api/runs/{run.id}/events",
+            "data": snapshot(svc, request, run),
         },
         status_code=202,
-        headers={"Location": f"/api/runs/{run.id}"}
+        headers={"Location": f"{root}/api/runs/{run.id}"}
         | ({} if created else {"Idempotent-Replayed": "true"}),
     )
 
@@ -131,7 +141,7 @@ async def list_runs(request: Request) -> Response:
     return JSONResponse(
         {
             "success": True,
-            "data": [snapshot(svc, r) for r in runs],
+            "data": [snapshot(svc, request, r) for r in runs],
             "next_cursor": runs[-1].id if len(runs) == limit else None,
         }
     )
@@ -155,7 +165,7 @@ async def active_run(request: Request) -> Response:
         {
             "success": True,
             "status": run.status,
-            "progress": snapshot(svc, run, steps),
+            "progress": snapshot(svc, request, run, steps),
         }
     )
 
@@ -165,7 +175,7 @@ async def show_run(request: Request) -> Response:
     run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
     run = await svc.liveness.checked(run)
     steps = await svc.store.get_steps(run.id)
-    return JSONResponse({"success": True, "data": snapshot(svc, run, steps)})
+    return JSONResponse({"success": True, "data": snapshot(svc, request, run, steps)})
 
 
 LOG_COLUMNS = ("seq", "event", "ts", "status", "percentage", "step", "step_status", "message")
@@ -213,7 +223,7 @@ async def resume_run(request: Request) -> Response:
     await svc.broker.publish(run.id, [event])
     if svc.runner is not None:
         svc.runner.wake()
-    return JSONResponse({"success": True, "data": snapshot(svc, run)}, status_code=202)
+    return JSONResponse({"success": True, "data": snapshot(svc, request, run)}, status_code=202)
 
 
 async def cancel_run(request: Request) -> Response:
@@ -223,4 +233,4 @@ async def cancel_run(request: Request) -> Response:
         await svc.broker.publish(run.id, [event])
     elif svc.runner is not None:
         svc.runner.request_cancel(run.id)
-    return JSONResponse({"success": True, "data": snapshot(svc, run)}, status_code=202)
+    return JSONResponse({"success": True, "data": snapshot(svc, request, run)}, status_code=202)

@@ -38,7 +38,9 @@ def run_json(
     steps: Sequence[RunStep] | None = None,
     *,
     resumable: bool = False,
+    root: str = "",
 ) -> RunJson:
+    """`root`: the path the service is mounted at, so `url` and `events_url` can be followed."""
     data: RunJson = {
         "id": run.id,
         "tenant": run.tenant_id,
@@ -65,8 +67,8 @@ def run_json(
         "created_by": run.created_by,
         "stale": is_stale(run, stale_after_s),
         "resumable": resumable,
-        "url": f"/api/runs/{run.id}",
-        "events_url": f"/api/runs/{run.id}/events",
+        "url": f"{root}/api/runs/{run.id}",
+        "events_url": f"{root}/api/runs/{run.id}/events",
     }
     if steps is not None:
         data["steps"] = [step_json(s) for s in steps]

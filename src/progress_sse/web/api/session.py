@@ -79,7 +79,7 @@ async def delete(request: Request) -> Response:
         if web is not None:
             await end_session(svc.sessions, web)
     response = JSONResponse({"success": True})
-    svc.sessions_codec.clear(response)
+    svc.sessions_codec.clear(response, request)
     return response
 
 

@@ -53,6 +53,11 @@ class SessionCookie:
         return session_id(self.token)
 
 
+def cookie_path(conn: HTTPConnection) -> str:
+    """The cookie goes only to the service: under the path it is mounted at, if any."""
+    return str(conn.scope.get("root_path", "")).rstrip("/") + "/"
+
+
 def session_id(token: str) -> str:
     """The row id of a session token: 256 random bits, so one SHA-256 is enough."""
     return hashlib.sha256(token.encode()).hexdigest()
@@ -73,7 +78,7 @@ class SessionCodec:
             COOKIE,
             self.serializer.dumps({"s": token, "c": web.csrf}),
             max_age=self.ttl_s,
-            path="/",
+            path=cookie_path(conn),
             httponly=True,
             samesite="strict",
             secure=self.secure if self.secure is not None else conn.url.scheme == "https",
@@ -81,8 +86,8 @@ class SessionCodec:
         return web
 
     @staticmethod
-    def clear(response: Response) -> None:
-        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict")
+    def clear(response: Response, conn: HTTPConnection) -> None:
+        response.delete_cookie(COOKIE, path=cookie_path(conn), httponly=True, samesite="strict")
 
     def read(self, conn: HTTPConnection) -> SessionCookie | None:
         """The cookie's session; None without a cookie; 401 when forged or expired.
