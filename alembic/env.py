@@ -33,8 +33,9 @@ def _run(connection: Connection) -> None:
 async def _run_standalone() -> None:
     from progress_sse.storage.db import create_engine
 
+    global target_metadata
     settings = Settings()
-    discover(settings)  # importing the plugins registers their tables
+    target_metadata = discover(settings).metadata()  # the engine's tables and every plugin's
     for url in dict.fromkeys([settings.database_url, settings.business_url]):
         engine = create_engine(url, settings)
         async with engine.begin() as conn:

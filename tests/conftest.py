@@ -25,7 +25,6 @@ from sqlalchemy.pool import NullPool
 
 from progress_sse.cli import admin
 from progress_sse.plugins import discover
-from progress_sse.runs.models import Base
 from progress_sse.settings import Settings, normalize_url
 from progress_sse.storage import db
 from tests.secret_scan import SecretScan, leaks_in_files
@@ -84,11 +83,11 @@ async def _admin(url: URL, statement: str) -> None:
 
 
 async def _truncate(url: str) -> None:
-    discover(Settings())  # every plugin\'s tables join the metadata
+    tables = discover(Settings()).metadata().sorted_tables  # every plugin's too
     engine = db.create_engine(url, Settings(database_url=url))
     try:
         async with engine.begin() as conn:
-            names = ", ".join(t.name for t in Base.metadata.sorted_tables)
+            names = ", ".join(t.name for t in tables)
             await conn.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()

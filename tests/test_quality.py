@@ -16,8 +16,8 @@ BIN = Path(sys.executable).parent
 @pytest.mark.parametrize(
     "command",
     [
-        ["ruff", "check", "src", "tests", "alembic", "bench"],
-        ["ruff", "format", "--check", "src", "tests", "alembic", "bench"],
+        ["ruff", "check", "src", "tests", "alembic", "bench", "examples"],
+        ["ruff", "format", "--check", "src", "tests", "alembic", "bench", "examples"],
         ["mypy"],
         ["lint-imports"],
     ],

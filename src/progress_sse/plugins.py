@@ -17,6 +17,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from sqlalchemy import MetaData
 from starlette.routing import BaseRoute
 
 from progress_sse.errors import Misconfigured
@@ -55,14 +56,22 @@ DemoSeeder = Callable[[DemoSeeding], Awaitable[DemoSeeded]]
 
 @dataclass(frozen=True, slots=True)
 class Plugin:
-    """One application: its job kinds and, if it has them, routes, commands, migrations
-    (its own Alembic branch: a folder of revisions) and demo data."""
+    """One application: its job kinds and, if it has them, routes, commands, tables,
+    migrations and demo data.
+
+    `migrations` is a folder of Alembic revisions forming the plugin's own
+    branch (`progress-sse db upgrade` takes every branch to its head), and
+    `metadata` declares the tables they create, so the schema can be checked
+    against them. A plugin whose models share the engine's `Base` (as the
+    accounting application's do) needs neither.
+    """
 
     name: str
     kinds: tuple[JobKind, ...] = ()
     routes: tuple[BaseRoute, ...] = ()
     commands: typer.Typer | None = None  # merged into `progress-sse`'s own commands
     migrations: Path | None = None
+    metadata: MetaData | None = None
     demo: DemoSeeder | None = None
 
 
@@ -96,6 +105,17 @@ class Plugins:
 
     def routes(self) -> list[BaseRoute]:
         return [route for plugin in self.all for route in plugin.routes]
+
+    def metadata(self) -> MetaData:
+        """Every table: the engine's (accounting's share its `Base`) and each plugin's own."""
+        from progress_sse.runs.models import Base
+        from progress_sse.webhooks import models as _webhooks  # noqa: F401 - the store's
+
+        merged = MetaData()
+        for metadata in [Base.metadata, *(p.metadata for p in self.all if p.metadata)]:
+            for table in metadata.sorted_tables:
+                table.to_metadata(merged)
+        return merged
 
     def migration_folders(self) -> list[Path]:
         return [plugin.migrations for plugin in self.all if plugin.migrations is not None]

@@ -24,7 +24,7 @@ from progress_sse.accounting.depreciation.documents import next_number, posted_d
 from progress_sse.accounting.depreciation.models import Asset
 from progress_sse.accounting.depreciation.periods import Period
 from progress_sse.accounting.depreciation.register import hold_register
-from progress_sse.jobs.context import WAITING
+from progress_sse.jobs.execution import WAITING
 from progress_sse.runs.events import utc_now
 from progress_sse.runs.models import Run
 from progress_sse.settings import Settings

@@ -28,10 +28,9 @@ from progress_sse.storage import db
 
 def exact_columns() -> list[sa.Column[Any]]:
     """Every ExactDecimal column of every table the migrations create."""
-    discover(Settings())  # every plugin\'s tables join the metadata
     return [
         column
-        for table in Base.metadata.sorted_tables
+        for table in discover(Settings()).metadata().sorted_tables  # every plugin's too
         for column in table.columns
         if isinstance(column.type, ExactDecimal)
     ]
