@@ -65,21 +65,36 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="PROGRESS_SSE_", extra="ignore")
 
-    database_url: str = DEFAULT_DATABASE_URL
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL, description="the run store: sqlite:///… or postgresql://…"
+    )
     # Business data (the job's own tables). Default: a sibling SQLite file on
     # SQLite, the same database on PostgreSQL.
-    app_database_url: str | None = None
+    app_database_url: str | None = Field(
+        default=None,
+        description="business data; default: a sibling SQLite file, or the same PostgreSQL one",
+    )
 
     # The run store's pool (progress, heartbeats, API reads). Business work has its own
     # pool, so a job's transaction never takes a connection that a heartbeat needs.
-    pool_size: int = Field(default=10, ge=1, le=1000)
-    max_overflow: int = Field(default=10, ge=0, le=1000)
-    pool_timeout_s: float = Field(default=10.0, gt=0)
+    pool_size: int = Field(
+        default=10, ge=1, le=1000, description="run-store connections per process"
+    )
+    max_overflow: int = Field(
+        default=10, ge=0, le=1000, description="run-store connections beyond the pool, briefly"
+    )
+    pool_timeout_s: float = Field(
+        default=10.0, gt=0, description="wait this long for a free run-store connection"
+    )
     business_pool_size: int | None = Field(
         default=None, ge=1, le=1000,
         description="business connections; default: job_concurrency + 4 (API reads too)",
     )  # fmt: skip
-    sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
+    sqlite_busy_timeout_ms: int = Field(
+        default=5000,
+        ge=0,
+        description="SQLite waits this long for a lock before 'database is locked'",
+    )
     store_statement_timeout_s: float = Field(
         default=15.0, gt=0, description="a run-store statement (or lock wait) ends after this"
     )
@@ -87,8 +102,8 @@ class Settings(BaseSettings):
         default=60.0, gt=0, description="a run waits this long for another's locks, then fails"
     )
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8000, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="serve's bind address")
+    port: int = Field(default=8000, ge=0, le=65535, description="serve's port")
     timeout_request_header_s: float = Field(
         default=10.0, gt=0, description="a connection whose request is incomplete is closed"
     )
@@ -102,25 +117,54 @@ class Settings(BaseSettings):
         default=None, ge=16, description="per process; default: the open-file limit minus 64"
     )
 
-    ping_interval_s: float = Field(default=15.0, gt=0)
+    ping_interval_s: float = Field(
+        default=15.0, gt=0, description="a quiet stream gets a keep-alive comment this often"
+    )
     gc_freeze: bool = Field(
         default=True, description="move start-up objects out of the garbage collector's scans"
     )
-    retry_ms: int = Field(default=3000, ge=0)
-    client_buffer: int = Field(default=256, ge=4, le=100_000)
-    replay_page: int = Field(default=500, ge=1, le=10_000)
+    retry_ms: int = Field(
+        default=3000, ge=0, description="the SSE `retry:` a browser waits before reconnecting"
+    )
+    client_buffer: int = Field(
+        default=256,
+        ge=4,
+        le=100_000,
+        description="events buffered per slow watcher before it catches up from the table",
+    )
+    replay_page: int = Field(
+        default=500, ge=1, le=10_000, description="events per read when a reconnect replays"
+    )
 
-    progress_interval_s: float = Field(default=0.1, ge=0)
-    heartbeat_interval_s: float = Field(default=5.0, gt=0)
-    stale_after_s: float = Field(default=300.0, gt=0)
-    sweep_interval_s: float = Field(default=30.0, gt=0)
+    progress_interval_s: float = Field(
+        default=0.1,
+        ge=0,
+        description="at most one progress write per run this often (step changes included)",
+    )
+    heartbeat_interval_s: float = Field(
+        default=5.0, gt=0, description="a running run's row is touched at least this often"
+    )
+    stale_after_s: float = Field(
+        default=300.0, gt=0, description="a running run silent this long is failed as stale"
+    )
+    sweep_interval_s: float = Field(
+        default=30.0, gt=0, description="how often every process looks for stale runs"
+    )
     listen_probe_s: float = Field(default=2.0, gt=0, description="LISTEN connection probe")
     retention_days: int = Field(default=90, ge=0, description="0 keeps finished runs forever")
-    retention_interval_s: float = Field(default=3600.0, gt=0)
-    run_jobs: bool = True
-    job_concurrency: int = Field(default=8, ge=1, le=1000)
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="how often finished runs past retention are deleted"
+    )
+    run_jobs: bool = Field(
+        default=True, description="this process runs jobs (serve --no-jobs turns it off)"
+    )
+    job_concurrency: int = Field(
+        default=8, ge=1, le=1000, description="runs executed at once by this process"
+    )
     shutdown_grace_s: float = Field(default=20.0, ge=0, description="running jobs may finish")
-    poll_interval_s: float = Field(default=1.0, gt=0)
+    poll_interval_s: float = Field(
+        default=1.0, gt=0, description="the runner looks for pending runs at least this often"
+    )
     # Job kinds beyond the installed packages' (entry-point group `progress_sse.jobs`).
     jobs: str = Field(
         default="", description="comma-separated `module:attribute` naming job kinds or plugins"
@@ -132,7 +176,9 @@ class Settings(BaseSettings):
     session_secret: str | None = Field(
         default=None, description="signs browser sessions; set it when several processes serve"
     )
-    session_ttl_s: int = Field(default=8 * 3600, ge=60)
+    session_ttl_s: int = Field(
+        default=8 * 3600, ge=60, description="a browser session lasts this long"
+    )
     cookie_secure: bool | None = Field(default=None, description="None: Secure over HTTPS")
     cors_origins: str = Field(
         default="", description="comma-separated origins allowed to call the API; empty: none"
@@ -140,36 +186,53 @@ class Settings(BaseSettings):
     redis_url: str | None = Field(
         default=None, description="redis://... shares rate limits and stream caps"
     )
-    redis_key_prefix: str = Field(default="pss", min_length=1, max_length=64)
+    redis_key_prefix: str = Field(
+        default="pss",
+        min_length=1,
+        max_length=64,
+        description="the prefix of every Redis key this service writes",
+    )
     # "N/second|minute|hour" per API key (sign-in: per client address); "" turns one off.
-    rate_limit_requests: str = "1200/minute"
-    rate_limit_starts: str = "20/minute"
-    rate_limit_sign_in: str = "20/minute"
+    rate_limit_requests: str = Field(
+        default="1200/minute", description="API requests per key; '' turns it off"
+    )
+    rate_limit_starts: str = Field(default="20/minute", description="runs started per key")
+    rate_limit_sign_in: str = Field(default="20/minute", description="sign-ins per client address")
     rate_limit_failed_auth: str = Field(
         default="30/minute", description="failed keys and sessions, per client address"
     )
-    max_streams_per_key: int = Field(default=100, ge=1)
-    max_streams_per_tenant: int = Field(default=1000, ge=1)
+    max_streams_per_key: int = Field(
+        default=100, ge=1, description="open event streams per API key or session"
+    )
+    max_streams_per_tenant: int = Field(
+        default=1000, ge=1, description="open event streams per tenant"
+    )
     stream_lease_s: float = Field(default=60.0, gt=1, description="Redis stream-slot lease")
-    max_body_bytes: int = Field(default=64 * 1024, ge=256)
+    max_body_bytes: int = Field(default=64 * 1024, ge=256, description="a JSON request body")
     max_header_bytes: int = Field(default=16 * 1024, ge=1024, description="headers + URL")
-    max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    max_import_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, description="an uploaded CSV")
     # Webhooks: retries with exponential backoff and jitter, then dead letters.
     webhook_delivery: bool = Field(default=True, description="this process delivers webhooks")
     webhook_attempts: int = Field(default=4, ge=1, le=20, description="first try + retries")
     webhook_backoff_s: float = Field(default=2.0, ge=0, description="waits: 2, 4, 8 s ...")
-    webhook_max_backoff_s: float = Field(default=60.0, ge=0)
-    webhook_jitter_s: float = Field(default=1.0, ge=0)
+    webhook_max_backoff_s: float = Field(
+        default=60.0, ge=0, description="the longest wait between retries"
+    )
+    webhook_jitter_s: float = Field(default=1.0, ge=0, description="random extra wait per retry")
     webhook_timeout_s: float = Field(default=10.0, gt=0, description="per request")
     webhook_allow_private: bool = Field(
         default=False, description="allow loopback/private webhook targets (SSRF guard off)"
     )
-    webhook_poll_interval_s: float = Field(default=1.0, gt=0)
+    webhook_poll_interval_s: float = Field(
+        default=1.0, gt=0, description="how often a process looks for due notifications"
+    )
     webhook_retention_days: int = Field(
         default=30, ge=0, description="delivered and retried-dead notifications kept this long"
     )
-    log_level: str = "info"
-    log_format: Literal["text", "json"] = "text"
+    log_level: str = Field(default="info", description="debug, info, warning or error")
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="text, or json (one object per line)"
+    )
 
     @field_validator(
         "rate_limit_requests", "rate_limit_starts", "rate_limit_sign_in", "rate_limit_failed_auth"

@@ -25,6 +25,7 @@ class JobContext:
 
     @property
     def run_id(self) -> str:
+        """The run's id: what its events, its URL and anything the job records refer to."""
         return self._run.run_id
 
     @property
@@ -89,6 +90,7 @@ class JobContext:
         await self._run.skip(count, message)
 
     async def set_message(self, message: str) -> None:
+        """The line under the bar, without moving it."""
         await self._run.set_message(message)
 
     async def note(self, message: str) -> None:
