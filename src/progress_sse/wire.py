@@ -72,7 +72,7 @@ class StepJson(TypedDict):
 
 
 class RunJson(TypedDict):
-    """A run, as every JSON route and the stream's snapshot show it."""
+    """A run, as every JSON route shows it."""
 
     id: str
     tenant: str
@@ -101,7 +101,7 @@ class RunJson(TypedDict):
     resumable: bool
     url: str
     events_url: str
-    steps: NotRequired[list[StepJson]]  # in `GET /api/runs/{id}` and the stream's snapshot
+    steps: NotRequired[list[StepJson]]  # in `GET /api/runs/{id}` and its log
 
 
 class WebhookRunJson(TypedDict):
