@@ -73,7 +73,6 @@ async def open_services(settings: Settings, plugins: Plugins) -> AsyncIterator[S
         svc = build_services(settings, plugins, engine, business_engine)
         stack.push_async_callback(svc.rate_limits.aclose)
         stack.callback(svc.metrics.close)
-        watch_metrics(svc, engine)
         await svc.broker.start()
         stack.push_async_callback(svc.broker.stop)
         await svc.stream_slots.start()
@@ -116,7 +115,10 @@ def build_services(
         else LocalBroker(hub)
     )  # fmt: skip
     business_sessions = db.sessionmaker(business_engine)
-    metrics = Metrics()
+    liveness = Liveness(store, broker, stale_after_s=settings.stale_after_s)
+    outbox = Outbox(sessions)
+    webhook_notifier = notifier(settings, outbox) if settings.run_jobs else None
+    metrics = Metrics(metric_sources(engine, hub, store, liveness, webhook_notifier))
     runner = (
         Runner(
             settings,
@@ -129,19 +131,18 @@ def build_services(
         if settings.run_jobs
         else None
     )
-    outbox = Outbox(sessions)
     return Services(
         settings=settings, engine=engine, business_engine=business_engine, sessions=sessions,
         business_sessions=business_sessions, store=store, plugins=plugins,
         registry=plugins.registry, hub=hub,
         broker=broker, runner=runner,
-        liveness=Liveness(store, broker, stale_after_s=settings.stale_after_s),
+        liveness=liveness,
         rate_limits=rate_limits(settings),
         stream_slots=stream_slots(settings),
         stream_openings=asyncio.Semaphore(max(1, settings.pool_size // 2)),
         key_usage=KeyUsage(sessions),
         outbox=outbox,
-        notifier=notifier(settings, outbox) if settings.run_jobs else None,
+        notifier=webhook_notifier,
         metrics=metrics,
         sessions_codec=SessionCodec(
             settings.session_secret or _ephemeral_secret(), settings.session_ttl_s,
@@ -241,18 +242,19 @@ def _as_coroutine(action: Callable[[], None]) -> Callable[[], Awaitable[None]]:
     return run
 
 
-def watch_metrics(svc: Services, engine: AsyncEngine) -> None:
-    """Point the metrics at this process's counters and hear of every run it ends."""
+def metric_sources(
+    engine: AsyncEngine, hub: Hub, store: RunStore, liveness: Liveness, notifier: Notifier | None
+) -> Sources:
+    """This process's counters, as the metrics read them at each sync."""
     pool: Any = engine.pool
-    notifier = svc.notifier
     statements = StatementCounter(engine)
-    svc.metrics.sources = Sources(
-        watchers=lambda: svc.hub.watchers,
-        delivered=lambda: svc.hub.stats.delivered,
-        conflated=lambda: svc.hub.stats.conflated,
-        events_written=lambda: svc.store.events_written,
-        progress_writes=lambda: svc.store.progress_writes,
-        stale_detected=lambda: svc.liveness.detected,
+    return Sources(
+        watchers=lambda: hub.watchers,
+        delivered=lambda: hub.stats.delivered,
+        conflated=lambda: hub.stats.conflated,
+        events_written=lambda: store.events_written,
+        progress_writes=lambda: store.progress_writes,
+        stale_detected=lambda: liveness.detected,
         webhooks_delivered=lambda: notifier.delivered if notifier else 0,
         webhooks_dead=lambda: notifier.dead if notifier else 0,
         webhook_failed_attempts=lambda: notifier.failed_attempts if notifier else 0,

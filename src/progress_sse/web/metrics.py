@@ -12,7 +12,7 @@ and status, the oldest heartbeat) are global by nature and computed per scrape.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -34,25 +34,29 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
-@dataclass
+Count = Callable[[], int]
+
+
+@dataclass(frozen=True, slots=True)
 class Sources:
     """Where the process-local numbers live (read at each sync)."""
 
-    watchers: Any  # () -> int
-    delivered: Any  # () -> int
-    conflated: Any
-    events_written: Any
-    progress_writes: Any
-    stale_detected: Any
-    webhooks_delivered: Any
-    webhooks_dead: Any
-    webhook_failed_attempts: Any
-    pool_checked_out: Any
-    db_statements: Any
+    watchers: Count
+    delivered: Count
+    conflated: Count
+    events_written: Count
+    progress_writes: Count
+    stale_detected: Count
+    webhooks_delivered: Count
+    webhooks_dead: Count
+    webhook_failed_attempts: Count
+    pool_checked_out: Count
+    db_statements: Count
 
 
 @dataclass
 class Metrics:
+    sources: Sources
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
@@ -107,7 +111,6 @@ class Metrics:
             **kw,
         )
         self._seen: dict[str, int] = {}
-        self.sources: Sources | None = None
 
     def close(self) -> None:
         """This process is ending: its live gauges leave the multiprocess sums."""
@@ -128,8 +131,6 @@ class Metrics:
     def sync(self) -> None:
         """Move the process-local numbers into the prometheus_client objects."""
         s = self.sources
-        if s is None:
-            return
         self.streams_open.set(s.watchers())
         self.pool_checked_out.set(s.pool_checked_out())
         self._add("published", self.events_published, s.events_written())
