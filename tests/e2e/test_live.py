@@ -12,7 +12,7 @@ from tests.e2e.pages import open_run, percent, signed_in_page, start_month, step
 from tests.proxy import CuttableProxy, cuttable
 from tests.support import demo_rows, in_finalize, run_server, run_status, start_run, wait_for
 
-PERCENT_OVER = "n => Number(document.getElementById('bar').getAttribute('aria-valuenow')) > n"
+PERCENT_OVER = "n => document.querySelector('progress-run').percentage > n"
 SNAPSHOT_URL = re.compile(r"/api/runs/[^/?]+$")
 EVENTS_URL = re.compile(r"/api/runs/[^/?]+/events")
 
@@ -46,8 +46,8 @@ async def test_cancel_stops_the_run_and_nothing_is_written(
         await page.wait_for_function(PERCENT_OVER, arg=40)
         assert not await page.is_enabled("#start-button"), "no second start while a run is active"
         await page.click("#cancel")
-        await page.wait_for_selector("#summary:not([hidden])")
-        assert "Cancelled; nothing was changed." in await page.inner_text("#summary")
+        await page.wait_for_selector("#outcome:not([hidden])")
+        assert await page.inner_text("#outcome") == "Cancelled."
         assert await page.get_attribute("#bar", "data-state") == "cancelled"
         assert await page.is_hidden("#cancel")
         assert await page.is_hidden("#resume"), "demo runs are not resumable"
@@ -74,7 +74,7 @@ async def test_a_dropped_connection_recovers_without_losing_a_step(
         await page.wait_for_timeout(800)
         proxy.heal()
 
-        await page.wait_for_selector("#summary:not([hidden])", timeout=30_000)
+        await page.wait_for_selector("#outcome:not([hidden])", timeout=30_000)
         assert await page.get_attribute("#bar", "data-state") == "completed"
         assert await percent(page) == 100
         assert await step_statuses(page) == ["completed"] * 5
@@ -114,7 +114,7 @@ async def test_a_reload_and_a_second_tab_reattach_to_the_running_run(
         await tab.wait_for_selector(f"#run-id:has-text('{run_id}')")
 
         for view in (page, tab):
-            await view.wait_for_selector("#summary:not([hidden])", timeout=30_000)
+            await view.wait_for_selector("#outcome:not([hidden])", timeout=30_000)
             assert await view.get_attribute("#bar", "data-state") == "completed"
             assert await percent(view) == 100
         assert await page.evaluate("Object.keys(localStorage)") == []
@@ -141,8 +141,8 @@ async def test_a_silent_worker_shows_the_stale_badge_then_the_stale_failure(
             assert listed["id"] == run_id and listed["stale"] is True, "the server agrees"
 
             await page.unroute(SNAPSHOT_URL)  # the page can ask the server again
-            await page.wait_for_selector("#summary:not([hidden])", timeout=15_000)
-            assert "the worker stopped responding" in await page.inner_text("#summary")
+            await page.wait_for_selector("#outcome:not([hidden])", timeout=15_000)
+            assert "the worker stopped responding" in await page.inner_text("#outcome")
             assert await page.get_attribute("#bar", "data-state") == "failed"
             assert await page.is_hidden("#stale")
             state = await run_status(client, run_id)
@@ -164,7 +164,7 @@ async def test_without_live_updates_the_page_polls_until_the_end_and_then_stops(
         page.on("request", lambda r: polls.append(r.url) if r.url.endswith(run_id) else None)
         await open_run(page, run_id)
         await page.wait_for_selector("#connection:has-text('checking periodically')")
-        await page.wait_for_selector("#summary:not([hidden])", timeout=30_000)
+        await page.wait_for_selector("#outcome:not([hidden])", timeout=30_000)
         assert await page.get_attribute("#bar", "data-state") == "completed"
         assert await percent(page) == 100
         assert await page.is_hidden("#connection")
@@ -187,13 +187,13 @@ async def test_an_admin_resets_the_tenant_and_resumes_the_failed_month(
         run_id = await page.inner_text("#run-id")
 
         await page.click("#reset-tenant")  # its confirmation is accepted
-        await page.wait_for_selector("#summary:not([hidden])")
+        await page.wait_for_selector("#outcome:not([hidden])")
         assert await page.get_attribute("#bar", "data-state") == "failed"
         assert await page.is_visible("#resume"), "a failed depreciation run can be resumed"
 
         await page.click("#resume")
         await page.wait_for_selector("#resume[hidden]", state="attached")
-        assert await page.is_hidden("#summary")
+        assert await page.is_hidden("#summary") and await page.is_hidden("#outcome")
         assert not await page.is_enabled("#start-button")
         await page.wait_for_selector("#message:has-text('Resumed; waiting for a worker')")
         async with srv.client() as client:

@@ -42,7 +42,7 @@ async def test_a_month_runs_to_100_percent_and_shows_its_summary(
         assert "DEP/2026/11/0001" in summary
         assert re.search(r"total \d{1,3}(,\d{3})+\.\d\d\.", summary), "money digits grouped"
         link = await page.get_attribute("#summary a", "href")
-        assert link == "/api/depreciation/2026/11?format=csv"
+        assert link == f"{srv.base_url}/api/depreciation/2026/11?format=csv"
         async with srv.client() as client:
             [document] = (await client.get("/api/depreciation/2026/11/documents")).json()["data"]
         assert document["earlier_unposted"] is not None, "posting anyway is on the record"
@@ -73,9 +73,9 @@ async def test_a_locked_period_is_explained_and_a_failed_run_shows_the_error_sta
         await page.reload()
         await page.wait_for_selector("#recent-rows tr")
         await page.click(f"#recent-rows tr:has-text('{run_id}')")
-        await page.wait_for_selector("#summary:not([hidden])")
+        await page.wait_for_selector("#outcome:not([hidden])")
         assert await page.get_attribute("#bar", "data-state") == "failed"
-        assert "Item 3 could not be processed" in await page.inner_text("#summary")
+        assert "Failed: Item 3 could not be processed" in await page.inner_text("#outcome")
 
 
 async def test_two_tenants_in_two_browsers_never_see_each_others_runs(

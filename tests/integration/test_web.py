@@ -126,9 +126,9 @@ def test_a_changed_asset_gets_a_new_name(tmp_path: Path) -> None:
     (tmp_path / "index.html").write_text('<script src="{{app.js}}"></script>{{app.css}}')
     (tmp_path / "app.css").write_text("body{}")
     (tmp_path / "app.js").write_text("let a = 1;")
-    before = load_page(tmp_path)
+    before = load_page(tmp_path, ("app.js", "app.css"))
     (tmp_path / "app.js").write_text("let a = 2;")
-    after = load_page(tmp_path)
+    after = load_page(tmp_path, ("app.js", "app.css"))
     assert before.index != after.index
     assert set(before.assets) != set(after.assets)
     assert b"{{" not in after.index

@@ -1,0 +1,419 @@
+// <progress-run>: one run's bar, steps and outcome, live from a progress-sse service.
+// An ES module with no dependencies and no build step. Our own page uses it, and so can any
+// page served from the same origin as the service (for example an application that mounts it
+// under /progress): docs/browser-client.md shows how.
+//
+// What it promises: the server is the only source of truth. It shows the run's snapshot,
+// follows the event stream (the browser reconnects with Last-Event-ID, so nothing is missed),
+// falls back to polling with backoff when live updates are unavailable, shows a stale badge
+// when the run has been silent longer than the server's threshold, and stops all network
+// activity once the run has ended or the element leaves the page.
+
+const TERMINAL = ["completed", "failed", "cancelled"];
+const STREAM_END = { complete: "completed", error: "failed", cancelled: "cancelled" };
+const LIVE_RETRIES = 3;  // after polling worked, try live updates again this many times
+const STREAM_FAILURES = 5;  // stream errors in a row before polling takes over
+const STALE_CHECK_EVERY_MS = 5000;  // while silent past the threshold, ask the server this often
+const DEFAULT_STALE_AFTER_S = 300;
+
+/** The service's root URL: this module is served one folder below it (client/ or assets/). */
+export const SERVICE_ROOT = new URL("../", import.meta.url).href;
+
+/** A JSON request to the service, relative to `root`: never throws (status 0 when offline). */
+export async function request(root, method, path, { body, csrf } = {}) {
+  const headers = { "Accept": "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
+  let response;
+  try {
+    response = await fetch(new URL(path, root), { method, headers, credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body) });
+  } catch {
+    return { status: 0, data: {} };  // offline or the server is gone: callers retry, never crash
+  }
+  const data = await response.json().catch(() => ({}));
+  return { status: response.status, data };
+}
+
+/** The message a person should read for a failed request. */
+export function errorText(result) {
+  if (result.status === 0) return "The server cannot be reached; try again in a moment.";
+  return (result.data && result.data.error && result.data.error.message) || `Request failed (${result.status}).`;
+}
+
+/** "12 seconds", "3 minutes": how long the run has been silent. */
+export function ago(ms) {
+  const s = Math.max(1, Math.round(ms / 1000));
+  return s < 120 ? `${s} seconds` : `${Math.round(s / 60)} minutes`;
+}
+
+/** The sentence for a run that has ended. */
+export function outcomeText(run) {
+  if (run.status === "completed") return "Completed.";
+  if (run.status === "cancelled") {
+    return run.resumable ? "Cancelled. It can resume where it stopped." : "Cancelled.";
+  }
+  let text = `Failed: ${run.message || run.error || "see the server log"}`;
+  if (run.error_code === "stale") text += " (the worker stopped responding)";
+  if (run.error_code === "worker_lost") text += " (the worker stopped)";
+  return text;
+}
+
+/** "40 of 120, 3 skipped" for a step with a known total, else "". */
+function counts(processed, total, skipped) {
+  return total ? ` — ${processed} of ${total}${skipped ? `, ${skipped} skipped` : ""}` : "";
+}
+
+function stepText(name, status, processed, total, skipped) {
+  return `${name} (${status.replace("_", " ")})${counts(processed, total, skipped)}`;
+}
+
+const TEMPLATE = `
+<style>
+  :host { display: block; --progress-run-track: #e5e7eb; --progress-run-running: #1f5fbf;
+    --progress-run-ok: #1b7f3b; --progress-run-bad: #b42318; --progress-run-muted: #6b7280;
+    --progress-run-warn: #b45309; }
+  [hidden] { display: none !important; }
+  .bar { position: relative; height: 1.6rem; background: var(--progress-run-track); border-radius: .3rem; overflow: hidden; }
+  .fill { height: 100%; width: 0; background: var(--progress-run-running); transition: width .2s ease-out; }
+  .bar[data-state="completed"] .fill { background: var(--progress-run-ok); }
+  .bar[data-state="failed"] .fill, .bar[data-state="stale"] .fill { background: var(--progress-run-bad); }
+  .bar[data-state="cancelled"] .fill { background: var(--progress-run-muted); }
+  .pct { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; font-weight: 600; }
+  .message { overflow-wrap: anywhere; }
+  .rate { color: var(--progress-run-muted); font-size: .9rem; }
+  .connection { color: var(--progress-run-warn); }
+  .stale { color: #fff; background: var(--progress-run-warn); padding: .2rem .5rem; border-radius: .3rem; display: inline-block; }
+  .steps { list-style: none; padding: 0; margin: .5rem 0; }
+  .steps li { padding: .2rem 0; overflow-wrap: anywhere; }
+  .steps li[data-status="completed"]::before { content: "✔ "; color: var(--progress-run-ok); }
+  .steps li[data-status="in_progress"]::before { content: "▶ "; color: var(--progress-run-running); }
+  .steps li[data-status="failed"]::before { content: "✖ "; color: var(--progress-run-bad); }
+  .steps li[data-status="pending"]::before, .steps li[data-status="skipped"]::before { content: "○ "; color: var(--progress-run-muted); }
+  .outcome[data-status="failed"] { color: var(--progress-run-bad); }
+  .actions { display: flex; gap: .5rem; flex-wrap: wrap; }
+  button { padding: .4rem .9rem; border-radius: .3rem; border: 1px solid #999; background: #f6f6f6; cursor: pointer; font: inherit; }
+  .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
+</style>
+<p id="connection" class="connection" part="connection" hidden></p>
+<p id="stale" class="stale" part="stale" hidden></p>
+<div id="bar" class="bar" part="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"
+     aria-valuenow="0" aria-label="Progress" data-state="pending">
+  <div id="fill" class="fill" part="fill"></div><span id="pct" class="pct" part="percentage">0%</span>
+</div>
+<p id="message" class="message" part="message"></p>
+<p id="rate" class="rate" part="rate"></p>
+<ol id="steps" class="steps" part="steps"></ol>
+<p id="outcome" class="outcome" part="outcome" hidden></p>
+<div class="actions" part="actions">
+  <button id="cancel" type="button" part="cancel" hidden>Cancel</button>
+  <button id="resume" type="button" part="resume" hidden>Resume</button>
+</div>
+<div id="announce" class="visually-hidden" aria-live="polite"></div>
+`;
+
+/**
+ * `<progress-run run-id="…">`: attributes `run-id` (required), `base` (the service's root
+ * URL; default: where this module was served from), `controls` (show Cancel and Resume),
+ * `stale-after-s` (default: the signed-in session's, else 300).
+ *
+ * Events (bubbling, composed): `progress-run:update` (detail: the run or progress event),
+ * `progress-run:end` (detail: {status, run}), `progress-run:problem` (detail: {status,
+ * message}: signed out, not found).
+ */
+export class ProgressRun extends HTMLElement {
+  static observedAttributes = ["run-id", "base", "controls"];
+
+  #root;
+  #source = null;
+  #poll = null;
+  #ticker = null;
+  #heartbeat = null;  // Date of the newest sign of life the element knows
+  #lastCheck = 0;
+  #liveRetries = 0;
+  #generation = 0;  // bumps on every (re)start: answers for an older run are dropped
+  #staleAfterS = null;
+  #csrf = null;
+  #run = null;
+
+  constructor() {
+    super();
+    this.#root = this.attachShadow({ mode: "open" });
+    this.#root.innerHTML = TEMPLATE;
+    this.#el("cancel").addEventListener("click", () => this.cancel());
+    this.#el("resume").addEventListener("click", () => this.resume());
+  }
+
+  /** The run's id (the `run-id` attribute). */
+  get runId() { return this.getAttribute("run-id") || ""; }
+  set runId(value) { this.setAttribute("run-id", value); }
+
+  /** The newest snapshot of the run the element knows (`GET /api/runs/{id}`), or null. */
+  get run() { return this.#run; }
+
+  /** The run's status as shown: pending, running, stale, completed, failed or cancelled. */
+  get status() { return this.#el("bar").dataset.state; }
+
+  /** The bar's percentage, 0-100. */
+  get percentage() { return Number(this.#el("bar").getAttribute("aria-valuenow")); }
+
+  get #base() { return new URL(this.getAttribute("base") || SERVICE_ROOT, document.baseURI).href; }
+  get #runPath() { return `api/runs/${encodeURIComponent(this.runId)}`; }
+
+  connectedCallback() { this.#start(); }
+  disconnectedCallback() { this.#stop(); clearInterval(this.#ticker); this.#ticker = null; }
+
+  attributeChangedCallback(name, before, after) {
+    if (name === "controls") { this.#renderControls(); return; }
+    if (before !== after && this.isConnected) this.#start();
+  }
+
+  /** Ask the server to cancel the run; resolves to the answer ({status, data}). */
+  async cancel() { return this.#write("cancel", 202); }
+
+  /** Ask the server to resume the failed or cancelled run, and follow it again. */
+  async resume() {
+    const result = await this.#write("resume", 202);
+    if (result.status === 202) this.#start();
+    return result;
+  }
+
+  // -- lifecycle -----------------------------------------------------------------------
+
+  async #start() {
+    this.#stop();
+    const generation = ++this.#generation;
+    this.#run = null; this.#heartbeat = null; this.#liveRetries = 0;
+    this.#el("outcome").hidden = true; this.#el("steps").replaceChildren();
+    this.#setBar(0, "pending"); this.#el("message").textContent = ""; this.#el("rate").textContent = "";
+    this.#renderStale(false); this.#showConnection("");
+    if (!this.runId) return;
+    if (!this.#ticker) this.#ticker = setInterval(() => this.#checkStale(), 1000);
+    if (this.#staleAfterS === null) this.#staleAfterS = await this.#sessionStaleAfter();
+    const snapshot = await this.#get(this.#runPath);
+    if (generation !== this.#generation) return;
+    if (snapshot.status === 200) {
+      this.#renderRun(snapshot.data.data);
+      if (TERMINAL.includes(snapshot.data.data.status)) { this.#finish(snapshot.data.data); return; }
+    } else if (this.#problem(snapshot)) {
+      return;
+    }
+    this.#watch(generation);
+  }
+
+  #stop() {
+    if (this.#source) this.#source.close();
+    if (this.#poll) clearTimeout(this.#poll);
+    this.#source = null; this.#poll = null;
+  }
+
+  async #sessionStaleAfter() {
+    const attribute = Number(this.getAttribute("stale-after-s"));
+    if (attribute > 0) return attribute;
+    const session = await this.#get("api/session");
+    if (session.status === 200) this.#csrf = session.data.csrf_token || null;
+    return (session.status === 200 && session.data.stale_after_s) || DEFAULT_STALE_AFTER_S;
+  }
+
+  // -- following -----------------------------------------------------------------------
+
+  #watch(generation) {
+    if (!("EventSource" in window)) { this.#startPolling(generation); return; }
+    let failures = 0;
+    const source = new EventSource(new URL(`${this.#runPath}/events`, this.#base));
+    this.#source = source;
+    source.onopen = () => { failures = 0; this.#showConnection(""); };
+    source.onmessage = (e) => { this.#renderProgress(JSON.parse(e.data)); };
+    for (const [name, status] of Object.entries(STREAM_END)) {
+      source.addEventListener(name, (e) => {
+        // The stream's `error` event shares its name with EventSource's own network error,
+        // which is a plain Event without data: that one is handled by onerror below.
+        if (!(e instanceof MessageEvent)) return;
+        source.close(); this.#ended(status, JSON.parse(e.data), generation);
+      });
+    }
+    source.addEventListener("end", () => source.close());
+    source.onerror = () => {
+      if (source.readyState === EventSource.CLOSED || ++failures > STREAM_FAILURES) {
+        source.close(); this.#startPolling(generation);  // the browser gave up: poll with backoff
+      } else {
+        this.#showConnection("Reconnecting…");  // the browser retries with Last-Event-ID
+      }
+    };
+  }
+
+  #startPolling(generation) {
+    this.#source = null;
+    this.#showConnection("Live updates unavailable; checking periodically…");
+    let delay = 1000;
+    const tick = async () => {
+      const result = await this.#get(this.#runPath);
+      if (generation !== this.#generation) return;
+      this.#poll = null;
+      if (this.#problem(result)) { this.#showConnection(""); return; }
+      if (result.status === 200) {
+        const run = result.data.data; this.#renderRun(run);
+        if (TERMINAL.includes(run.status)) { this.#finish(run); return; }
+        if ("EventSource" in window && this.#liveRetries < LIVE_RETRIES) {  // the server answers again
+          this.#liveRetries++; this.#watch(generation); return;
+        }
+      }
+      delay = Math.min(delay * 1.5, 15000);
+      this.#poll = setTimeout(tick, delay);
+    };
+    this.#poll = setTimeout(tick, delay);
+  }
+
+  async #ended(status, event, generation) {
+    const result = await this.#get(this.#runPath);  // the snapshot carries result, error and steps
+    if (generation !== this.#generation) return;
+    const run = result.status === 200 ? result.data.data : { ...(this.#run || {}), ...event, status };
+    this.#renderRun(run);
+    this.#finish(run);
+  }
+
+  #finish(run) {
+    this.#stop();
+    this.#run = run;
+    this.#showConnection(""); this.#renderStale(false);
+    const outcome = this.#el("outcome");
+    outcome.textContent = outcomeText(run); outcome.dataset.status = run.status; outcome.hidden = false;
+    this.#renderControls();
+    this.#dispatch("progress-run:end", { status: run.status, run });
+  }
+
+  // The stream may be silent (a long step, a lost network, a dead worker). Once the newest
+  // sign of life is older than the server's stale threshold, show the badge and ask the
+  // server, which has a newer heartbeat, fails the run as stale, or is away.
+  async #checkStale() {
+    if (!this.runId || !this.#heartbeat || !this.#staleAfterS) return;
+    if (this.status !== "running" && this.status !== "stale") return;  // a queued run is not silent
+    const silent = () => (Date.now() - this.#heartbeat.getTime()) / 1000 > this.#staleAfterS;
+    this.#renderStale(silent());
+    if (!silent() || this.#poll || Date.now() - this.#lastCheck < STALE_CHECK_EVERY_MS) return;
+    this.#lastCheck = Date.now();
+    const generation = this.#generation;
+    const result = await this.#get(this.#runPath);
+    if (result.status !== 200 || generation !== this.#generation) return;
+    const run = result.data.data; this.#renderRun(run);
+    if (TERMINAL.includes(run.status)) this.#finish(run);
+    else this.#renderStale(run.stale || silent());
+  }
+
+  // -- rendering -----------------------------------------------------------------------
+
+  #el(id) { return this.#root.getElementById(id); }
+
+  #setBar(percentage, status) {
+    const pct = Math.max(0, Math.min(100, Number(percentage) || 0));
+    this.#el("fill").style.width = `${pct}%`;
+    this.#el("pct").textContent = `${pct.toFixed(pct % 1 ? 1 : 0)}%`;
+    const bar = this.#el("bar");
+    bar.setAttribute("aria-valuenow", String(pct));
+    if (bar.dataset.state !== status) { bar.dataset.state = status; this.#announce(`Run ${status}`); }
+  }
+
+  #renderRun(run) {
+    this.#run = run;
+    if (run.heartbeat_at) this.#heartbeat = new Date(run.heartbeat_at);
+    this.#setBar(run.percentage, run.stale ? "stale" : run.status);
+    this.#el("message").textContent = run.message || "";
+    if (run.steps) this.#renderSteps(run.steps);
+    this.#renderRate(run.rate, run.eta_s);
+    this.#renderStale(Boolean(run.stale));
+    this.#renderControls();
+    this.#dispatch("progress-run:update", run);
+  }
+
+  #renderSteps(steps) {
+    const list = this.#el("steps"); list.replaceChildren();
+    for (const s of steps) {
+      const li = document.createElement("li");
+      li.dataset.status = s.status; li.dataset.step = s.name; li.setAttribute("part", "step");
+      li.textContent = stepText(s.name, s.status, s.processed, s.total, s.skipped);
+      list.append(li);
+    }
+  }
+
+  #renderProgress(data) {
+    this.#heartbeat = new Date();
+    if (this.#run) Object.assign(this.#run, { status: data.status, percentage: data.percentage, message: data.message });
+    this.#setBar(data.percentage, data.status);
+    this.#el("message").textContent = data.message || "";
+    this.#renderRate(data.rate, data.eta_s);
+    this.#renderStale(false);
+    this.#showConnection("");
+    this.#renderControls();
+    if (data.step) {
+      const li = [...this.#el("steps").children].find((item) => item.dataset.step === data.step.name);
+      if (li) {
+        li.dataset.status = data.step.status;
+        li.textContent = stepText(data.step.name, data.step.status, data.processed, data.total, data.skipped);
+        if (data.step.status === "completed") {  // the steps before are done too
+          for (let prev = li.previousElementSibling; prev; prev = prev.previousElementSibling) prev.dataset.status = "completed";
+        }
+      }
+    }
+    this.#dispatch("progress-run:update", data);
+  }
+
+  #renderRate(rate, eta) {
+    this.#el("rate").textContent = rate
+      ? `${Math.round(rate).toLocaleString()} items/s` + (eta != null ? ` · about ${Math.ceil(eta)} s left` : "")
+      : "";
+  }
+
+  #renderStale(stale) {
+    const badge = this.#el("stale");
+    if (stale && this.#heartbeat) badge.textContent = `No update for ${ago(Date.now() - this.#heartbeat.getTime())}`;
+    if (badge.hidden === stale) this.#announce(stale ? badge.textContent : "Updates are arriving again");
+    badge.hidden = !stale;
+  }
+
+  #renderControls() {
+    const shown = this.hasAttribute("controls") && this.#run !== null;
+    const status = this.#run ? this.#run.status : "pending";
+    this.#el("cancel").hidden = !shown || TERMINAL.includes(status);
+    this.#el("resume").hidden = !shown || !(this.#run.resumable && (status === "failed" || status === "cancelled"));
+  }
+
+  #showConnection(text) { const c = this.#el("connection"); c.textContent = text; c.hidden = !text; }
+  #announce(text) { this.#el("announce").textContent = text; }
+
+  #dispatch(name, detail) {
+    this.dispatchEvent(new CustomEvent(name, { detail, bubbles: true, composed: true }));
+  }
+
+  // -- talking to the service ------------------------------------------------------------
+
+  #get(path) { return request(this.#base, "GET", path); }
+
+  /** A 401 or 404 ends following: shown, and told to the host page. */
+  #problem(result) {
+    if (result.status !== 401 && result.status !== 404) return false;
+    this.#stop();
+    const message = result.status === 401 ? "Sign in to see this run." : "This run does not exist, or is not yours.";
+    const outcome = this.#el("outcome");
+    outcome.textContent = message; outcome.dataset.status = "problem"; outcome.hidden = false;
+    this.#dispatch("progress-run:problem", { status: result.status, message });
+    return true;
+  }
+
+  /** The session's CSRF token for writes; the element asks for it when it is not given. */
+  set csrfToken(value) { this.#csrf = value || null; }
+
+  async #write(action, expected) {
+    const post = () => request(this.#base, "POST", `${this.#runPath}/${action}`, { csrf: this.#csrf });
+    let result = this.#csrf ? await post() : { status: 403 };
+    if (result.status === 403 && !(result.data && result.data.error && result.data.error.code === "admin_required")) {
+      const session = await this.#get("api/session");  // no token yet, or one of an older session
+      if (session.status === 200) { this.#csrf = session.data.csrf_token || null; result = await post(); } else result = session;
+    }
+    if (result.status !== expected) {
+      this.#dispatch("progress-run:problem", { status: result.status, message: errorText(result) });
+    }
+    return result;
+  }
+}
+
+if (!customElements.get("progress-run")) customElements.define("progress-run", ProgressRun);
