@@ -278,6 +278,8 @@ export class ProgressRun extends HTMLElement {
     this.#showConnection(""); this.#renderStale(false);
     const outcome = this.#el("outcome");
     outcome.textContent = outcomeText(run); outcome.dataset.status = run.status; outcome.hidden = false;
+    const message = this.#el("message");
+    if (outcome.textContent.includes(message.textContent)) message.textContent = "";  // said once
     this.#renderControls();
     this.#dispatch("progress-run:end", { status: run.status, run });
   }

@@ -24,9 +24,9 @@ function unwrapOptional(schema, root) {
 }
 
 /** How a field is drawn and read back: "choice", "choices", "boolean", "number", "text", "json". */
-export function fieldKind(schema) {
+export function fieldKind(schema, root) {
   if (schema.enum) return "choice";
-  if (schema.type === "array" && schema.items && schema.items.enum) return "choices";
+  if (schema.type === "array" && resolve(schema.items, root).enum) return "choices";
   if (schema.type === "boolean") return "boolean";
   if (schema.type === "integer" || schema.type === "number") return "number";
   if (schema.type === "string") return "text";
@@ -57,7 +57,7 @@ function numberInput(id, schema) {
 /** One field: a label, its control(s), its description and a place for its error. */
 function drawField(name, rawSchema, root, required) {
   const { schema, nullable } = unwrapOptional(rawSchema, root);
-  const kind = fieldKind(schema);
+  const kind = fieldKind(schema, root);
   const id = `param-${name}`;
   const error = el("p", { id: `${id}-error`, className: "field-error", hidden: true });
   const hint = el("p", { id: `${id}-hint`, className: "hint", textContent: schema.description || "" });

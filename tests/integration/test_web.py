@@ -104,7 +104,7 @@ async def test_the_page_is_never_cached_and_its_hashed_assets_are_cached_a_year(
 ) -> None:
     async with browser(server) as client:
         page = await client.get("/")
-        names = re.findall(r"/assets/(app\.[0-9a-f]{12}\.(?:js|css))", page.text)
+        names = re.findall(r'"assets/(app\.[0-9a-f]{12}\.(?:js|css))"', page.text)
         assets = [await client.get(f"/assets/{name}") for name in names]
         unknown = await client.get("/assets/app.000000000000.js")
     assert page.status_code == 200 and page.headers["cache-control"] == "no-store"
@@ -119,7 +119,7 @@ async def test_the_page_is_never_cached_and_its_hashed_assets_are_cached_a_year(
         .startswith(("text/javascript", "application/javascript"))
     )
     assert unknown.status_code == 404
-    assert 'role="progressbar"' in page.text and "aria-valuenow" in page.text
+    assert '<progress-run id="progress" controls>' in page.text, "the bar is the client's"
 
 
 def test_a_changed_asset_gets_a_new_name(tmp_path: Path) -> None:
@@ -132,3 +132,45 @@ def test_a_changed_asset_gets_a_new_name(tmp_path: Path) -> None:
     assert before.index != after.index
     assert set(before.assets) != set(after.assets)
     assert b"{{" not in after.index
+
+
+async def test_every_module_the_page_loads_is_served_under_its_hashed_name(
+    server: Server,
+) -> None:
+    """Modules import each other by hashed name, relative to themselves, so a prefix works."""
+    async with browser(server) as client:
+        page = (await client.get("/")).text
+        pending, served = re.findall(r'"assets/([^"]+)"', page), {}
+        while pending:
+            name = pending.pop()
+            if name not in served:
+                served[name] = await client.get(f"/assets/{name}")
+                pending += re.findall(r'from "\./([^"]+)"', served[name].text)
+    stems = sorted(name.split(".")[0] for name in served)
+    assert stems == ["accounting", "app", "app", "progress-run", "start-form"]
+    for name, answer in served.items():
+        assert answer.status_code == 200, name
+        assert "{{" not in answer.text, f"{name} names an asset that was not replaced"
+        if name.endswith(".js"):
+            assert answer.headers["content-type"].startswith("text/javascript"), name
+
+
+async def test_the_embeddable_client_has_a_stable_url_that_browsers_revalidate(
+    server: Server,
+) -> None:
+    async with browser(server) as client:
+        page = (await client.get("/")).text
+        [hashed] = re.findall(r'"assets/(progress-run\.[0-9a-f]{12}\.js)"', page)
+        pinned = await client.get(f"/assets/{hashed}")
+        stable = await client.get("/client/progress-run.js")
+        again = await client.get(
+            "/client/progress-run.js", headers={"If-None-Match": stable.headers["etag"]}
+        )
+        other = await client.get("/client/app.js")
+    assert stable.status_code == 200 and stable.content == pinned.content
+    assert stable.headers["content-type"].startswith("text/javascript")
+    assert stable.headers["cache-control"] == "no-cache", "a deploy reaches embedding pages"
+    assert again.status_code == 304 and again.content == b""
+    assert other.status_code == 404, "only the client has a stable URL"
+    assert 'customElements.define("progress-run"' in stable.text
+    assert 'role="progressbar"' in stable.text and "aria-valuenow" in stable.text
