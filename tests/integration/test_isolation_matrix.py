@@ -47,6 +47,7 @@ PUBLIC = dict.fromkeys(CALLERS, 200)
 CASES = [
     Case("GET", "/", PUBLIC),
     Case("GET", "/assets/{name}", dict.fromkeys(CALLERS, 404)),  # an unknown asset name
+    Case("GET", "/client/progress-run.js", PUBLIC),  # the embeddable client: no data in it
     Case("GET", "/healthz", PUBLIC),
     Case("GET", "/readyz", PUBLIC),
     Case("GET", "/metrics", PUBLIC),  # kinds and statuses only: no tenant, no run

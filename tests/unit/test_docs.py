@@ -15,7 +15,6 @@ ROOT = Path(__file__).resolve().parents[2]
 PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 # Pages the README lists that are written elsewhere and may not have landed yet.
 # Links to them are allowed to dangle; once a page exists it is checked like any other.
-COMING = {"docs/browser-client.md"}  # written with the embeddable client
 
 FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"`+[^`]*`+")
@@ -85,8 +84,6 @@ def test_every_relative_link_reaches_a_file_and_a_heading(
     file_part, _, fragment = target.partition("#")
     file = (page.parent / unquote(file_part)).resolve() if file_part else page
     name = file.relative_to(ROOT).as_posix() if file.is_relative_to(ROOT) else str(file)
-    if not file.exists() and name in COMING:
-        return
     assert file.exists(), f"{where}: the link {target!r} points at {name}, which does not exist"
     if fragment and file.suffix == ".md":
         assert unquote(fragment) in anchors(file), (
