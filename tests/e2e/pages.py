@@ -51,3 +51,9 @@ async def start_month(page: Any, year: int, month: int) -> None:
     if await page.is_visible("#post-anyway"):
         await page.click("#post-anyway")
         await page.wait_for_selector("#run:not([hidden])")
+
+
+async def fill_params(page: Any, **values: str) -> None:
+    """Type into the generated start form's fields (`#param-<name>`)."""
+    for name, value in values.items():
+        await page.fill(f"#param-{name}", value)

@@ -21,7 +21,7 @@ from starlette.routing import Mount, Route
 from progress_sse import create_app
 from progress_sse.web.security.auth import Role, create_key
 from progress_sse.web.services import Services
-from tests.e2e.pages import signed_in_page, step_statuses
+from tests.e2e.pages import fill_params, signed_in_page, step_statuses
 from tests.support import run_server, run_status, serving, start_run
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
@@ -72,9 +72,7 @@ async def test_an_installed_job_starts_from_its_generated_form_fails_and_resumes
         # Two tables, a small source, and an outage after two batches: it fails part-way.
         await page.check("#param-tables input[value=customers]")
         await page.check("#param-tables input[value=products]")
-        await page.fill("#param-batch_size", "100")
-        await page.fill("#param-scale", "0.25")
-        await page.fill("#param-outage_after", "2")
+        await fill_params(page, batch_size="100", scale="0.25", outage_after="2")
         await page.click("#start-button")
         await page.wait_for_selector("#outcome:not([hidden])", timeout=30_000)
         assert await page.is_hidden("#param-tables-error"), "the old error is gone"
@@ -150,8 +148,7 @@ async def test_the_page_runs_a_job_under_the_parent_s_prefix(
         await page.fill("#api-key", key)
         await page.click("#sign-in-form button")
         await page.select_option("#kind", "demo")
-        await page.fill("#param-items", "20")
-        await page.fill("#param-delay_ms", "20")
+        await fill_params(page, items="20", delay_ms="20")
         await page.click("#start-button")
         await page.wait_for_selector("#outcome:has-text('Completed.')", timeout=30_000)
         assert await step_statuses(page) == ["completed"] * 5
