@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 
 import httpx
 import pytest
@@ -138,8 +139,9 @@ async def test_list_show_active_and_log(make_settings) -> None:  # type: ignore[
         assert [r["id"] for r in only_failed] == [failed]
 
         now = (await client.get("/api/runs/active?kind=demo")).json()
-        assert now["success"] is True and now["progress"]["id"] == active
-        assert len(now["progress"]["steps"]) == 5
+        assert now["success"] is True and now["data"]["id"] == active
+        assert len(now["data"]["steps"]) == 5
+        assert now["progress"] == now["data"], "the first name, kept as an alias"
 
         shown = (await client.get(f"/api/runs/{done}")).json()["data"]
         assert shown["status"] == "completed" and shown["stale"] is False
@@ -159,16 +161,22 @@ async def test_list_show_active_and_log(make_settings) -> None:  # type: ignore[
     assert none == {
         "success": False,
         "status": "no_active_progress",
+        "data": None,
         "progress": None,
         "message": "No run is active right now.",
     }
 
 
 @pytest.mark.parametrize("path", ["/healthz", "/readyz"])
-async def test_health_endpoints(server: Server, path: str) -> None:
+async def test_health_endpoints_answer_and_log_only_their_access_line(
+    server: Server, path: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
     async with server.client(tenant="") as client:
-        response = await client.get(path)
-    assert response.status_code == 200
+        responses = [await client.get(path) for _ in range(3)]
+    assert [r.status_code for r in responses] == [200] * 3
+    logged = [r.name for r in caplog.records if r.levelno >= logging.INFO and r.name != "httpx"]
+    assert logged == ["progress_sse.access"] * 3, f"a probe must not fill the log: {logged}"
 
 
 async def test_readiness_fails_when_the_schema_is_missing(make_settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -179,3 +187,20 @@ async def test_readiness_fails_when_the_schema_is_missing(make_settings, tmp_pat
         alive = await client.get("/healthz")
     assert alive.status_code == 200
     assert ready.status_code == 503 and ready.json()["checks"]["database"] is False
+
+
+async def test_a_percentage_is_always_a_json_float(server: Server) -> None:
+    """`100.0`, never `100`: a client in a typed language reads one type (a step boundary
+    such as 15 once came out as an integer)."""
+    async with server.client() as client:
+        run_id = await start_run(client, items=4, delay_ms=0)
+        frames = await collect(client, f"/api/runs/{run_id}/events")
+        shown = (await client.get(f"/api/runs/{run_id}")).json()["data"]
+        listed = (await client.get("/api/runs")).json()["data"]
+        log = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]
+    numbers = [f.data["percentage"] for f in frames if "percentage" in f.data]
+    numbers += [shown["percentage"], *(r["percentage"] for r in listed)]
+    numbers += [e["data"]["percentage"] for e in log]
+    numbers += [s[edge] for s in shown["steps"] for edge in ("pct_start", "pct_end")]
+    assert len(numbers) > 10 and 100.0 in numbers and 15.0 in numbers
+    assert [n for n in numbers if not isinstance(n, float)] == []

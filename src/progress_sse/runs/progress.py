@@ -127,7 +127,7 @@ def progress_payload(
         "run_id": run_id,
         "seq": seq,
         "status": status.value,
-        "percentage": percentage,
+        "percentage": float(percentage),  # always a JSON float: 100.0, never 100
         "message": message,
         "step": (
             {"index": step.index, "name": step.spec.name, "status": step.status.value}
@@ -161,7 +161,7 @@ def terminal_payload(
         "seq": seq,
         "success": status is RunStatus.COMPLETED,
         "status": status.value,
-        "percentage": percentage,
+        "percentage": float(percentage),  # always a JSON float: 100.0, never 100
         "message": message,
         "records_processed": processed,
         "ts": iso(ts),

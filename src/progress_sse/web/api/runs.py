@@ -155,19 +155,16 @@ async def active_run(request: Request) -> Response:
             {
                 "success": False,
                 "status": "no_active_progress",
+                "data": None,
                 "progress": None,
                 "message": "No run is active right now.",
             }
         )
     run = await svc.liveness.checked(run)
-    steps = await svc.store.get_steps(run.id)
-    return JSONResponse(
-        {
-            "success": True,
-            "status": run.status,
-            "progress": snapshot(svc, request, run, steps),
-        }
-    )
+    data = snapshot(svc, request, run, await svc.store.get_steps(run.id))
+    # `data` as every other route; `progress` is the same run under its first name, kept
+    # for clients written against it (docs/api.md).
+    return JSONResponse({"success": True, "status": run.status, "data": data, "progress": data})
 
 
 async def show_run(request: Request) -> Response:
