@@ -71,11 +71,15 @@ async def test_start_watch_list_latest_show_and_log(server: Server) -> None:
         server, "runs", "start", "demo", "-p", "items=20", "-p", "lock=live", "--watch"
     )
     assert started.code == 0 and started.json()["status"] == "pending"
-    assert watched.code == 0 and watched.out.strip().splitlines()[-1].startswith("completed:")
+    assert watched.code == 0
+    assert watched.out.endswith("completed: Completed.\n  items: 5\n  total value: 55\n")
+    assert not [x for x in watched.out.splitlines() if re.fullmatch(r"\s*0\.0%\s*:?\s*", x)]
     assert live.code == 0 and "process in_progress" in live.out, "piped: a line per step change"
     assert live.out.count("process in_progress") == 1, "not one per tick"
     events = [json.loads(line) for line in as_json.out.splitlines()]
     assert as_json.code == 0 and [e["event"] for e in events][-2:] == ["complete", "end"]
+    assert events[0]["id"].isdigit() and events[0]["data"]["run_id"] == run_id, "real events only"
+    assert all(e["id"] for e in events[:-1]), "no event made from the `retry:` line"
     assert [r["id"] for r in listed.json()] == [run_id]
     assert plain.out.splitlines()[0].split("\t")[:3] == ["id", "kind", "status"]
     assert run_id in plain.out.splitlines()[1], "plain tab-separated rows when piped"

@@ -74,7 +74,9 @@ class Api:
             if source.response.status_code != 200:
                 source.response.read()
                 raise error_of(source.response)
-            yield from source.iter_sse()
+            # Only events with data are events: a block holding just `retry:` is not one
+            # (the WHATWG rules dispatch nothing for it), though httpx-sse yields it.
+            yield from (event for event in source.iter_sse() if event.data)
 
     def follow(self, run_id: str, on_drop: Any = None) -> Iterator[ServerSentEvent]:
         """Every event of a run until `end`, reconnecting with Last-Event-ID when cut."""

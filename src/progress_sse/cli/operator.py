@@ -30,7 +30,7 @@ from progress_sse.webhooks.payload import EVENTS
 
 app = typer.Typer(
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,  # the whole tree, `runs` included, from the top
     help="progress-sse: long jobs with durable progress over SSE. `runs …` works through a "
     "server's API (PROGRESS_SSE_URL, PROGRESS_SSE_API_KEY); the other commands work on the "
     "database (PROGRESS_SSE_DATABASE_URL).",

@@ -22,7 +22,9 @@ from progress_sse.cli.params import Param, ParamError, coerce, fields
 from progress_sse.cli.terminal import duration, emit_json, line, table
 
 EXIT_FAILED, EXIT_CANCELLED = 3, 4
-runs_app = typer.Typer(no_args_is_help=True, help="Runs, through a running server's API.")
+runs_app = typer.Typer(
+    no_args_is_help=True, add_completion=False, help="Runs, through a running server's API."
+)
 
 ServerUrl = Annotated[
     str, typer.Option(envvar="PROGRESS_SSE_URL", help="the server, e.g. http://127.0.0.1:8000")
@@ -286,6 +288,8 @@ def follow(api: Api, run_id: str, as_json: bool) -> int:
             {"complete": "completed", "error": "failed", "cancelled": "cancelled"}[name]
             + f": {data.get('message', '')}"
         )
+        for text in terminal.summary_lines(data.get("result")):
+            line(text)
     return {"complete": 0, "error": EXIT_FAILED, "cancelled": EXIT_CANCELLED}[name]
 
 

@@ -45,6 +45,24 @@ def duration(seconds: float | None) -> str:
     return f"{minutes} min {rest} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
 
+WHOLE = ("id", "run", "run_id")  # columns never shortened: an id cut short finds nothing
+
+
+def grid(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
+    """The Rich table: ids always whole, the other columns wrap to fit the terminal."""
+    values = [[cell(v) for v in row] for row in rows]
+    shown = Table(title=title, title_justify="left")
+    for i, name in enumerate(columns):
+        if name in WHOLE:
+            widest = max([len(name), *(len(row[i]) for row in values)])
+            shown.add_column(name, no_wrap=True, min_width=widest)
+        else:
+            shown.add_column(name, overflow="fold")
+    for row in values:
+        shown.add_row(*(f"[{STATUS_STYLE[v]}]{v}[/]" if v in STATUS_STYLE else v for v in row))
+    return shown
+
+
 def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """A Rich table in a terminal; tab-separated lines (header first) when piped."""
     if not interactive():
@@ -52,14 +70,17 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         for row in rows:
             sys.stdout.write("\t".join(cell(v) for v in row) + "\n")
         return
-    grid = Table(title=title, title_justify="left")
-    for name in columns:
-        grid.add_column(name)
-    for row in rows:
-        values = [cell(v) for v in row]
-        styled = [f"[{STATUS_STYLE[v]}]{v}[/]" if v in STATUS_STYLE else v for v in values]
-        grid.add_row(*styled)
-    Console().print(grid)
+    Console().print(grid(title, columns, rows))
+
+
+def summary_lines(result: dict[str, Any] | None) -> list[str]:
+    """A completed run's result, a line per field: what the job says it did."""
+    lines = []
+    for key, value in (result or {}).items():
+        if isinstance(value, dict | list):
+            value = json.dumps(value, ensure_ascii=False, separators=(", ", ": "))
+        lines.append(f"  {key.replace('_', ' ')}: {cell(value)}")
+    return lines
 
 
 def line(text: str) -> None:
