@@ -40,6 +40,7 @@ class DemoSeeding:
     tenant: str
     key: str
     size: int  # how much demo data to create (the accounting application: assets)
+    command: str = "progress-sse"  # how this shell runs the CLI, for the commands suggested
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -22,6 +23,7 @@ from progress_sse.web.security.auth import KeyUsage, Role, authenticate
 from tests.support import collect
 
 CLI = str(Path(sys.executable).parent / "progress-sse")
+STEP_STARTED = re.compile(r"\s*[\d.]+% (\w+) in_progress: ")  # a piped watch's step line
 
 
 def cli(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
@@ -198,11 +200,13 @@ async def test_serve_demo_on_a_fresh_folder_runs_and_streams_a_job(
                 break
             await asyncio.sleep(0.1)
         assert key, text
+        await the_printed_watch_command_shows_the_run_live(text, tmp_path)
         async with httpx.AsyncClient(
             base_url=f"http://127.0.0.1:{port}", headers={"Authorization": f"Bearer {key}"}
         ) as client:
             seeded = (await client.get("/api/runs")).json()["data"]
-            assert sorted(r["kind"] for r in seeded) == ["asset_depreciation", "demo"]
+            kinds = sorted(r["kind"] for r in seeded)
+            assert kinds == ["asset_depreciation", "demo", "demo"], "seeded, and the one watched"
             opening = next(r for r in seeded if r["kind"] == "asset_depreciation")
             await collect(client, f"/api/runs/{opening['id']}/events")  # the books are open
             today = datetime.now(UTC).date()
@@ -217,6 +221,80 @@ async def test_serve_demo_on_a_fresh_folder_runs_and_streams_a_job(
     finally:
         proc.terminate()
         await asyncio.wait_for(proc.wait(), 15)
+
+
+async def the_printed_watch_command_shows_the_run_live(printed: str, cwd: Path) -> None:
+    """The first thing `serve --demo` suggests, pasted as printed: a run streamed live, each
+    step as it starts, then the result; and the replay and the queued run told truly."""
+    lines = printed.splitlines()
+    at = lines.index("In another terminal, start a run and watch it live:")
+    exported, command = lines[at + 1].strip(), lines[at + 2].strip()
+    assert exported.startswith("export ") and command.endswith("--watch")
+    env = dict(pair.split("=", 1) for pair in exported.removeprefix("export ").split())
+    proc = await asyncio.create_subprocess_exec(
+        *shlex.split(command), env=os.environ | env, cwd=cwd,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    shown = out.decode().splitlines()
+    assert proc.returncode == 0, err.decode()
+    started = [m.group(1) for m in map(STEP_STARTED.match, shown) if m]
+    assert started[-2:] == ["process", "finalize"], "steps seen as they start, not after"
+    assert shown[-3:] == ["completed: Completed.", "  items: 60", "  total value: 73810"]
+    assert "-H 'Last-Event-ID: 0'" in printed, "how to replay a run that already ended"
+    assert "A demo run is queued and runs as the server starts" in printed
+
+
+def occupied_port() -> socket.socket:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    return listener
+
+
+def test_serve_on_a_taken_port_says_so_before_seeding_anything(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    with occupied_port() as taken:
+        port = taken.getsockname()[1]
+        result = cli("serve", "--demo", "--port", str(port), env=fresh_sqlite, cwd=tmp_path)
+    assert result.returncode == 1
+    assert result.stderr == (
+        f"error: port {port} on 127.0.0.1 is already in use (another server?); choose another "
+        f"with --port {port + 1} or PROGRESS_SSE_PORT={port + 1}\n"
+    )
+    assert "pss_" not in result.stdout + result.stderr, "no key for a server that never ran"
+    assert not (tmp_path / "fresh.db").exists(), "nothing migrated or seeded"
+
+
+def test_serve_on_a_database_never_migrated_says_what_to_run(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    """As on PostgreSQL, which `serve` does not migrate unless told to."""
+    for args in (("--no-migrate",), ("--no-migrate", "--demo")):
+        result = cli("serve", *args, "--port", "0", env=fresh_sqlite, cwd=tmp_path)
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.startswith("error: the database ")
+        assert result.stderr.endswith(
+            "has no progress-sse tables yet: run `progress-sse db upgrade` first "
+            "(or `progress-sse serve --migrate`)\n"
+        )
+        assert "Traceback" not in result.stderr and "pss_" not in result.stderr
+
+
+async def test_serve_demo_without_jobs_says_the_demo_run_waits_for_a_worker(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    from progress_sse.cli import admin
+    from progress_sse.cli.operator import demo_lines
+
+    settings = Settings(database_url=fresh_sqlite["PROGRESS_SSE_DATABASE_URL"], run_jobs=False)
+    await admin.migrate_all(settings)
+    seed = await admin.seed_demo(settings, "demo", 10, ".venv/bin/progress-sse")
+    text = "\n".join(demo_lines(settings, seed, ".venv/bin/progress-sse"))
+    assert "runs as the server starts" not in text
+    assert "With --no-jobs it stays pending until a worker runs it" in text
+    assert ".venv/bin/progress-sse runs start asset_depreciation -p year=" in text
 
 
 async def test_periods_lock_and_unlock_from_the_command_line(
@@ -341,7 +419,7 @@ async def test_runs_resume_through_the_api(make_settings, tmp_path: Path) -> Non
 def test_a_setting_that_cannot_work_is_one_error_line_for_any_command(
     fresh_sqlite: dict[str, str], tmp_path: Path, env: dict[str, str], said: str
 ) -> None:
-    for command in (("keys", "list"), ("worker",), ("serve", "--port", "1")):
+    for command in (("keys", "list"), ("worker",), ("serve", "--port", str(free_port()))):
         result = cli(*command, env=fresh_sqlite | env, cwd=tmp_path)
         assert result.returncode == 1, (command, result.stdout, result.stderr)
         assert result.stderr.startswith(said), (command, result.stderr)

@@ -53,9 +53,14 @@ async def test_quiet_streams_are_pinged_within_the_interval_and_busy_ones_are_no
     # No silence much longer than the interval (a loaded CI machine may be late), from the start.
     moments = [started] + [at for at, line in quiet_lines if line]
     assert max(b - a for a, b in itertools.pairwise(moments)) < 4 * PING_S
-    # A stream that hears an event every few milliseconds needs no keep-alive.
-    assert [line for _, line in busy_lines if line == ": ping"] == []
-    assert any(line.startswith("data:") for _, line in busy_lines)
+    # A stream that hears an event every few milliseconds needs no keep-alive: a ping only
+    # ever follows a silence (on a loaded machine the job itself may pause that long).
+    heard = [(at, line) for at, line in busy_lines if line]
+    after_silence = [at - before for (before, _), (at, line) in itertools.pairwise(heard)
+                     if line == ": ping"]  # fmt: skip
+    assert all(gap >= PING_S / 2 for gap in after_silence), after_silence
+    assert len(after_silence) < len(pings), "the busy stream is pinged less than the quiet one"
+    assert sum(line.startswith("data:") for _, line in busy_lines) > 20
 
 
 async def _running(client: httpx.AsyncClient, run_id: str) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 
 from progress_sse.accounting.depreciation import periods
@@ -66,7 +65,7 @@ async def seed_demo(seeding: DemoSeeding) -> DemoSeeded:
     return DemoSeeded(
         facts={"assets": seeding.size, "opening_run_id": opening_id, "opening": str(opening)},
         lines=tuple(lines),
-        try_these=try_these(settings, seeding.key, seeding.size, opening),
+        try_these=try_these(settings, seeding, opening),
     )
 
 
@@ -85,19 +84,16 @@ async def open_books(store: RunStore, tenant: str, period: Period) -> str | None
     return run.id if created else None
 
 
-def try_these(settings: Settings, key: str, assets: int, opening: Period) -> tuple[str, ...]:
-    """What `serve --demo` suggests: depreciate this month, watch it, read the journal."""
+def try_these(settings: Settings, seeding: DemoSeeding, opening: Period) -> tuple[str, ...]:
+    """What `serve --demo` suggests: depreciate this month and watch it, read the journal."""
     base = f"http://{settings.host}:{settings.port}"
     today = utc_now().date()
-    body = json.dumps(
-        {"kind": "asset_depreciation", "params": {"year": today.year, "month": today.month}}
-    )
     return (
-        f"It has {assets} demo assets; its books open in {opening} "
-        "(a posting queued now). Depreciate this month and watch it:",
-        f"  curl -s -X POST {base}/api/runs -H 'Authorization: Bearer {key}' "
-        f"-H 'Content-Type: application/json' -d '{body}'",
-        f"  curl -N {base}/api/runs/<id>/events -H 'Authorization: Bearer {key}'",
-        f"  curl -s {base}/api/depreciation/{today.year}/{today.month}?format=csv "
-        f"-H 'Authorization: Bearer {key}'",
+        f"It has {seeding.size} demo assets; its books open in {opening} "
+        "(a posting queued now). Depreciate this month, watch it, read its summary:",
+        f"  {seeding.command} runs start asset_depreciation -p year={today.year} "
+        f"-p month={today.month} --watch",
+        "The month's journal as CSV:",
+        f"  curl -s '{base}/api/depreciation/{today.year}/{today.month}?format=csv' "
+        f"-H 'Authorization: Bearer {seeding.key}'",
     )

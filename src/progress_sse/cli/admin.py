@@ -8,6 +8,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from progress_sse.errors import Misconfigured
 from progress_sse.jobs.ownership import take_ownership
@@ -84,7 +85,9 @@ class DemoSeed:
     plugins: dict[str, DemoSeeded]  # what each plugin's seeder made
 
 
-async def seed_demo(settings: Settings, tenant: str, size: int = 0) -> DemoSeed:
+async def seed_demo(
+    settings: Settings, tenant: str, size: int = 0, command: str = "progress-sse"
+) -> DemoSeed:
     """An admin key for `tenant`, one short demo run, and each plugin's demo data
     (`size` says how much: the accounting application's assets)."""
     key = await issue_key(settings, tenant, Role.ADMIN, name="demo")
@@ -101,22 +104,25 @@ async def seed_demo(settings: Settings, tenant: str, size: int = 0) -> DemoSeed:
         )
     made = {}
     for name, seeder in discover(settings).demo_seeders():
-        made[name] = await seeder(DemoSeeding(settings, tenant, key, size))
+        made[name] = await seeder(DemoSeeding(settings, tenant, key, size, command))
     return DemoSeed(key, demo_run.id if created else None, made)
 
 
-async def preflight(settings: Settings) -> None:
+async def preflight(settings: Settings, *, seeding: bool = False) -> None:
     """What `serve` checks before uvicorn starts, so a refusal is one clear line, not a
-    start-up traceback: the pools fit the concurrency and PostgreSQL's limit, and on
-    SQLite no other process runs this database's jobs already."""
+    start-up traceback: the pools fit the concurrency and PostgreSQL's limit, the
+    databases were migrated (to this version, when demo data is about to be written), and
+    on SQLite no other process runs this database's jobs already."""
     if (problem := settings.pool_problem()) is not None:
         raise Misconfigured(problem)
-    discover(settings)  # a plugin that cannot load is one line now, not a traceback later
+    folders = discover(settings).migration_folders()  # a plugin that cannot load: one line
     engine = db.create_engine(settings.database_url, settings)
     try:
         await db.check_connection_budget(engine, settings)
     finally:
         await engine.dispose()
+    for url in dict.fromkeys([settings.database_url, settings.business_url]):
+        await _require_schema(url, settings, folders, seeding=seeding)
     if settings.run_jobs and is_sqlite(settings.database_url):
         owner = await take_ownership(settings, "preflight")
         if owner is not None:
@@ -135,3 +141,22 @@ async def run_worker(settings: Settings) -> None:
         log.info("worker started (%d concurrent runs)", settings.job_concurrency)
         await stop.wait()
         log.info("worker stopping: no new claims; running jobs get a grace period")
+
+
+async def _require_schema(
+    url: str, settings: Settings, folders: list[Path], *, seeding: bool
+) -> None:
+    engine = db.create_engine(url, settings)
+    try:
+        state = await db.schema_state(engine, folders)
+    finally:
+        await engine.dispose()
+    where = url.split("@")[-1]  # no password in a message
+    fix = "run `progress-sse db upgrade` first (or `progress-sse serve --migrate`)"
+    if state == "missing":
+        raise Misconfigured(f"the database {where} has no progress-sse tables yet: {fix}")
+    if state == "behind" and seeding:
+        raise Misconfigured(f"the database {where} is older than this version: {fix}")
+    if state == "behind":  # a rolling deploy may migrate after this process starts
+        log.warning("the database %s is older than this version; /readyz answers 503 "
+                    "until `progress-sse db upgrade` runs", where)  # fmt: skip

@@ -8,6 +8,7 @@ import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -24,7 +25,7 @@ from progress_sse.settings import Settings, is_sqlite
 from progress_sse.storage import db
 from progress_sse.web.app import create_app
 from progress_sse.web.security.auth import Role
-from progress_sse.web.serving import uvicorn_options
+from progress_sse.web.serving import port_problem, uvicorn_options
 from progress_sse.webhooks.models import failed_json
 from progress_sse.webhooks.payload import EVENTS
 
@@ -266,9 +267,11 @@ def serve(
             "several worker processes need PostgreSQL (set PROGRESS_SSE_DATABASE_URL); "
             "SQLite serves one process"
         )
+    if (problem := port_problem(settings.host, settings.port)) is not None:
+        raise fail(problem)  # before anything is migrated, seeded or printed
     if migrate if migrate is not None else is_sqlite(settings.database_url):
         run_async(admin.migrate_all(settings))
-    run_async(admin.preflight(settings))
+    run_async(admin.preflight(settings, seeding=demo))
     if demo:
         _print_demo(settings)
     setup_logging(settings)
@@ -338,13 +341,45 @@ def setup_logging(settings: Settings) -> None:
 
 
 def _print_demo(settings: Settings) -> None:
-    seed = run_async(admin.seed_demo(settings, "demo", DEMO_SIZE))
+    command = cli_command()
+    seed = run_async(admin.seed_demo(settings, "demo", DEMO_SIZE, command))
+    typer.echo("\n".join(demo_lines(settings, seed, command)), file=sys.stderr)
+
+
+def cli_command() -> str:
+    """How this shell ran us (`.venv/bin/progress-sse`), so suggested commands paste as is."""
+    ran = Path(sys.argv[0])
+    return str(ran) if ran.name == "progress-sse" and ran.parent != Path() else "progress-sse"
+
+
+def demo_lines(settings: Settings, seed: admin.DemoSeed, command: str) -> list[str]:
+    """What `serve --demo` prints: the key, a run to watch live, and what is true of the
+    run it queued (it runs only where jobs run)."""
     base = f"http://{settings.host}:{settings.port}"
-    lines = ["", "Demo tenant 'demo' is ready. Its admin API key (shown once):"]
-    lines += [f"  {seed.key}", ""]
+    lines = ["", "Demo tenant 'demo' is ready. Its admin API key (shown once):", f"  {seed.key}"]
+    lines += [
+        "",
+        "In another terminal, start a run and watch it live:",
+        f"  export PROGRESS_SSE_URL={base} PROGRESS_SSE_API_KEY={seed.key}",
+        f"  {command} runs start demo -p items=60 -p delay_ms=80 --watch",
+        "",
+    ]
     for made in seed.plugins.values():
-        lines += made.try_these
-    if seed.run_id:
-        lines.append(f"A finished demo run is already there: {base}/api/runs/{seed.run_id}")
+        lines += [*made.try_these, ""] if made.try_these else []
+    lines += [
+        "A stream replays a finished run from its first event with Last-Event-ID: 0:",
+        f"  curl -N {base}/api/runs/<id>/events -H 'Last-Event-ID: 0' "
+        f"-H 'Authorization: Bearer {seed.key}'",
+        "",
+    ]
+    if seed.run_id and settings.run_jobs:
+        lines.append(
+            f"A demo run is queued and runs as the server starts: {base}/api/runs/{seed.run_id}"
+        )
+    elif seed.run_id:
+        lines.append(
+            f"A demo run is queued: {base}/api/runs/{seed.run_id}. With --no-jobs it stays "
+            f"pending until a worker runs it ({command} worker, PostgreSQL only)."
+        )
     lines += [f"Or open {base}/ and sign in with the key.", ""]
-    typer.echo("\n".join(lines), file=sys.stderr)
+    return lines

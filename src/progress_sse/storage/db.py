@@ -7,7 +7,7 @@ import os
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from alembic import command
@@ -270,12 +270,19 @@ def _revisions(connection: Connection) -> set[str]:
     }
 
 
-async def schema_is_current(engine: AsyncEngine, plugin_folders: Sequence[Path] = ()) -> bool:
-    """True when the database is reachable and at every Alembic head."""
+async def schema_state(
+    engine: AsyncEngine, plugin_folders: Sequence[Path] = ()
+) -> Literal["current", "behind", "missing"]:
+    """Whether the database is at every Alembic head, behind them, or was never migrated."""
     heads = set(ScriptDirectory.from_config(alembic_config(plugin_folders)).get_heads())
     async with engine.connect() as conn:
         current = await conn.run_sync(_revisions)
-    return current == heads
+    return "current" if current == heads else "behind" if current else "missing"
+
+
+async def schema_is_current(engine: AsyncEngine, plugin_folders: Sequence[Path] = ()) -> bool:
+    """True when the database is reachable and at every Alembic head."""
+    return await schema_state(engine, plugin_folders) == "current"
 
 
 async def ping(engine: AsyncEngine) -> None:

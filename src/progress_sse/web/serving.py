@@ -12,8 +12,10 @@
 
 from __future__ import annotations
 
+import errno
 import logging
 import resource
+import socket
 from typing import Any
 
 from progress_sse.settings import Settings
@@ -62,3 +64,21 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "access_log": False,  # ours (middleware/accesslog.py) redacts query strings
         "log_config": None,  # logs.setup_logging already configured every logger
     }
+
+
+def port_problem(host: str, port: int) -> str | None:
+    """Why `host:port` cannot be served, checked before anything is seeded or printed (a
+    demo key shown for a port another server answers on would lead nowhere)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return (
+                    f"port {port} on {host} is already in use (another server?); choose "
+                    f"another with --port {port + 1} or PROGRESS_SSE_PORT={port + 1}"
+                )
+            return f"cannot listen on {host}:{port}: {exc.strerror or exc}"
+    return None
