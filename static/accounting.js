@@ -63,11 +63,10 @@ export const depreciationView = {
     const r = run.result || {};
     if (run.status === "cancelled") return [el("p", { textContent: "Nothing was posted: the run's transaction was rolled back." })];
     if (run.status !== "completed") return [];
-    if (r.dry_run) return previewSummary(r);
-    if (!r.document_no) return [];
-    const skipped = Object.entries(r.skipped || {}).map(([k, v]) => `${v} ${k.replace("_", " ")}`).join(", ") || "none";
-    const reversal = r.reverses ? ` It reverses ${r.reverses} with ${r.reversal_no}.` : "";
-    const parts = [el("p", { textContent: `Posted ${r.records_processed} entries (${r.document_no}), total ${grouped(r.total_amount)}. Skipped: ${skipped}.${reversal}` })];
+    const said = el("p", { className: "run-summary", textContent: run.summary || "" });  // the kind's sentence
+    if (r.dry_run) return [said, ...previewDetails(r)];
+    if (!r.document_no) return [said];
+    const parts = [said];
     if (r.period) {
       const [y, m] = r.period.split("-").map(Number);
       parts.push(el("a", { href: page.url(`api/depreciation/${y}/${m}?format=csv`), textContent: `Download the ${r.period} journal (CSV)` }),
@@ -77,9 +76,9 @@ export const depreciationView = {
   },
 };
 
-// What a user wants to know before posting: entries and total, by tax group and method, skips.
-function previewSummary(r) {
-  const head = el("p", { textContent: `Preview of ${r.period}: ${r.entries} entries, total ${grouped(r.total_amount)}. Nothing was posted.` });
+// What a user wants to know before posting, past the summary: totals by tax group and
+// method, examples of skipped assets, and what posting would need.
+function previewDetails(r) {
   const table = el("table", { className: "preview" });
   const rows = [
     ...Object.entries(r.totals_by_tax_group || {}).map(([k, v]) => [k === "none" ? "no tax group" : `tax group ${k.replaceAll("_", " ")}`, v]),
@@ -89,7 +88,7 @@ function previewSummary(r) {
     table.append(el("tr", {}, ...[name, `${v.entries} entries`, grouped(v.amount)].map((text) => el("td", { textContent: text }))));
   }
   const reasons = Object.entries(r.skipped || {}).map(([k, v]) => `${v} ${k.replace("_", " ")} (e.g. ${((r.skipped_assets || {})[k] || []).slice(0, 3).join(", ")})`);
-  const parts = [head, table, el("p", { textContent: `Skipped: ${reasons.join("; ") || "none"}.` })];
+  const parts = [table, el("p", { textContent: `Examples of skipped assets: ${reasons.join("; ") || "none"}.` })];
   for (const warning of r.warnings || []) parts.push(el("p", { className: "warning", textContent: warning }));
   return parts;
 }

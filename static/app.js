@@ -163,15 +163,16 @@ function onProblem(event) {
   else alertBox(message);
 }
 
-/** A completed run's result summary, as a two-column table (what the job returned). */
+/** A completed run's summary: the kind's sentence, and the result as a two-column table. */
 function resultSummary(run) {
   if (run.status !== "completed" || !run.result) return [];
+  const said = run.summary ? [el("p", { className: "run-summary", textContent: run.summary })] : [];
   const table = el("table", { className: "result" });
   for (const [key, value] of Object.entries(run.result)) {
     const shown = typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
     table.append(el("tr", {}, el("th", { textContent: key.replaceAll("_", " ") }), el("td", { textContent: shown })));
   }
-  return [table];
+  return [...said, table];
 }
 
 // -- the list and the admin action --------------------------------------------------------

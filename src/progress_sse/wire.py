@@ -96,6 +96,7 @@ class RunJson(TypedDict):
     error: str | None
     error_code: str | None
     result: dict[str, Any] | None
+    summary: str | None  # completed: the kind's sentence for its result (None without one)
     created_by: str | None
     stale: bool  # running, but its heartbeat stopped: the page shows a badge
     resumable: bool

@@ -147,6 +147,7 @@ async def test_list_show_active_and_log(make_settings) -> None:  # type: ignore[
         assert shown["status"] == "completed" and shown["stale"] is False
         assert [s["status"] for s in shown["steps"]] == ["completed"] * 5
         assert shown["result"] == {"items": 3, "total_value": 14}
+        assert shown["summary"] == "Processed 3 items (total value 14).", "the kind's sentence"
 
         log = (await client.get(f"/api/runs/{done}/log")).json()
         assert log["data"][-1]["event"] == "complete" and log["total"] == len(log["data"])

@@ -240,7 +240,7 @@ async def the_printed_watch_command_shows_the_run_live(printed: str, cwd: Path) 
     assert proc.returncode == 0, err.decode()
     started = [m.group(1) for m in map(STEP_STARTED.match, shown) if m]
     assert started[-2:] == ["process", "finalize"], "steps seen as they start, not after"
-    assert shown[-3:] == ["completed: Completed.", "  items: 60", "  total value: 73810"]
+    assert shown[-2:] == ["completed: Completed.", "  Processed 60 items (total value 73,810)."]
     assert "-H 'Last-Event-ID: 0'" in printed, "how to replay a run that already ended"
     assert "A demo run is queued and runs as the server starts" in printed
 

@@ -72,7 +72,7 @@ async def test_start_watch_list_latest_show_and_log(server: Server) -> None:
     )
     assert started.code == 0 and started.json()["status"] == "pending"
     assert watched.code == 0
-    assert watched.out.endswith("completed: Completed.\n  items: 5\n  total value: 55\n")
+    assert watched.out.endswith("completed: Completed.\n  Processed 5 items (total value 55).\n")
     assert not [x for x in watched.out.splitlines() if re.fullmatch(r"\s*0\.0%\s*:?\s*", x)]
     assert live.code == 0 and "process in_progress" in live.out, "piped: a line per step change"
     assert live.out.count("process in_progress") == 1, "not one per tick"

@@ -288,8 +288,11 @@ def follow(api: Api, run_id: str, as_json: bool) -> int:
             {"complete": "completed", "error": "failed", "cancelled": "cancelled"}[name]
             + f": {data.get('message', '')}"
         )
-        for text in terminal.summary_lines(data.get("result")):
-            line(text)
+        if name == "complete":  # what it did: the kind's sentence, else the result's fields
+            run = api.call("GET", f"/api/runs/{run_id}")["data"]
+            said = run.get("summary")
+            for text in [f"  {said}"] if said else terminal.summary_lines(data.get("result")):
+                line(text)
     return {"complete": 0, "error": EXIT_FAILED, "cancelled": EXIT_CANCELLED}[name]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from progress_sse.errors import ValidationFailed
 from progress_sse.jobs.context import JobContext
 from progress_sse.runs.progress import StepSpec, validate_steps
 
+log = logging.getLogger(__name__)
 NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
 
 JobFn = Callable[[JobContext, Any], Awaitable[dict[str, Any] | None]]
@@ -48,6 +50,9 @@ class JobKind:
     precheck: Precheck | None = None
     title: str = ""  # what people call it, on the page and in the CLI (default: the name)
     description: str = ""
+    # A completed run's result in one or two sentences a person reads (the CLI prints it
+    # after a watch; the API shows it as the run's `summary`). Pure: the result only.
+    summarize: Callable[[dict[str, Any]], str] | None = None
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
@@ -93,6 +98,18 @@ class JobRegistry:
                 code="unknown_kind",
                 fields=[{"field": "kind", "message": "unknown job kind"}],
             ) from None
+
+    def summary(self, name: str, result: dict[str, Any] | None) -> str | None:
+        """The kind's sentence for a completed run's result; None without one. A summarizer
+        that fails (an old result, a bug) costs the sentence, never the answer."""
+        kind = self._kinds.get(name)
+        if kind is None or kind.summarize is None or result is None:
+            return None
+        try:
+            return kind.summarize(result)
+        except Exception:
+            log.warning("job kind %r could not summarize a result", name, exc_info=True)
+            return None
 
     def resumable(self, name: str) -> bool:
         """Whether runs of `name` may be resumed (False for a kind no longer registered)."""

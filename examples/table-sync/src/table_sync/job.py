@@ -129,10 +129,17 @@ async def save_checkpoint(session: AsyncSession, run_id: str, table: Table, last
         saved.last_key, saved.batches = last_key, saved.batches + 1
 
 
+def summarize(result: dict[str, Any]) -> str:
+    """`Copied 375 rows: customers 300, products 75.`"""
+    tables = ", ".join(f"{table} {rows:,}" for table, rows in result["tables"].items())
+    return f"Copied {result['records_processed']:,} rows: {tables}."
+
+
 TABLE_SYNC = JobKind(
     name="table_sync",
     title="Copy the legacy system's tables",
     description="Copies customers, products, invoices and payments in batches; resumable.",
+    summarize=summarize,
     params=SyncParams,
     run=run_sync,
     steps=steps,

@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from progress_sse.accounting import summaries
 from progress_sse.accounting.asset_import.history import Warned, split_by_history
 from progress_sse.accounting.asset_import.models import AssetUpload, ImportChunk, ImportRejection
 from progress_sse.accounting.asset_import.parse import (
@@ -226,6 +227,9 @@ async def import_summary(
 
 ASSET_IMPORT = JobKind(
     name="asset_import",
+    title="Asset import",
+    description="Import a fixed-asset register from an uploaded CSV (POST /api/assets/import).",
+    summarize=summaries.asset_import,
     params=ImportParams,
     run=run_import,
     steps=STEPS,

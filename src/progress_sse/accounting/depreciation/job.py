@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from progress_sse.accounting import summaries
 from progress_sse.accounting.depreciation.documents import (
     DocumentKind,
     EarlierPosting,
@@ -267,6 +268,10 @@ async def process(
 
 ASSET_DEPRECIATION = JobKind(
     name="asset_depreciation",
+    title="Depreciation",
+    description="Depreciate every fixed asset for one month and post the month's document, "
+    "in one transaction; a preview (dry run) posts nothing.",
+    summarize=summaries.depreciation,
     params=DepreciationParams,
     run=run_depreciation,
     steps=STEPS,

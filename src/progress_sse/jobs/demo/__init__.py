@@ -93,8 +93,16 @@ async def _hold(ctx: JobContext, hold_ms: int) -> None:
         await ctx.checkpoint()
 
 
+def summarize(result: dict[str, Any]) -> str:
+    return f"Processed {result['items']:,} items (total value {result['total_value']:,})."
+
+
 DEMO = JobKind(
     name="demo",
+    title="Demo",
+    description="Counts through items with a pause after each, in one transaction: for trying "
+    "the bar, the stream, cancel and failures.",
+    summarize=summarize,
     params=DemoParams,
     run=run_demo,
     steps=STEPS,

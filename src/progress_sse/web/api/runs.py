@@ -39,9 +39,10 @@ def snapshot(
 ) -> RunJson:
     """A run as every JSON route shows it (with `stale`, `resumable`, and URLs under the
     path the service is mounted at)."""
+    summary = svc.registry.summary(run.kind, run.result) if run.status == "completed" else None
     return run_json(
         run, svc.settings.stale_after_s, steps, resumable=svc.registry.resumable(run.kind),
-        root=root_path(request),
+        summary=summary, root=root_path(request),
     )  # fmt: skip
 
 

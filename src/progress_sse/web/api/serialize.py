@@ -38,6 +38,7 @@ def run_json(
     steps: Sequence[RunStep] | None = None,
     *,
     resumable: bool = False,
+    summary: str | None = None,
     root: str = "",
 ) -> RunJson:
     """`root`: the path the service is mounted at, so `url` and `events_url` can be followed."""
@@ -64,6 +65,7 @@ def run_json(
         "error": run.error,
         "error_code": run.error_code,
         "result": run.result,
+        "summary": summary,
         "created_by": run.created_by,
         "stale": is_stale(run, stale_after_s),
         "resumable": resumable,
