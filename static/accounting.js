@@ -7,15 +7,26 @@ import { el } from "{{start-form.js}}";
 const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
   "September", "October", "November", "December"];
 
-// Money arrives as an exact decimal string; group its digits without turning it into a float.
-export function grouped(amount) {
-  const [whole, cents] = String(amount).split(".");
-  return whole.replace(/\B(?=(\d{3})+(?!\d))/g, ",") + (cents !== undefined ? `.${cents}` : "");
+// Money arrives as an exact decimal string. Intl formats a string exactly (never through a
+// float), in the browser's locale and with the books' currency: "Rp 16.940.908.070,85".
+export function money(amount, currency) {
+  const options = currency ? { style: "currency", currency } : {};
+  return new Intl.NumberFormat(undefined, { ...options, minimumFractionDigits: 2, maximumFractionDigits: 2 })
+    .format(String(amount));
+}
+
+/** "Depreciation · November 2026" (a preview says so): what a run is, for its heading. */
+export function label(run, title) {
+  const p = run.params || {};
+  if (!p.year || !p.month) return title;
+  const month = new Date(Date.UTC(p.year, p.month - 1, 15)).toLocaleString(undefined, { month: "long", year: "numeric", timeZone: "UTC" });
+  return `${title} · ${month}${p.dry_run ? " · preview" : ""}`;
 }
 
 
 export const depreciationView = {
   kind: "asset_depreciation",
+  label,
 
   /** The month picker; `page.start(params)` posts the run. */
   drawForm(_kind, page) {
@@ -63,10 +74,14 @@ export const depreciationView = {
     const r = run.result || {};
     if (run.status === "cancelled") return [el("p", { textContent: "Nothing was posted: the run's transaction was rolled back." })];
     if (run.status !== "completed") return [];
-    const said = el("p", { className: "run-summary", textContent: run.summary || "" });  // the kind's sentence
-    if (r.dry_run) return [said, ...previewDetails(r)];
-    if (!r.document_no) return [said];
-    const parts = [said];
+    const skipped = Object.entries(r.skipped || {}).map(([k, v]) => `${v.toLocaleString()} ${k.replaceAll("_", " ")}`).join(", ") || "none";
+    if (r.dry_run) {
+      return [el("p", { textContent: `Preview of ${r.period}: ${r.entries.toLocaleString()} entries, total ${money(r.total_amount, r.currency)}. Nothing was posted.` }),
+        ...previewDetails(r)];
+    }
+    if (!r.document_no) return [];
+    const reversal = r.reverses ? ` It reverses ${r.reverses} with ${r.reversal_no}.` : "";
+    const parts = [el("p", { textContent: `Posted ${r.records_processed.toLocaleString()} entries (${r.document_no}), total ${money(r.total_amount, r.currency)}. Skipped: ${skipped}.${reversal}` })];
     if (r.period) {
       const [y, m] = r.period.split("-").map(Number);
       parts.push(el("a", { href: page.url(`api/depreciation/${y}/${m}?format=csv`), textContent: `Download the ${r.period} journal (CSV)` }),
@@ -85,7 +100,7 @@ function previewDetails(r) {
     ...Object.entries(r.totals_by_method || {}).map(([k, v]) => [k.replace("_", " "), v]),
   ];
   for (const [name, v] of rows) {
-    table.append(el("tr", {}, ...[name, `${v.entries} entries`, grouped(v.amount)].map((text) => el("td", { textContent: text }))));
+    table.append(el("tr", {}, ...[name, `${v.entries.toLocaleString()} entries`, money(v.amount, r.currency)].map((text) => el("td", { textContent: text }))));
   }
   const reasons = Object.entries(r.skipped || {}).map(([k, v]) => `${v} ${k.replace("_", " ")} (e.g. ${((r.skipped_assets || {})[k] || []).slice(0, 3).join(", ")})`);
   const parts = [table, el("p", { textContent: `Examples of skipped assets: ${reasons.join("; ") || "none"}.` })];

@@ -33,8 +33,8 @@ async function signIn(event) {
 }
 
 async function restore() {
-  const result = await api("GET", "api/session");
-  if (result.status === 200) enter(result.data);
+  const result = await api("GET", "api/session");  // 200 with signed_in: false for a visitor
+  if (result.status === 200 && result.data.signed_in) enter(result.data);
 }
 
 async function enter(who) {
@@ -132,15 +132,27 @@ async function reattach() {
   if (active.status === 200 && active.data.progress) attach(active.data.progress.id);
 }
 
+/** What a run is, in words: "Depreciation · November 2026", else its kind's title. */
+function runLabel(run) {
+  const kind = state.kinds.find((k) => k.name === run.kind);
+  const title = (kind && kind.title) || run.kind;
+  const view = VIEWS[run.kind];
+  return view && view.label ? view.label(run, title) : title;
+}
+
+const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });  // the browser's locale
+
 function attach(runId) {
   state.runId = runId;
   localStorage.setItem(RUN_KEY, runId);
   $("run").hidden = false; $("run-id").textContent = runId; $("summary").hidden = true;
+  $("run-what").textContent = "Run";
   setBusy(true);
   $("progress").runId = runId;  // the element (re)starts following
 }
 
 function onUpdate(event) {
+  if (event.detail.kind) $("run-what").textContent = runLabel(event.detail);  // a snapshot
   const status = event.detail.status;
   if (status && !TERMINAL.includes(status)) { $("summary").hidden = true; setBusy(true); }  // e.g. resumed
 }
@@ -178,8 +190,8 @@ function resultSummary(run) {
 // -- the list and the admin action --------------------------------------------------------
 
 async function resetTenant() {
-  if (!confirm("Fail every pending or running run of this tenant?")) return;
   const tenant = $("who").dataset.tenant;
+  if (!confirm(`Reset every pending or running run of tenant "${tenant}"? Each is failed now, and can be resumed.`)) return;
   const result = await api("POST", `api/admin/tenants/${encodeURIComponent(tenant)}/reset`);
   if (result.status === 200) { announce(`${result.data.reset_count} run(s) reset`); loadRecent(); } else alertBox(errorText(result));
 }
@@ -194,9 +206,16 @@ async function loadRecent() {
   for (const run of result.data.data) {
     const seconds = run.started_at && run.finished_at ? (new Date(run.finished_at) - new Date(run.started_at)) / 1000 : null;
     const shown = run.stale ? "stale" : run.status;
-    const cells = [run.id, run.kind, shown, run.started_at ? new Date(run.started_at).toLocaleString() : "—", seconds != null ? `${seconds.toFixed(1)} s` : "—"];
-    const tr = el("tr", {}, ...cells.map((text, i) => el("td", { textContent: text, className: i === 2 ? `status-${shown}` : "" })));
+    const cells = [
+      ["what", runLabel(run)], [`status status-${shown}`, shown],
+      ["when", run.started_at ? WHEN.format(new Date(run.started_at)) : "—"],
+      ["took", seconds != null ? `${seconds.toLocaleString(undefined, { maximumFractionDigits: 1 })} s` : "—"],
+      ["run-ref", run.id],
+    ];
+    const tr = el("tr", {}, ...cells.map(([className, text]) => el("td", { className, textContent: text })));
+    tr.tabIndex = 0;  // a row opens its run, by keyboard too
     tr.addEventListener("click", () => attach(run.id));
+    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") attach(run.id); });
     body.append(tr);
   }
 }

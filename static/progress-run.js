@@ -90,6 +90,7 @@ const TEMPLATE = `
   .steps li[data-status="in_progress"]::before { content: "▶ "; color: var(--progress-run-running); }
   .steps li[data-status="failed"]::before { content: "✖ "; color: var(--progress-run-bad); }
   .steps li[data-status="pending"]::before, .steps li[data-status="skipped"]::before { content: "○ "; color: var(--progress-run-muted); }
+  .steps li[data-status="cancelled"]::before { content: "■ "; color: var(--progress-run-muted); }
   .outcome[data-status="failed"] { color: var(--progress-run-bad); }
   .actions { display: flex; gap: .5rem; flex-wrap: wrap; }
   button { padding: .4rem .9rem; border-radius: .3rem; border: 1px solid #999; background: #f6f6f6; cursor: pointer; font: inherit; }
@@ -212,7 +213,7 @@ export class ProgressRun extends HTMLElement {
     if (attribute > 0) return attribute;
     const session = await this.#get("api/session");
     if (session.status === 200) this.#csrf = session.data.csrf_token || null;
-    return (session.status === 200 && session.data.stale_after_s) || DEFAULT_STALE_AFTER_S;
+    return (session.status === 200 && session.data.stale_after_s) || DEFAULT_STALE_AFTER_S;  // none when signed out
   }
 
   // -- following -----------------------------------------------------------------------
@@ -320,19 +321,21 @@ export class ProgressRun extends HTMLElement {
     if (run.heartbeat_at) this.#heartbeat = new Date(run.heartbeat_at);
     this.#setBar(run.percentage, run.stale ? "stale" : run.status);
     this.#el("message").textContent = run.message || "";
-    if (run.steps) this.#renderSteps(run.steps);
+    if (run.steps) this.#renderSteps(run.steps, run.status);
     this.#renderRate(run.rate, run.eta_s);
     this.#renderStale(Boolean(run.stale));
     this.#renderControls();
     this.#dispatch("progress-run:update", run);
   }
 
-  #renderSteps(steps) {
+  #renderSteps(steps, runStatus) {
     const list = this.#el("steps"); list.replaceChildren();
     for (const s of steps) {
+      // A cancel stops the step it meets: that step was cancelled, not failed.
+      const status = runStatus === "cancelled" && s.status === "failed" ? "cancelled" : s.status;
       const li = document.createElement("li");
-      li.dataset.status = s.status; li.dataset.step = s.name; li.setAttribute("part", "step");
-      li.textContent = stepText(s.name, s.status, s.processed, s.total, s.skipped);
+      li.dataset.status = status; li.dataset.step = s.name; li.setAttribute("part", "step");
+      li.textContent = stepText(s.name, status, s.processed, s.total, s.skipped);
       list.append(li);
     }
   }
@@ -409,7 +412,8 @@ export class ProgressRun extends HTMLElement {
     let result = this.#csrf ? await post() : { status: 403 };
     if (result.status === 403 && !(result.data && result.data.error && result.data.error.code === "admin_required")) {
       const session = await this.#get("api/session");  // no token yet, or one of an older session
-      if (session.status === 200) { this.#csrf = session.data.csrf_token || null; result = await post(); } else result = session;
+      if (session.status === 200 && session.data.signed_in) { this.#csrf = session.data.csrf_token || null; result = await post(); }
+      else result = session.status === 200 ? { status: 401, data: {} } : session;
     }
     if (result.status !== expected) {
       this.#dispatch("progress-run:problem", { status: result.status, message: errorText(result) });

@@ -40,7 +40,7 @@ async def test_a_month_runs_to_100_percent_and_shows_its_summary(
         assert await bar.get_attribute("data-state") == "completed"
         summary = await page.inner_text("#summary")
         assert "DEP/2026/11/0001" in summary
-        assert re.search(r"total \d{1,3}(,\d{3})+\.\d\d\.", summary), "money digits grouped"
+        assert re.search(r"total IDR\s\d{1,3}(,\d{3})+\.\d\d\.", summary), "grouped, with currency"
         link = await page.get_attribute("#summary a", "href")
         assert link == f"{srv.base_url}/api/depreciation/2026/11?format=csv"
         async with srv.client() as client:

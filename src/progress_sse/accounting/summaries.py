@@ -7,9 +7,10 @@ from decimal import Decimal
 from typing import Any
 
 
-def money(amount: str | int | Decimal) -> str:
-    """`16940908070.85` as `16,940,908,070.85`: digits grouped, never through a float."""
-    return f"{Decimal(str(amount)):,}"
+def money(amount: str | int | Decimal, currency: str | None = None) -> str:
+    """`16940908070.85` as `IDR 16,940,908,070.85`: digits grouped, never through a float."""
+    grouped = f"{Decimal(str(amount)):,}"
+    return f"{currency} {grouped}" if currency else grouped
 
 
 def counted(counts: dict[str, int]) -> str:
@@ -20,14 +21,15 @@ def counted(counts: dict[str, int]) -> str:
 def depreciation(result: dict[str, Any]) -> str:
     """A posting (or a preview): entries, document, total, what was skipped, any reversal."""
     skipped = f"Skipped: {counted(result.get('skipped') or {})}."
+    total = money(result["total_amount"], result.get("currency"))
     if result.get("dry_run"):
         return (
             f"Preview of {result['period']}: {result['entries']:,} entries, total "
-            f"{money(result['total_amount'])}. Nothing was posted. {skipped}"
+            f"{total}. Nothing was posted. {skipped}"
         )
     text = (
         f"Posted {result['records_processed']:,} entries ({result['document_no']}), total "
-        f"{money(result['total_amount'])}. {skipped}"
+        f"{total}. {skipped}"
     )
     if result.get("reverses"):
         text += f" It reverses {result['reverses']} with {result['reversal_no']}."

@@ -13,12 +13,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from progress_sse.accounting.depreciation.models import Asset, DepreciationEntry
 from progress_sse.accounting.depreciation.params import DepreciationParams
 from progress_sse.accounting.depreciation.tally import Tally, Totals
+from progress_sse.accounting.settings import AccountingSettings
 
 
 class DepreciationResult(Totals):
     """A run's result (`run.result`): posted, or in a dry run what would be posted."""
 
     period: str
+    currency: str  # ISO 4217, of every amount (PROGRESS_SSE_ACCOUNTING_CURRENCY)
     month_end: str
     dry_run: bool
     document_no: str | None
@@ -54,6 +56,7 @@ async def summary(
     last_day = calendar.monthrange(period.year, period.month)[1]
     return {
         "period": str(period),
+        "currency": AccountingSettings().currency,
         "month_end": date(period.year, period.month, last_day).isoformat(),
         "dry_run": params.dry_run,
         "document_no": numbers.document_no,

@@ -53,8 +53,8 @@ async def create(request: Request) -> Response:
     response = JSONResponse({})
     web = svc.sessions_codec.issue(response, request, token)
     response.body = response.render(
-        {"success": True, **_who(principal, svc.settings), "csrf_token": web.csrf,
-         "expires_in_s": svc.settings.session_ttl_s}
+        {"success": True, "signed_in": True, **_who(principal, svc.settings),
+         "csrf_token": web.csrf, "expires_in_s": svc.settings.session_ttl_s}
     )  # fmt: skip
     response.headers["content-length"] = str(len(response.body))
     response.headers["cache-control"] = "no-store"
@@ -62,13 +62,24 @@ async def create(request: Request) -> Response:
 
 
 async def show(request: Request) -> Response:
-    """Who the cookie belongs to, and its CSRF token (same-origin scripts only)."""
+    """Who the cookie belongs to, and its CSRF token (same-origin scripts only).
+
+    A visitor with no cookie and no key is not signed in, which is normal: `200` with
+    `signed_in: false`, so a page asking on load logs no error. A cookie that is forged,
+    expired or ended is still `401`, saying why.
+    """
+    svc = services(request)
+    if svc.sessions_codec.read(request) is None and "authorization" not in request.headers:
+        return JSONResponse(
+            {"success": True, "signed_in": False}, headers={"cache-control": "no-store"}
+        )
     svc, principal = await caller(request)
     web = svc.sessions_codec.read(request)
     return JSONResponse(
-        {"success": True, **_who(principal, svc.settings), "csrf_token": web.csrf if web else None},
+        {"success": True, "signed_in": True, **_who(principal, svc.settings),
+         "csrf_token": web.csrf if web else None},
         headers={"cache-control": "no-store"},
-    )
+    )  # fmt: skip
 
 
 async def delete(request: Request) -> Response:
