@@ -81,7 +81,11 @@ function showKind(name) {
   const drawn = view ? view.drawForm(kind, page) : drawForm(kind);
   state.form = drawn.matches("form") ? drawn : drawn.querySelector("form");
   if (!view) {
-    state.form.addEventListener("submit", (event) => { event.preventDefault(); start(readParams(state.form)); });
+    state.form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const params = readParams(state.form);  // null: a field the browser can already refuse
+      if (params) start(params); else alertBox("Please correct the fields marked below.");
+    });
   }
   $("kind-form").replaceChildren(drawn);
   alertBox("");
@@ -182,7 +186,7 @@ function resultSummary(run) {
   const table = el("table", { className: "result" });
   for (const [key, value] of Object.entries(run.result)) {
     const shown = typeof value === "object" && value !== null ? JSON.stringify(value) : String(value);
-    table.append(el("tr", {}, el("th", { textContent: key.replaceAll("_", " ") }), el("td", { textContent: shown })));
+    table.append(el("tr", {}, el("th", { textContent: key }), el("td", { textContent: shown })));  // keys as sent
   }
   return [...said, table];
 }

@@ -15,6 +15,7 @@ const LIVE_RETRIES = 3;  // after polling worked, try live updates again this ma
 const STREAM_FAILURES = 5;  // stream errors in a row before polling takes over
 const STALE_CHECK_EVERY_MS = 5000;  // while silent past the threshold, ask the server this often
 const DEFAULT_STALE_AFTER_S = 300;
+const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;  // what run ids are made of: anything else finds nothing
 
 /** The service's root URL: this module is served one folder below it (client/ or assets/). */
 export const SERVICE_ROOT = new URL("../", import.meta.url).href;
@@ -158,10 +159,17 @@ export class ProgressRun extends HTMLElement {
   /** The bar's percentage, 0-100. */
   get percentage() { return Number(this.#el("bar").getAttribute("aria-valuenow")); }
 
-  get #base() { return new URL(this.getAttribute("base") || SERVICE_ROOT, document.baseURI).href; }
+  get #base() {
+    const base = new URL(this.getAttribute("base") || SERVICE_ROOT, document.baseURI).href;
+    return base.endsWith("/") ? base : `${base}/`;  // "/progress" is the service's root too
+  }
   get #runPath() { return `api/runs/${encodeURIComponent(this.runId)}`; }
 
-  connectedCallback() { this.#start(); }
+  connectedCallback() {
+    // `el.runId = …` set before this module loaded is an own property hiding the setter.
+    if (Object.hasOwn(this, "runId")) { const id = this.runId; delete this.runId; this.runId = id; return; }
+    this.#start();
+  }
   disconnectedCallback() { this.#stop(); clearInterval(this.#ticker); this.#ticker = null; }
 
   attributeChangedCallback(name, before, after) {
@@ -189,6 +197,7 @@ export class ProgressRun extends HTMLElement {
     this.#setBar(0, "pending"); this.#el("message").textContent = ""; this.#el("rate").textContent = "";
     this.#renderStale(false); this.#showConnection("");
     if (!this.runId) return;
+    if (!RUN_ID.test(this.runId)) { this.#problem({ status: 404 }); return; }  // never a path
     if (!this.#ticker) this.#ticker = setInterval(() => this.#checkStale(), 1000);
     if (this.#staleAfterS === null) this.#staleAfterS = await this.#sessionStaleAfter();
     const snapshot = await this.#get(this.#runPath);

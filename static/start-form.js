@@ -10,28 +10,38 @@ function resolve(schema, root) {
   return schema || {};
 }
 
-/** `X | None` is `anyOf: [X, {type: "null"}]`: the field is X, and may be left empty. */
+/** `X | None` is `anyOf: [X, {type: "null"}]`: the field is X, and may be left empty. A
+ * `Decimal` is `anyOf: [number, string]`: typed as text and sent as a string, exactly. */
 function unwrapOptional(schema, root) {
   const options = schema.anyOf || schema.oneOf;
   if (options) {
-    const real = options.filter((option) => option.type !== "null");
-    if (real.length === 1) {
-      const { anyOf: _a, oneOf: _o, ...rest } = schema;
-      return { schema: { ...resolve(real[0], root), ...rest }, nullable: real.length < options.length };
-    }
+    const { anyOf: _a, oneOf: _o, ...rest } = schema;
+    const real = options.filter((option) => option.type !== "null").map((option) => resolve(option, root));
+    const nullable = real.length < options.length;
+    if (real.length === 1) return { schema: { ...real[0], ...rest }, nullable };
+    const types = real.map((option) => option.type).sort().join(",");
+    if (types === "number,string") return { schema: { ...rest, type: "string", decimal: true }, nullable };
   }
   return { schema: resolve(schema, root), nullable: false };
 }
 
-/** How a field is drawn and read back: "choice", "choices", "boolean", "number", "text", "json". */
-export function fieldKind(schema, root) {
+/** How a field is drawn and read back: "choice", "choices", "boolean", "number", "list",
+ * "text" or "json". `bool | None` is a choice (yes, no or neither). */
+export function fieldKind(schema, root, nullable = false) {
   if (schema.enum) return "choice";
-  if (schema.type === "array" && resolve(schema.items, root).enum) return "choices";
-  if (schema.type === "boolean") return "boolean";
+  if (schema.type === "boolean") return nullable ? "choice" : "boolean";
+  if (schema.type === "array") {
+    const items = resolve(schema.items, root);
+    if (items.enum) return "choices";
+    if (["string", "integer", "number"].includes(items.type)) return "list";
+  }
   if (schema.type === "integer" || schema.type === "number") return "number";
   if (schema.type === "string") return "text";
   return "json";
 }
+
+/** A choice's values are kept as JSON, so `2` goes back as the number 2, never "2". */
+const encode = (value) => JSON.stringify(value);
 
 function labelText(name, schema) {
   return schema.title || name.replaceAll("_", " ").replace(/^./, (c) => c.toUpperCase());
@@ -45,7 +55,8 @@ export function el(tag, props = {}, ...children) {
 }
 
 function numberInput(id, schema) {
-  const input = el("input", { id, type: "number", step: schema.type === "integer" ? "1" : "any" });
+  const step = schema.multipleOf ?? (schema.type === "integer" ? 1 : "any");
+  const input = el("input", { id, type: "number", step: String(step) });
   const low = schema.minimum ?? schema.exclusiveMinimum;
   const high = schema.maximum ?? schema.exclusiveMaximum;
   if (low !== undefined) input.min = String(low);
@@ -57,7 +68,7 @@ function numberInput(id, schema) {
 /** One field: a label, its control(s), its description and a place for its error. */
 function drawField(name, rawSchema, root, required) {
   const { schema, nullable } = unwrapOptional(rawSchema, root);
-  const kind = fieldKind(schema, root);
+  const kind = fieldKind(schema, root, nullable);
   const id = `param-${name}`;
   const error = el("p", { id: `${id}-error`, className: "field-error", hidden: true });
   const hint = el("p", { id: `${id}-hint`, className: "hint", textContent: schema.description || "" });
@@ -71,25 +82,41 @@ function drawField(name, rawSchema, root, required) {
     const set = el("fieldset", { id }, el("legend", { textContent: labelText(name, schema) }));
     for (const value of items.enum) {
       const box = el("input", { type: "checkbox", value: String(value), checked: chosen.has(value), name });
+      box.dataset.json = encode(value);
       set.append(el("label", { className: "choice" }, box, ` ${value}`));
     }
     describe(set);
     wrapper.append(set, hint, error);
     return wrapper;
   }
+  if (kind === "boolean") {  // the box beside its label, not across the form
+    const box = el("input", { id, type: "checkbox", checked: Boolean(schema.default), name });
+    describe(box);
+    wrapper.append(el("label", { className: "choice" }, box, ` ${labelText(name, schema)}`), hint, error);
+    return wrapper;
+  }
   let control;
   if (kind === "choice") {
     control = el("select", { id });
     if (nullable || !required) control.add(new Option("—", ""));
-    for (const value of schema.enum) control.add(new Option(String(value), String(value), false, value === schema.default));
-  } else if (kind === "boolean") {
-    control = el("input", { id, type: "checkbox", checked: Boolean(schema.default) });
+    const values = schema.type === "boolean" ? [true, false] : schema.enum;
+    for (const value of values) {
+      const shown = value === true ? "yes" : value === false ? "no" : String(value);
+      control.add(new Option(shown, encode(value), false, value === schema.default));
+    }
   } else if (kind === "number") {
     control = numberInput(id, schema);
+  } else if (kind === "list") {
+    control = el("input", { id, type: "text", placeholder: "comma-separated" });
+    control.dataset.items = ["integer", "number"].includes(resolve(schema.items, root).type) ? "number" : "text";
+    if (Array.isArray(schema.default)) control.value = schema.default.join(", ");
   } else if (kind === "text") {
     control = el("input", { id, type: schema.format === "date" ? "date" : "text" });
+    if (schema.decimal) control.inputMode = "decimal";
     if (schema.maxLength) control.maxLength = schema.maxLength;
-    if (schema.default) control.value = schema.default;
+    if (schema.minLength) control.minLength = schema.minLength;
+    if (schema.pattern) control.pattern = schema.pattern;
+    if (schema.default !== undefined && schema.default !== null) control.value = String(schema.default);
   } else {
     control = el("textarea", { id, rows: 3, placeholder: "JSON" });
     if (schema.default !== undefined) control.value = JSON.stringify(schema.default);
@@ -113,21 +140,32 @@ export function drawForm(kind) {
   return form;
 }
 
-/** The params the form describes; a field left empty is left out (the server's default). */
+/** The params the form describes; a field left empty is left out (the server's default).
+ * Returns null, with the field marked, when a JSON field does not parse. */
 export function readParams(form) {
+  clearFieldErrors(form);
   const params = {};
   for (const wrapper of form.querySelectorAll(".field")) {
     const name = wrapper.dataset.param;
-    if (wrapper.dataset.kind === "choices") {
-      params[name] = [...wrapper.querySelectorAll("input:checked")].map((box) => box.value);
+    const kind = wrapper.dataset.kind;
+    if (kind === "choices") {
+      params[name] = [...wrapper.querySelectorAll("input:checked")].map((box) => JSON.parse(box.dataset.json));
       continue;
     }
     const control = wrapper.querySelector("input, select, textarea");
-    if (wrapper.dataset.kind === "boolean") { params[name] = control.checked; continue; }
+    if (kind === "boolean") { params[name] = control.checked; continue; }
     if (control.value === "") { if (wrapper.dataset.nullable) params[name] = null; continue; }
-    if (wrapper.dataset.kind === "number") params[name] = Number(control.value);
-    else if (wrapper.dataset.kind === "json") {
-      try { params[name] = JSON.parse(control.value); } catch { params[name] = control.value; }  // the server names it
+    if (kind === "number") params[name] = Number(control.value);
+    else if (kind === "choice") params[name] = JSON.parse(control.value);
+    else if (kind === "list") {
+      const items = control.value.split(",").map((item) => item.trim()).filter(Boolean);
+      const numeric = control.dataset.items === "number";
+      params[name] = items.map((item) => (numeric && item !== "" && !Number.isNaN(Number(item)) ? Number(item) : item));
+    } else if (kind === "json") {
+      try { params[name] = JSON.parse(control.value); } catch {
+        showFieldErrors(form, [{ field: `params.${name}`, message: "this is not valid JSON" }]);
+        return null;
+      }
     } else params[name] = control.value;
   }
   return params;
@@ -139,11 +177,14 @@ export function showFieldErrors(form, fields) {
   let first = null;
   const unplaced = [];
   for (const { field, message } of fields || []) {
-    const [scope, name] = String(field).split(".");
+    const [scope, name, ...within] = String(field).split(".");
     const wrapper = scope === "params" && name ? form.querySelector(`.field[data-param="${CSS.escape(name)}"]`) : null;
     if (!wrapper) { unplaced.push(`${field}: ${message}`); continue; }
+    // Inside the field: "item 2" of a list, "zip" of an object.
+    const where = within.map((part) => (/^\d+$/.test(part) ? `item ${Number(part) + 1}` : part)).join(", ");
+    const said = where ? `${where}: ${message}` : message;
     const error = wrapper.querySelector(".field-error");
-    error.textContent = error.hidden ? message : `${error.textContent}; ${message}`;
+    error.textContent = error.hidden ? said : `${error.textContent}; ${said}`;
     error.hidden = false;
     const control = wrapper.querySelector("input, select, textarea, fieldset");
     control.setAttribute("aria-invalid", "true");

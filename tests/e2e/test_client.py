@@ -8,17 +8,21 @@ from __future__ import annotations
 import contextlib
 import json
 from collections.abc import AsyncIterator
+from datetime import date
+from decimal import Decimal
+from enum import IntEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import httpx
 import pytest
+from pydantic import BaseModel, ConfigDict, Field
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse
 from starlette.routing import Mount, Route
 
-from progress_sse import create_app
+from progress_sse import JobContext, JobKind, create_app
 from progress_sse.web.security.auth import Role, create_key
 from progress_sse.web.services import Services
 from tests.e2e.pages import fill_params, signed_in_page, step_statuses
@@ -26,6 +30,7 @@ from tests.support import run_server, run_status, serving, start_run
 
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PREFIX = "/progress"
+CLIENT = f"{PREFIX}/client/progress-run.js"
 NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 FILLED = """(() => {
   const fill = document.querySelector('progress-run').shadowRoot.getElementById('fill');
@@ -92,7 +97,8 @@ async def test_an_installed_job_starts_from_its_generated_form_fails_and_resumes
         assert await step_statuses(page) == ["completed", "completed"]
         assert await page.get_attribute("#bar", "aria-valuenow") == "100"
         summary = await page.inner_text("#summary")
-        assert "records processed\t375" in summary, "300 customers + 75 products, the result"
+        assert "Copied 375 rows: customers 300, products 75." in summary, "the kind's sentence"
+        assert "records_processed\t375" in summary, "and the result, as the job returned it"
         async with srv.client() as client:
             [run] = await sync_runs(client)
     assert run["status"] == "completed" and run["attempt"] == 2
@@ -115,7 +121,7 @@ async def parent_app(settings: Any) -> AsyncIterator[tuple[str, str, Services]]:
         )
         return HTMLResponse(
             "<!doctype html><html><head><meta name=viewport content='width=device-width'>"
-            f'<script type="module" src="{PREFIX}/client/progress-run.js"></script></head>'
+            f'<script type="module" src="{CLIENT}"></script></head>'
             f"<body><h1>Orders</h1>{elements}<script>"
             "window.seen = [];"
             "for (const name of ['progress-run:update', 'progress-run:end',"
@@ -125,8 +131,21 @@ async def parent_app(settings: Any) -> AsyncIterator[tuple[str, str, Services]]:
             "</script></body></html>"
         )
 
+    async def edges(request: Request) -> HTMLResponse:
+        """The element's edges: an id set before the module loads, a base without its slash,
+        and an id that is a path."""
+        run = request.query_params["run"]
+        return HTMLResponse(
+            f'<!doctype html><html><head><script type="module" src="{CLIENT}"></script>'
+            '</head><body><progress-run id="late"></progress-run>'
+            f'<script>document.getElementById("late").runId = "{run}";</script>'
+            f'<progress-run id="noslash" base="{PREFIX}" run-id="{run}"></progress-run>'
+            f'<progress-run id="path" run-id="{run}/events"></progress-run></body></html>'
+        )
+
     parent = Starlette(
-        routes=[Route("/orders", orders), Mount(PREFIX, app=progress)], lifespan=progress.lifespan
+        routes=[Route("/orders", orders), Route("/edges", edges), Mount(PREFIX, app=progress)],
+        lifespan=progress.lifespan,
     )
     async with serving(parent) as base_url:
         svc = progress.state.services
@@ -205,3 +224,91 @@ async def test_another_application_s_page_embeds_runs_with_progress_run(
     updates = [pct for name, el, _s, pct in seen if name == "progress-run:update" and el == "r0"]
     assert updates and updates == sorted(updates), "the host page hears progress, in order"
     assert problems == [["progress-run:problem", "r0", 401, None]]
+
+
+class Priority(IntEnum):
+    LOW = 1
+    HIGH = 3
+
+
+class Address(BaseModel):
+    zip: int = Field(ge=1000)
+
+
+class Unusual(BaseModel):
+    """Every shape a team's params model may take, as the page must send it back."""
+
+    model_config = ConfigDict(extra="forbid")
+    level: Literal[1, 2, 3] = 2
+    priority: Priority = Priority.HIGH
+    pick: list[Literal[10, 20]] = [10]
+    names: list[str] = Field(default=["a"], min_length=1)
+    sizes: list[int] = [1, 2]
+    amount: Decimal = Decimal("1.50")
+    urgent: bool | None = None
+    on: date = date(2026, 11, 30)
+    address: Address = Address(zip=1000)
+    every: int = Field(default=5, multiple_of=5)
+
+
+async def params_back(_ctx: JobContext, params: Unusual) -> dict[str, Any]:
+    return {"params": params.model_dump(mode="json")}
+
+
+UNUSUAL = JobKind("unusual", Unusual, params_back, title="Unusual shapes")
+
+
+async def test_a_generated_form_sends_every_schema_shape_back_typed(
+    make_settings: Any, browser: Any, viewport: dict[str, int]
+) -> None:
+    async with run_server(make_settings(), jobs=[UNUSUAL]) as srv:
+        page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        await page.set_viewport_size(viewport)
+        await page.select_option("#kind", "unusual")
+        await page.fill("#param-address", '{"zip": 5}')
+        await page.click("#start-button")
+        await page.wait_for_selector("#param-address-error:not([hidden])")
+        assert (await page.inner_text("#param-address-error")).startswith("zip: "), "the sub-field"
+        await page.fill("#param-address", "not json")
+        await page.click("#start-button")
+        assert await page.inner_text("#param-address-error") == "this is not valid JSON"
+
+        await page.fill("#param-address", '{"zip": 12345}')
+        await page.fill("#param-names", "x, y")
+        await page.fill("#param-sizes", "3, 4")
+        await page.fill("#param-amount", "0.10")
+        await page.select_option("#param-urgent", label="no")
+        await page.check("#param-pick input[value='20']")
+        assert await page.get_attribute("#param-every", "step") == "5"
+        await page.click("#start-button")
+        await page.wait_for_selector("#outcome:has-text('Completed.')", timeout=30_000)
+        assert await page.evaluate(NO_SIDEWAYS_SCROLL)
+        async with srv.client() as client:
+            [run] = (await client.get("/api/runs", params={"kind": "unusual"})).json()["data"]
+    assert run["params"] == {
+        "level": 2, "priority": 3, "pick": [10, 20], "names": ["x", "y"], "sizes": [3, 4],
+        "amount": "0.10", "urgent": False, "on": "2026-11-30", "address": {"zip": 12345},
+        "every": 5,
+    }  # fmt: skip
+
+
+async def test_the_element_takes_an_early_id_a_bare_base_and_refuses_a_path(
+    make_settings: Any, browser: Any
+) -> None:
+    async with parent_app(make_settings()) as (base_url, key, _svc):
+        headers = {"Authorization": f"Bearer {key}"}
+        async with httpx.AsyncClient(base_url=base_url + PREFIX, headers=headers) as client:
+            run_id = await start_run(client, items=5, delay_ms=0)
+        context = await browser.new_context()
+        await context.request.post(
+            f"{base_url}{PREFIX}/api/session", data=json.dumps({"api_key": key}),
+            headers={"Content-Type": "application/json"},
+        )  # fmt: skip
+        page = await context.new_page()
+        await page.goto(f"{base_url}/edges?run={run_id}")
+        for element in ("#late", "#noslash"):
+            await page.locator(f"{element} #outcome:has-text('Completed.')").wait_for()
+        await page.locator("#path #outcome:has-text('does not exist')").wait_for()
+        late_id = await page.get_attribute("#late", "run-id")
+        await context.close()
+    assert late_id == run_id, "a property set before the module loaded becomes the attribute"
