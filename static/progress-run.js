@@ -51,9 +51,7 @@ export function ago(ms) {
 /** The sentence for a run that has ended. */
 export function outcomeText(run) {
   if (run.status === "completed") return "Completed.";
-  if (run.status === "cancelled") {
-    return run.resumable ? "Cancelled. It can resume where it stopped." : "Cancelled.";
-  }
+  if (run.status === "cancelled") return run.message || "Cancelled.";  // the server says what stays
   let text = `Failed: ${run.message || run.error || "see the server log"}`;
   if (run.error_code === "stale") text += " (the worker stopped responding)";
   if (run.error_code === "worker_lost") text += " (the worker stopped)";
@@ -288,8 +286,7 @@ export class ProgressRun extends HTMLElement {
     this.#showConnection(""); this.#renderStale(false);
     const outcome = this.#el("outcome");
     outcome.textContent = outcomeText(run); outcome.dataset.status = run.status; outcome.hidden = false;
-    const message = this.#el("message");
-    if (outcome.textContent.includes(message.textContent)) message.textContent = "";  // said once
+    this.#el("message").textContent = "";  // the outcome says it: once
     this.#renderControls();
     this.#dispatch("progress-run:end", { status: run.status, run });
   }

@@ -204,7 +204,9 @@ async def test_another_application_s_page_embeds_runs_with_progress_run(
             assert await first.locator("#cancel").is_hidden(), "nothing to cancel once ended"
 
             await second.locator("#cancel").click()  # its own CSRF token, asked of the session
-            await second.locator("#outcome:has-text('Cancelled.')").wait_for(timeout=30_000)
+            await second.locator("#outcome:has-text('Cancelled; nothing was changed.')").wait_for(
+                timeout=30_000
+            )
             assert await second.locator("#bar").get_attribute("data-state") == "cancelled"
             seen = await page.evaluate("window.seen")
             assert await page.evaluate(NO_SIDEWAYS_SCROLL)

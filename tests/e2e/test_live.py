@@ -47,7 +47,8 @@ async def test_cancel_stops_the_run_and_nothing_is_written(
         assert not await page.is_enabled("#start-button"), "no second start while a run is active"
         await page.click("#cancel")
         await page.wait_for_selector("#outcome:not([hidden])")
-        assert await page.inner_text("#outcome") == "Cancelled."
+        assert await page.inner_text("#outcome") == "Cancelled; nothing was changed."
+        assert await page.inner_text("#message") == "", "said once"
         assert await page.get_attribute("#bar", "data-state") == "cancelled"
         assert await page.is_hidden("#cancel")
         assert await page.is_hidden("#resume"), "demo runs are not resumable"

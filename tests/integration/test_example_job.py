@@ -130,6 +130,11 @@ async def test_a_cancelled_run_keeps_its_batches_and_resumes(
         )
     assert cancelled.status_code == 202 and first[-2].event == "cancelled"
     assert 200 <= kept < 1000, "committed batches stay; the rest was never started"
+    said = first[-2].data["message"]
+    assert (
+        said == f"Cancelled; the {kept // 100} batch(es) committed before it stay, and a "
+        "resume carries on from there."
+    ), "not 'nothing was changed': the batches stay"
     assert second[-2].event == "complete"
     assert await records(settings) == {"invoices": 1000}
 

@@ -68,6 +68,7 @@ class Execution:
         self.percentage = 0.0
         self.message = ""
         self.cancel_requested = False
+        self.chunks_committed = 0  # this attempt's: what a cancel or failure leaves in place
         self._fraction: float | None = None
         self._explicit: float | None = None
 
@@ -302,6 +303,7 @@ class Execution:
             yield session
             self._check()  # cancelled meanwhile: roll this chunk back
             await session.commit()
+            self.chunks_committed += 0 if read_only else 1
         finally:
             if watch is not None:
                 await watch.stop()

@@ -72,6 +72,20 @@ def worker_identity() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
+def cancelled_message(run: Execution) -> str:
+    """What a cancel left, truly: batch jobs keep the batches they committed."""
+    if run.chunks_committed:
+        return (
+            f"Cancelled; the {run.chunks_committed} batch(es) committed before it stay, and a "
+            "resume carries on from there."
+        )
+    return (
+        "Cancelled; nothing was changed."
+        if run.attempt <= 1
+        else "Cancelled; nothing more was changed."
+    )
+
+
 class Runner:
     """Runs at most `job_concurrency` jobs at once in this process."""
 
@@ -251,7 +265,7 @@ class Runner:
             finally:
                 await run.close()
         except RunCancelled:
-            return Outcome(RunStatus.CANCELLED, "Cancelled; nothing was changed.", "cancelled")
+            return Outcome(RunStatus.CANCELLED, cancelled_message(run), "cancelled")
         except LeaseLost:
             log.warning("run %s: lease lost; rolled back and left to its new owner", run_id)
             return None
