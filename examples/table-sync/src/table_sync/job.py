@@ -131,7 +131,8 @@ async def save_checkpoint(session: AsyncSession, run_id: str, table: Table, last
 
 def summarize(result: dict[str, Any]) -> str:
     """`Copied 375 rows: customers 300, products 75.`"""
-    tables = ", ".join(f"{table} {rows:,}" for table, rows in result["tables"].items())
+    # by name: PostgreSQL's jsonb keeps no key order, and the sentence must not depend on it
+    tables = ", ".join(f"{table} {rows:,}" for table, rows in sorted(result["tables"].items()))
     return f"Copied {result['records_processed']:,} rows: {tables}."
 
 
