@@ -1,0 +1,1 @@
+"""Batches: an ordered set of child runs tracked, cancelled and resumed as one."""
