@@ -149,13 +149,15 @@ const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle
 function attach(runId) {
   state.runId = runId;
   localStorage.setItem(RUN_KEY, runId);
-  $("run").hidden = false; $("run-id").textContent = runId; $("summary").hidden = true;
+  // The id shows once the element has the server's state: never a bar at zero under it.
+  $("run").hidden = false; $("run-id").textContent = ""; $("summary").hidden = true;
   $("run-what").textContent = "Run";
   setBusy(true);
   $("progress").runId = runId;  // the element (re)starts following
 }
 
 function onUpdate(event) {
+  $("run-id").textContent = state.runId;
   if (event.detail.kind) $("run-what").textContent = runLabel(event.detail);  // a snapshot
   const status = event.detail.status;
   if (status && !TERMINAL.includes(status)) { $("summary").hidden = true; setBusy(true); }  // e.g. resumed
@@ -174,6 +176,7 @@ function onEnd(event) {
 
 function onProblem(event) {
   const { status, message } = event.detail;
+  $("run-id").textContent = state.runId;
   if (status === 404) { localStorage.removeItem(RUN_KEY); setBusy(false); }
   if (status === 401) alertBox("Your session has ended; sign in again.");
   else alertBox(message);

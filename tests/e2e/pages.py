@@ -5,6 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
+RUN_ID_SHOWN = "document.getElementById('run-id').textContent !== ''"
+
+
 async def signed_in_page(browser: Any, base_url: str, key: str, *, init_script: str = "") -> Any:
     """A new browser context, signed in with `key` (every dialog is accepted)."""
     context = await browser.new_context()
@@ -51,6 +54,7 @@ async def start_month(page: Any, year: int, month: int) -> None:
     if await page.is_visible("#post-anyway"):
         await page.click("#post-anyway")
         await page.wait_for_selector("#run:not([hidden])")
+    await page.wait_for_function(RUN_ID_SHOWN)  # the run's state has arrived
 
 
 async def fill_params(page: Any, **values: str) -> None:
