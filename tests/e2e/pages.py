@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-
 RUN_ID_SHOWN = "document.getElementById('run-id').textContent !== ''"
 
 
