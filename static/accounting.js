@@ -4,8 +4,6 @@
 
 import { el } from "{{start-form.js}}";
 
-const MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
-  "September", "October", "November", "December"];
 
 // Money arrives as an exact decimal string. Intl formats a string exactly (never through a
 // float), in the browser's locale and with the books' currency: "Rp 16.940.908.070,85".
@@ -32,7 +30,8 @@ export const depreciationView = {
   drawForm(_kind, page) {
     const now = new Date();
     const month = el("select", { id: "month", name: "month" });
-    MONTHS.forEach((name, i) => month.add(new Option(name, String(i + 1), false, i === now.getMonth())));
+    const named = new Intl.DateTimeFormat(undefined, { month: "long", timeZone: "UTC" });  // the browser's language
+    for (let i = 0; i < 12; i++) month.add(new Option(named.format(Date.UTC(2000, i, 15)), String(i + 1), false, i === now.getMonth()));
     const year = el("input", { id: "year", name: "year", type: "number", min: "2000", max: "2100", required: true, value: String(now.getFullYear()) });
     const start = el("button", { id: "start-button", type: "submit", textContent: "Start" });
     const preview = el("button", { id: "preview-button", type: "button", textContent: "Preview" });
@@ -72,8 +71,7 @@ export const depreciationView = {
   /** What a completed run posted (or would post), with its journal's downloads. */
   summary(run, page) {
     const r = run.result || {};
-    if (run.status === "cancelled") return [el("p", { textContent: "Nothing was posted: the run's transaction was rolled back." })];
-    if (run.status !== "completed") return [];
+    if (run.status !== "completed") return [];  // the outcome line says what a cancel left
     const skipped = Object.entries(r.skipped || {}).map(([k, v]) => `${v.toLocaleString()} ${k.replaceAll("_", " ")}`).join(", ") || "none";
     if (r.dry_run) {
       return [el("p", { textContent: `Preview of ${r.period}: ${r.entries.toLocaleString()} entries, total ${money(r.total_amount, r.currency)}. Nothing was posted.` }),

@@ -35,6 +35,7 @@ async function signIn(event) {
 async function restore() {
   const result = await api("GET", "api/session");  // 200 with signed_in: false for a visitor
   if (result.status === 200 && result.data.signed_in) enter(result.data);
+  else if (result.data && result.data.ended) alertBox(`${result.data.message} Sign in again.`);
 }
 
 async function enter(who) {

@@ -60,7 +60,8 @@ export function outcomeText(run) {
 
 /** "40 of 120, 3 skipped" for a step with a known total, else "". */
 function counts(processed, total, skipped) {
-  return total ? ` — ${processed} of ${total}${skipped ? `, ${skipped} skipped` : ""}` : "";
+  const n = (value) => Number(value).toLocaleString();  // the browser's locale: 1.200 in Indonesian
+  return total ? ` — ${n(processed)} of ${n(total)}${skipped ? `, ${n(skipped)} skipped` : ""}` : "";
 }
 
 function stepText(name, status, processed, total, skipped) {

@@ -299,6 +299,12 @@ class Settings(BaseSettings):
             raise ValueError(problem)
         return self
 
+    @property
+    def served_url(self) -> str:
+        """Where `serve` answers, as a URL to paste: `http://[::1]:8000` for an IPv6 host."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
     def pool_problem(self) -> str | None:
         """Why the business pool cannot serve the concurrency (it is too small), or None."""
         if self.business_pool_size is None or self.business_pool_size >= self.job_concurrency:

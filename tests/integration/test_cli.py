@@ -267,12 +267,29 @@ def test_serve_on_a_taken_port_says_so_before_seeding_anything(
     assert not (tmp_path / "fresh.db").exists(), "nothing migrated or seeded"
 
 
+def test_an_ipv6_host_is_printed_as_a_url_that_pastes() -> None:
+    assert Settings(host="::1", port=8001).served_url == "http://[::1]:8001"
+    assert Settings(host="127.0.0.1").served_url == "http://127.0.0.1:8000"
+
+
+def test_a_books_currency_that_is_not_iso_4217_stops_every_command(
+    fresh_sqlite: dict[str, str], tmp_path: Path
+) -> None:
+    env = fresh_sqlite | {"PROGRESS_SSE_ACCOUNTING_CURRENCY": "usd"}
+    for command in (("serve", "--port", str(free_port())), ("worker",)):
+        result = cli(*command, env=env, cwd=tmp_path)
+        assert result.returncode == 1 and "PROGRESS_SSE_ACCOUNTING_CURRENCY" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
 def test_serve_on_a_database_never_migrated_says_what_to_run(
     fresh_sqlite: dict[str, str], tmp_path: Path
 ) -> None:
     """As on PostgreSQL, which `serve` does not migrate unless told to."""
-    for args in (("--no-migrate",), ("--no-migrate", "--demo")):
-        result = cli("serve", *args, "--port", "0", env=fresh_sqlite, cwd=tmp_path)
+    port = str(free_port())
+    for args in (("serve", "--no-migrate", "--port", port),
+                 ("serve", "--no-migrate", "--demo", "--port", port), ("worker",)):  # fmt: skip
+        result = cli(*args, env=fresh_sqlite, cwd=tmp_path)
         assert result.returncode == 1, result.stderr
         assert result.stderr.startswith("error: the database ")
         assert result.stderr.endswith(
@@ -293,7 +310,8 @@ async def test_serve_demo_without_jobs_says_the_demo_run_waits_for_a_worker(
     seed = await admin.seed_demo(settings, "demo", 10, ".venv/bin/progress-sse")
     text = "\n".join(demo_lines(settings, seed, ".venv/bin/progress-sse"))
     assert "runs as the server starts" not in text
-    assert "With --no-jobs it stays pending until a worker runs it" in text
+    assert "stays pending until a worker runs it: `.venv/bin/progress-sse worker`" in text
+    assert "PostgreSQL only" not in text, "a worker runs SQLite's jobs too"
     assert ".venv/bin/progress-sse runs start asset_depreciation -p year=" in text
 
 

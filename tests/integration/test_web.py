@@ -39,7 +39,9 @@ async def test_a_key_becomes_an_httponly_strict_cookie_that_authenticates(server
     assert response.status_code == 200 and body["tenant"] == "acme" and body["role"] == "admin"
     assert body["signed_in"] is True and me.json()["signed_in"] is True
     assert visitor.status_code == 200 and visitor.json() == {"success": True, "signed_in": False}
-    assert forged.status_code == 401, "a bad cookie is still an error, saying why"
+    assert forged.status_code == 200 and forged.json()["signed_in"] is False
+    assert forged.json()["ended"] == "invalid_session", "it says why"
+    assert "pss_session=" in forged.headers["set-cookie"], "and drops the cookie"
     assert body["stale_after_s"] == server.services.settings.stale_after_s, "the page's badge"
     assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Max-Age=" in cookie
     assert "Secure" not in cookie, "plain HTTP on loopback; Secure over HTTPS"

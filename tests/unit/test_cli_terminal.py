@@ -31,6 +31,29 @@ def test_a_run_id_is_never_cut_in_a_table(width: int) -> None:
     assert max(len(line) for line in shown.splitlines()) <= width
 
 
+def test_at_80_columns_ids_stay_whole_and_short_columns_never_break() -> None:
+    rows = [[RUN_ID, "asset_depreciation", "completed", "100%", "2026-11-30 18:10 UTC",
+             "1.0 s", "Completed."]]  # fmt: skip
+    columns = ("id", "kind", "status", "done", "started", "duration", "message")
+    console = Console(width=80, record=True, color_system=None)
+    console.print(grid("Runs", columns, rows, width=80))
+    shown = console.export_text()
+    for whole in (RUN_ID, "asset_depreciation", "completed", "100%"):
+        assert whole in shown, f"{whole!r} in one piece"
+    assert "message" not in shown and "2026-11" not in shown, "free text, then times, give way"
+    assert max(len(line) for line in shown.splitlines()) <= 80
+    wide = Console(width=120, record=True, color_system=None)
+    wide.print(grid("Runs", columns, rows, width=120))
+    assert "2026-11-30 18:10 UTC" in wide.export_text(), "with room, every column, whole"
+
+
+def test_cell_text_is_shown_as_typed_not_as_markup() -> None:
+    console = Console(width=120, record=True, color_system=None)
+    console.print(grid("Keys", ("id", "name"), [[1, "ops [/] laptop"], [2, "[red]x[/red]"]]))
+    shown = console.export_text()
+    assert "ops [/] laptop" in shown and "[red]x[/red]" in shown
+
+
 def test_a_result_is_a_line_per_field() -> None:
     result = {"document_no": "DEP/2026/11/0001", "records_processed": 1998,
               "total_amount": "16940908070.85", "skipped": {"fully_depreciated": 2}}  # fmt: skip

@@ -21,7 +21,7 @@ POSTED = {"period": "2026-11", "currency": "IDR", "dry_run": False,
 def test_a_posting_names_its_document_total_and_skips() -> None:
     assert summaries.depreciation(POSTED) == (
         "Posted 1,424 entries (DEP/2026/11/0001), total IDR 16,940,908,070.85. "
-        "Skipped: 56 disposed, 52 not acquired, 468 fully depreciated."
+        "Skipped: 56 disposed, 468 fully depreciated, 52 not acquired."
     )
 
 

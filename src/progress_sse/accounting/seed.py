@@ -86,7 +86,7 @@ async def open_books(store: RunStore, tenant: str, period: Period) -> str | None
 
 def try_these(settings: Settings, seeding: DemoSeeding, opening: Period) -> tuple[str, ...]:
     """What `serve --demo` suggests: depreciate this month and watch it, read the journal."""
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.served_url
     today = utc_now().date()
     return (
         f"It has {seeding.size} demo assets; its books open in {opening} "

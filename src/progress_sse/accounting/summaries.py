@@ -15,7 +15,9 @@ def money(amount: str | int | Decimal, currency: str | None = None) -> str:
 
 def counted(counts: dict[str, int]) -> str:
     """`{"disposed": 56, "not_acquired": 52}` as `56 disposed, 52 not acquired`."""
-    return ", ".join(f"{n:,} {reason.replace('_', ' ')}" for reason, n in counts.items()) or "none"
+    # by reason: PostgreSQL's jsonb keeps no key order, and the sentence must not depend on it
+    words = (f"{n:,} {reason.replace('_', ' ')}" for reason, n in sorted(counts.items()))
+    return ", ".join(words) or "none"
 
 
 def depreciation(result: dict[str, Any]) -> str:

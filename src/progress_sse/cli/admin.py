@@ -121,8 +121,7 @@ async def preflight(settings: Settings, *, seeding: bool = False) -> None:
         await db.check_connection_budget(engine, settings)
     finally:
         await engine.dispose()
-    for url in dict.fromkeys([settings.database_url, settings.business_url]):
-        await _require_schema(url, settings, folders, seeding=seeding)
+    await require_schemas(settings, folders, seeding=seeding)
     if settings.run_jobs and is_sqlite(settings.database_url):
         owner = await take_ownership(settings, "preflight")
         if owner is not None:
@@ -141,6 +140,16 @@ async def run_worker(settings: Settings) -> None:
         log.info("worker started (%d concurrent runs)", settings.job_concurrency)
         await stop.wait()
         log.info("worker stopping: no new claims; running jobs get a grace period")
+
+
+async def require_schemas(
+    settings: Settings, folders: list[Path] | None = None, *, seeding: bool = False
+) -> None:
+    """Refuse a database never migrated (or, before demo data, one behind this version)."""
+    if folders is None:
+        folders = discover(settings).migration_folders()
+    for url in dict.fromkeys([settings.database_url, settings.business_url]):
+        await _require_schema(url, settings, folders, seeding=seeding)
 
 
 async def _require_schema(

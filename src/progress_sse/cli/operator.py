@@ -332,6 +332,7 @@ def worker(
     settings = Settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"job_concurrency": concurrency})
+    run_async(admin.require_schemas(settings))  # a database never migrated: say what to run
     setup_logging(settings)
     run_async(admin.run_worker(settings))
 
@@ -355,7 +356,7 @@ def cli_command() -> str:
 def demo_lines(settings: Settings, seed: admin.DemoSeed, command: str) -> list[str]:
     """What `serve --demo` prints: the key, a run to watch live, and what is true of the
     run it queued (it runs only where jobs run)."""
-    base = f"http://{settings.host}:{settings.port}"
+    base = settings.served_url
     lines = ["", "Demo tenant 'demo' is ready. Its admin API key (shown once):", f"  {seed.key}"]
     lines += [
         "",
@@ -378,8 +379,9 @@ def demo_lines(settings: Settings, seed: admin.DemoSeed, command: str) -> list[s
         )
     elif seed.run_id:
         lines.append(
-            f"A demo run is queued: {base}/api/runs/{seed.run_id}. With --no-jobs it stays "
-            f"pending until a worker runs it ({command} worker, PostgreSQL only)."
+            f"A demo run is queued: {base}/api/runs/{seed.run_id}. With --no-jobs it, and every "
+            f"run started above, stays pending until a worker runs it: `{command} worker` "
+            "in another terminal."
         )
     lines += [f"Or open {base}/ and sign in with the key.", ""]
     return lines

@@ -69,6 +69,12 @@ def seconds_between(start: str | None, end: str | None) -> float | None:
     return (parse(end) - parse(start)).total_seconds()
 
 
+def when(timestamp: str | None) -> str | None:
+    """`2026-11-30T18:10:49.123456Z` as `2026-11-30 18:10 UTC`: a table's time, to the minute
+    (`--json` has the exact one)."""
+    return f"{timestamp[:10]} {timestamp[11:16]} UTC" if timestamp else None
+
+
 def run_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
     return [
         [
@@ -76,7 +82,7 @@ def run_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
             r["kind"],
             r["status"],
             f"{r['percentage']:.0f}%",
-            r["started_at"] or r["created_at"],
+            when(r["started_at"] or r["created_at"]),
             duration(seconds_between(r["started_at"], r["finished_at"])),
             r["error"] or r["message"],
         ]
@@ -231,6 +237,8 @@ def show_run(api: Api, run_id: str, *, failed_only: bool, as_json: bool) -> None
     spent = duration(seconds_between(run["started_at"], run["finished_at"]))
     line(f"{run['id']}  {run['kind']}  {run['status']}  {run['percentage']:.0f}%  {spent}")
     line(f"  {run['error'] or run['message']}")
+    if run.get("summary"):
+        line(f"  {run['summary']}")
     if run.get("result"):
         line(f"  result: {json.dumps(run['result'], ensure_ascii=False)}")
     table(

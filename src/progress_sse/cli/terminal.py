@@ -10,6 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, TaskID, TextColumn
 from rich.table import Table
 
@@ -46,20 +47,44 @@ def duration(seconds: float | None) -> str:
 
 
 WHOLE = ("id", "run", "run_id")  # columns never shortened: an id cut short finds nothing
+FREE_TEXT = ("message", "error", "name", "description", "url", "last_error")  # wrap or go
+GIVES_WAY = ("started", "duration", "created", "last used", "time")  # go when nothing fits
 
 
-def grid(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> Table:
-    """The Rich table: ids always whole, the other columns wrap to fit the terminal."""
+def grid(
+    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None
+) -> Table:
+    """The Rich table. Ids are always whole and short columns never break; free text wraps.
+    When the table cannot fit `width`, free-text columns are left out, then times (last
+    first): a narrow terminal shows fewer columns, never broken ones. Cell text is shown as
+    typed, never read as Rich markup."""
     values = [[cell(v) for v in row] for row in rows]
-    shown = Table(title=title, title_justify="left")
-    for i, name in enumerate(columns):
-        if name in WHOLE:
-            widest = max([len(name), *(len(row[i]) for row in values)])
-            shown.add_column(name, no_wrap=True, min_width=widest)
+    keep = list(range(len(columns)))
+
+    def needed(kept: list[int]) -> int:  # the widest cell of each column, plus the borders
+        fixed = [max([len(columns[i]), *(len(r[i]) for r in values)]) for i in kept
+                 if columns[i] not in FREE_TEXT]  # fmt: skip
+        free = [12 for i in kept if columns[i] in FREE_TEXT]
+        return sum(fixed) + sum(free) + 3 * len(kept) + 1
+
+    for optional in (FREE_TEXT, GIVES_WAY):  # free text first, then times, last first
+        while width is not None and needed(keep) > width:
+            dropped = next((i for i in reversed(keep) if columns[i] in optional), None)
+            if dropped is None:
+                break
+            keep.remove(dropped)
+    shown = Table(title=escape(title), title_justify="left")
+    for i in keep:
+        if columns[i] in FREE_TEXT:
+            shown.add_column(columns[i], overflow="fold", ratio=1)
         else:
-            shown.add_column(name, overflow="fold")
+            widest = max([len(columns[i]), *(len(row[i]) for row in values)])
+            shown.add_column(columns[i], no_wrap=True, min_width=widest)
     for row in values:
-        shown.add_row(*(f"[{STATUS_STYLE[v]}]{v}[/]" if v in STATUS_STYLE else v for v in row))
+        shown.add_row(*(
+            f"[{STATUS_STYLE[row[i]]}]{row[i]}[/]" if row[i] in STATUS_STYLE else escape(row[i])
+            for i in keep
+        ))  # fmt: skip
     return shown
 
 
@@ -70,7 +95,8 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
         for row in rows:
             sys.stdout.write("\t".join(cell(v) for v in row) + "\n")
         return
-    Console().print(grid(title, columns, rows))
+    console = Console()
+    console.print(grid(title, columns, rows, width=console.width))
 
 
 def summary_lines(result: dict[str, Any] | None) -> list[str]:
@@ -128,8 +154,8 @@ class LiveBar:
             self.progress.update(
                 self.task,
                 completed=float(data.get("percentage") or 0),
-                description=step.get("name") or self.run_id,
-                message=str(data.get("message") or "")[:60],
+                description=escape(step.get("name") or self.run_id),
+                message=escape(str(data.get("message") or "")[:60]),
                 speed=speed,
             )
             return
@@ -137,7 +163,8 @@ class LiveBar:
         if key != self.last_step:  # piped: one line per step change, not per tick
             self.last_step = key
             done = float(data.get("percentage") or 0)
-            line(f"{done:5.1f}% {key[0]} {key[1]}: {data.get('message', '')}")
+            where = f" {key[0]} {key[1]}:" if key[0] else ""  # before the first step: no step
+            line(f"{done:5.1f}%{where} {data.get('message', '')}")
 
     def warn(self, text: str) -> None:
         if self.progress is not None:

@@ -64,15 +64,26 @@ async def create(request: Request) -> Response:
 async def show(request: Request) -> Response:
     """Who the cookie belongs to, and its CSRF token (same-origin scripts only).
 
-    A visitor with no cookie and no key is not signed in, which is normal: `200` with
-    `signed_in: false`, so a page asking on load logs no error. A cookie that is forged,
-    expired or ended is still `401`, saying why.
+    A visitor is not signed in, which is normal: `200` with `signed_in: false`, so a page
+    asking on load logs no error. A cookie that no longer signs in (expired, ended, signed
+    by a restarted process) gets the same, with `ended` and a message saying why, and is
+    cleared. A bad bearer key is still `401`.
     """
     svc = services(request)
-    if svc.sessions_codec.read(request) is None and "authorization" not in request.headers:
-        return JSONResponse(
-            {"success": True, "signed_in": False}, headers={"cache-control": "no-store"}
-        )
+    if "authorization" not in request.headers:
+        try:
+            if svc.sessions_codec.read(request) is None:  # no cookie: a visitor
+                return JSONResponse(
+                    {"success": True, "signed_in": False}, headers={"cache-control": "no-store"}
+                )
+            _svc, principal = await caller(request)
+        except Unauthorized as exc:  # a cookie that no longer signs in: say why, and drop it
+            ended = JSONResponse(
+                {"success": True, "signed_in": False, "ended": exc.code, "message": exc.message},
+                headers={"cache-control": "no-store"},
+            )
+            svc.sessions_codec.clear(ended, request)
+            return ended
     svc, principal = await caller(request)
     web = svc.sessions_codec.read(request)
     return JSONResponse(
