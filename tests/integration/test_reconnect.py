@@ -96,3 +96,23 @@ async def test_a_watcher_arriving_during_shutdown_is_sent_on_at_once(server: Ser
     lines = body.splitlines()
     assert lines[0] == f"retry: {server.services.settings.retry_ms}"
     assert lines[-2:] == [f"retry: {RECONNECT_MS}", ""], "come back soon, to another process"
+
+
+async def test_a_replay_of_a_resumed_run_goes_past_the_first_attempt_s_ending(
+    server: Server,
+) -> None:
+    """A resumed run's history holds the failed attempt's `error`: replaying from the start
+    (opened mid-resume, or after) must go on to the run's real end, with one `end`."""
+    params = {"tables": ["products"], "batch_size": 100, "scale": 0.5, "outage_after": 1}
+    async with server.client() as client:
+        started = await client.post("/api/runs", json={"kind": "table_sync", "params": params})
+        run_id = started.json()["id"]
+        first = await collect(client, f"/api/runs/{run_id}/events")
+        await client.post(f"/api/runs/{run_id}/resume")
+        during = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+        after = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
+    assert [f.event for f in first][-2:] == ["error", "end"]
+    for frames in (during, after):
+        names = [f.event for f in frames]
+        assert "error" in names, "the first attempt's ending is part of the history"
+        assert names[-2:] == ["complete", "end"] and names.count("end") == 1, names

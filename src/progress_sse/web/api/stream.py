@@ -162,13 +162,23 @@ async def _live(
     while not out.disconnected and not sub.revoked:
         if catch_up:
             sub.reset_lag()
+            # A terminal event ends the stream only if nothing follows it: a resumed run's
+            # history holds an earlier attempt's ending, and its replay goes on past it.
+            ending: RunEvent | None = None
             async for event in _replay(store, run_id, sub.sent, page):
                 if out.disconnected:
                     return  # nobody is reading: stop paging through the table
-                await out.write(wire([event]))
-                sub.sent = event.seq
+                if ending is not None:
+                    await out.write(ending.frame)  # followed by a resume: not the end
+                    ending = None
                 if event.is_terminal:
-                    return
+                    ending = event  # written once we know whether anything follows
+                else:
+                    await out.write(event.frame)
+                sub.sent = event.seq
+            if ending is not None:
+                await out.write(wire([ending]))  # the run's ending, then `end`
+                return
             catch_up = False
             hub.ready(run_id, sub.sent)
         await out.settled()  # a write the hub started must finish before ours
