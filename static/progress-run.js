@@ -238,7 +238,7 @@ export class ProgressRun extends HTMLElement {
         // The stream's `error` event shares its name with EventSource's own network error,
         // which is a plain Event without data: that one is handled by onerror below.
         if (!(e instanceof MessageEvent)) return;
-        source.close(); this.#ended(status, JSON.parse(e.data), generation);
+        this.#ended(status, JSON.parse(e.data), generation, source);
       });
     }
     source.addEventListener("end", () => source.close());
@@ -273,9 +273,15 @@ export class ProgressRun extends HTMLElement {
     this.#poll = setTimeout(tick, delay);
   }
 
-  async #ended(status, event, generation) {
+  async #ended(status, event, generation, source) {
     const result = await this.#get(this.#runPath);  // the snapshot carries result, error and steps
     if (generation !== this.#generation) return;
+    if (result.status === 200 && !TERMINAL.includes(result.data.data.status)) {
+      this.#renderRun(result.data.data);  // an earlier attempt's ending, replayed: the run goes on
+      if (source.readyState === EventSource.CLOSED) this.#watch(generation);  // resumed meanwhile
+      return;
+    }
+    source.close();
     const run = result.status === 200 ? result.data.data : { ...(this.#run || {}), ...event, status };
     this.#renderRun(run);
     this.#finish(run);
