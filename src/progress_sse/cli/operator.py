@@ -332,6 +332,8 @@ def worker(
     settings = Settings()
     if concurrency is not None:
         settings = settings.model_copy(update={"job_concurrency": concurrency})
+    if (problem := settings.pool_problem()) is not None:  # the settings first: they cannot work
+        raise fail(problem)
     run_async(admin.require_schemas(settings))  # a database never migrated: say what to run
     setup_logging(settings)
     run_async(admin.run_worker(settings))
