@@ -5,10 +5,14 @@ from __future__ import annotations
 import csv
 import io
 import logging
+from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
+from progress_sse import create_app
+from progress_sse.errors import Misconfigured
 from tests.support import Server, collect, run_server, start_run
 
 
@@ -188,6 +192,18 @@ async def test_readiness_fails_when_the_schema_is_missing(make_settings, tmp_pat
         alive = await client.get("/healthz")
     assert alive.status_code == 200
     assert ready.status_code == 503 and ready.json()["checks"]["database"] is False
+
+
+async def test_an_app_that_runs_jobs_on_a_database_never_migrated_says_what_to_run(
+    make_settings: Any, tmp_path: Path
+) -> None:
+    """As `serve` and `worker` do: an integrator's `create_app` hears the command, not
+    `no such table`."""
+    settings = make_settings(database_url=f"sqlite:///{tmp_path}/never-migrated.db")
+    app = create_app(settings)
+    with pytest.raises(Misconfigured, match=r"run `progress-sse db upgrade` before starting"):
+        async with app.router.lifespan_context(app):
+            pass
 
 
 async def test_a_percentage_is_always_a_json_float(server: Server) -> None:

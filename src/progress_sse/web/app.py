@@ -81,6 +81,12 @@ async def open_services(settings: Settings, plugins: Plugins) -> AsyncIterator[S
             task.start()
             stack.push_async_callback(task.stop)
         if svc.runner is not None:
+            # Jobs cannot run on tables that do not exist: say what to run, not `no such table`.
+            if await db.schema_state(engine, plugins.migration_folders()) == "missing":
+                raise Misconfigured(
+                    "the run store has no progress-sse tables yet: run `progress-sse db upgrade` "
+                    "before starting the app"
+                )
             stack.push_async_callback(svc.runner.stop, settings.shutdown_grace_s)
             await svc.runner.take_ownership()
             if svc.runner.sole_owner:  # SQLite: what is still running was a dead process's
