@@ -70,22 +70,23 @@ async def show(request: Request) -> Response:
     cleared. A bad bearer key is still `401`.
     """
     svc = services(request)
-    if "authorization" not in request.headers:
-        try:
-            if svc.sessions_codec.read(request) is None:  # no cookie: a visitor
-                return JSONResponse(
-                    {"success": True, "signed_in": False}, headers={"cache-control": "no-store"}
-                )
-            _svc, principal = await caller(request)
-        except Unauthorized as exc:  # a cookie that no longer signs in: say why, and drop it
-            ended = JSONResponse(
-                {"success": True, "signed_in": False, "ended": exc.code, "message": exc.message},
-                headers={"cache-control": "no-store"},
+    bearer = "authorization" in request.headers
+    try:
+        if not bearer and svc.sessions_codec.read(request) is None:  # no cookie: a visitor
+            return JSONResponse(
+                {"success": True, "signed_in": False}, headers={"cache-control": "no-store"}
             )
-            svc.sessions_codec.clear(ended, request)
-            return ended
-    svc, principal = await caller(request)
-    web = svc.sessions_codec.read(request)
+        svc, principal = await caller(request)  # one session lookup, whatever the caller
+        web = svc.sessions_codec.read(request)
+    except Unauthorized as exc:
+        if bearer:
+            raise
+        ended = JSONResponse(  # a cookie that no longer signs in: say why, and drop it
+            {"success": True, "signed_in": False, "ended": exc.code, "message": exc.message},
+            headers={"cache-control": "no-store"},
+        )
+        svc.sessions_codec.clear(ended, request)
+        return ended
     return JSONResponse(
         {"success": True, "signed_in": True, **_who(principal, svc.settings),
          "csrf_token": web.csrf if web else None},
