@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 RUN_ID_SHOWN = "document.getElementById('run-id').textContent !== ''"
 
 

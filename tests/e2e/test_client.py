@@ -25,13 +25,17 @@ from starlette.routing import Mount, Route
 from progress_sse import JobContext, JobKind, create_app
 from progress_sse.web.security.auth import Role, create_key
 from progress_sse.web.services import Services
-from tests.e2e.pages import fill_params, signed_in_page, step_statuses
+from tests.e2e.pages import (
+    NO_SIDEWAYS_SCROLL,
+    VIEWPORTS,
+    fill_params,
+    signed_in_page,
+    step_statuses,
+)
 from tests.support import run_server, run_status, serving, start_run
 
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 PREFIX = "/progress"
 CLIENT = f"{PREFIX}/client/progress-run.js"
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 FILLED = """(() => {
   const fill = document.querySelector('progress-run').shadowRoot.getElementById('fill');
   return fill.getBoundingClientRect().width >= fill.parentElement.getBoundingClientRect().width - 1;

@@ -11,11 +11,8 @@ from typing import Any
 import pytest
 
 from progress_sse.accounting.seed import seed_assets
-from tests.e2e.pages import start_month, step_statuses
+from tests.e2e.pages import NO_SIDEWAYS_SCROLL, VIEWPORTS, start_month, step_statuses
 from tests.support import run_server, start_run
-
-VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-NO_SIDEWAYS_SCROLL = "document.documentElement.scrollWidth <= window.innerWidth"
 
 
 @pytest.mark.parametrize("screen", sorted(VIEWPORTS))
