@@ -109,6 +109,7 @@ class Plugins:
 
     def metadata(self) -> MetaData:
         """Every table: the engine's (accounting's share its `Base`) and each plugin's own."""
+        from progress_sse.batches import models as _batches  # noqa: F401 - the store's
         from progress_sse.runs.models import Base
         from progress_sse.webhooks import models as _webhooks  # noqa: F401 - the store's
 

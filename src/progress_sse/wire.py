@@ -12,6 +12,7 @@ from typing import Any, Literal, NotRequired, TypedDict
 RunStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
 StepStatusName = Literal["pending", "in_progress", "completed", "failed", "skipped"]
 WebhookEventName = Literal["complete", "error", "cancelled", "stale"]
+ChildStatusName = Literal["pending", "running", "succeeded", "failed", "cancelled", "skipped"]
 
 
 class StepRefJson(TypedDict):
@@ -98,11 +99,106 @@ class RunJson(TypedDict):
     result: dict[str, Any] | None
     summary: str | None  # completed: the kind's sentence for its result (None without one)
     created_by: str | None
+    batch_id: str | None  # the batch this run is a child of
     stale: bool  # running, but its heartbeat stopped: the page shows a badge
     resumable: bool
     url: str
     events_url: str
     steps: NotRequired[list[StepJson]]  # in `GET /api/runs/{id}` and its log
+
+
+class BatchCountsJson(TypedDict):
+    """How many of a batch's children are in each state; they add up to its size."""
+
+    succeeded: int
+    failed: int
+    cancelled: int
+    skipped: int
+    running: int  # started: its run is running or waiting for a worker
+    pending: int  # not started yet: it waits for the children it depends on
+
+
+class BatchChildRefJson(TypedDict):
+    """The child a batch's progress event reports: the one that moved last."""
+
+    index: int
+    name: str
+    kind: str
+    run_id: str | None
+    status: ChildStatusName
+    percentage: float
+    step: StepRefJson | None  # the child's own current step
+
+
+class BatchProgressEventJson(ProgressEventJson):
+    """A batch's unnamed event: `percentage` is the weighted whole, `step` the current child
+    (as a step of the batch), `processed` the children ended, `total` all of them."""
+
+    counts: BatchCountsJson
+    child: BatchChildRefJson | None
+
+
+class BatchChildOutcomeJson(TypedDict):
+    """How one child ended, in a batch's terminal event and its webhook."""
+
+    index: int
+    name: str
+    kind: str
+    run_id: str | None
+    status: ChildStatusName
+    reason: str | None  # why it failed, was cancelled or was skipped
+
+
+class BatchTerminalEventJson(TerminalEventJson):
+    """A batch's `complete`, `error` or `cancelled` event, with every child's outcome."""
+
+    counts: BatchCountsJson
+    children: list[BatchChildOutcomeJson]
+
+
+class BatchChildJson(TypedDict):
+    """One child, as `GET /api/batches/{id}` shows it."""
+
+    index: int
+    name: str
+    kind: str
+    params: dict[str, Any]
+    weight: float
+    after: list[int]  # the children it waits for (the defaults resolved)
+    status: ChildStatusName
+    reason: str | None
+    run_id: str | None  # its current run (None until it starts)
+    percentage: float
+    message: str
+    step: StepRefJson | None
+    started_at: str | None
+    finished_at: str | None
+    duration_s: float | None
+    url: str | None
+    events_url: str | None
+
+
+class BatchJson(TypedDict):
+    """A batch, as every batch route shows it."""
+
+    id: str
+    tenant: str
+    name: str
+    parallel: bool
+    status: RunStatusName
+    percentage: float
+    message: str
+    counts: BatchCountsJson
+    seq: int
+    created_at: str | None
+    started_at: str | None
+    finished_at: str | None
+    error_code: str | None
+    created_by: str | None
+    resumable: bool  # failed or cancelled: a resume runs again what did not succeed
+    url: str
+    events_url: str
+    children: list[BatchChildJson]
 
 
 class WebhookRunJson(TypedDict):
@@ -119,7 +215,7 @@ class WebhookRunJson(TypedDict):
     created_at: str
     started_at: str | None
     finished_at: str
-    url: str
+    url: str  # a batch's: `/api/batches/{id}`, its children's outcomes in `result`
 
 
 class WebhookJson(TypedDict):

@@ -185,3 +185,36 @@ def resumed(states: Sequence[ChildState]) -> list[ChildState]:
     never run twice; a failed or cancelled child resumes its own run (from its last
     committed chunk, for a resumable kind)."""
     return [s if s is ChildState.SUCCEEDED else ChildState.PENDING for s in states]
+
+
+CANCELLED_REASON = "skipped: the batch was cancelled"
+Outcome = Literal["completed", "failed", "cancelled"]
+
+
+def advance(
+    deps: Sequence[Sequence[int]],
+    states: Sequence[ChildState],
+    names: Sequence[str],
+    *,
+    cancelling: bool = False,
+) -> tuple[dict[int, str], list[int]]:
+    """What follows the states as they are: the children to skip (with the reason) and
+    the children to start. A batch being cancelled skips everything still waiting and
+    starts nothing."""
+    if cancelling:
+        return {i: CANCELLED_REASON for i, s in enumerate(states) if s is ChildState.PENDING}, []
+    skips = to_skip(deps, states, names)
+    after = [ChildState.SKIPPED if i in skips else s for i, s in enumerate(states)]
+    return skips, ready(deps, after)
+
+
+def ending(
+    deps: Sequence[Sequence[int]], states: Sequence[ChildState], *, cancelling: bool = False
+) -> Outcome | None:
+    """How the batch ends, once `advance` has been applied; None while it goes on. A
+    cancelled batch ends `cancelled` unless every child had already succeeded."""
+    if not cancelling:
+        return outcome(deps, states)
+    if any(s in (ChildState.RUNNING, ChildState.PENDING) for s in states):
+        return None
+    return "completed" if all(s is ChildState.SUCCEEDED for s in states) else "cancelled"

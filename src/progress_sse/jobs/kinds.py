@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from progress_sse.errors import ValidationFailed
 from progress_sse.jobs.context import JobContext
+from progress_sse.runs.models import BATCH_KIND
 from progress_sse.runs.progress import StepSpec, validate_steps
 
 log = logging.getLogger(__name__)
@@ -57,6 +58,8 @@ class JobKind:
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
             raise ValueError(f"job kind name {self.name!r}: 1-64 of a-z, 0-9, _ and -")
+        if self.name == BATCH_KIND:
+            raise ValueError(f"job kind name {self.name!r} is reserved for batches")
         if not callable(self.steps):
             validate_steps(self.steps)
 

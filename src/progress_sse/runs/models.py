@@ -18,6 +18,10 @@ from sqlalchemy.types import TypeDecorator
 
 from progress_sse.storage.text import scrub
 
+# The reserved kind of a batch's own row (progress_sse.batches): a batch is a run whose
+# events, stream, replay and webhooks are a run's, but no runner ever claims it.
+BATCH_KIND = "batch"
+
 # NUL in JSON is handled once, by the engines' serializer (db.json_without_nul).
 JSONType = sa.JSON().with_variant(JSONB(), "postgresql")
 
@@ -185,6 +189,8 @@ class Run(Base):
     error_code: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     result: Mapped[dict[str, Any] | None] = mapped_column(JSONType, nullable=True)
     created_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    # The batch this run is a child of (no foreign key: see migration 0006).
+    parent_id: Mapped[str | None] = mapped_column(sa.String(32), nullable=True, index=True)
 
 
 class RunStep(Base):

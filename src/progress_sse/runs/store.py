@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from progress_sse.errors import Conflict, NotFound
 from progress_sse.runs.events import RunEvent, utc_now
 from progress_sse.runs.ids import new_run_id
-from progress_sse.runs.models import Run, RunEventRow, RunStep
+from progress_sse.runs.models import BATCH_KIND, Run, RunEventRow, RunStep
 from progress_sse.runs.progress import StepSpec, StepState, progress_payload, terminal_payload
 from progress_sse.runs.statuses import (
     ACTIVE_STATUSES,
@@ -44,6 +44,7 @@ class NewRun:
     idempotency_key: str | None
     created_by: str | None
     steps: Sequence[StepSpec] = ()
+    parent_id: str | None = None  # the batch this run is a child of
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +66,14 @@ class Ending:
     error: str | None = None
     result: dict[str, Any] | None = None
     steps: Sequence[dict[str, Any]] = ()
+    extra: Mapping[str, Any] = field(default_factory=dict)  # more fields of the event (a batch's)
 
 
 # Runs in the transaction that ends a run, after the run row and its event are written.
 FinishHook = Callable[[AsyncSession, Run], Awaitable[object]]
+# Runs in the transaction that writes a batch child's progress: (session, the batch's id,
+# the child run's id, its newest progress event).
+ProgressHook = Callable[[AsyncSession, str, str, ProgressEventJson], Awaitable[object]]
 
 
 def to_event(row: RunEventRow) -> RunEvent:
@@ -101,11 +106,16 @@ class RunStore:
     """Run-store queries; each public method is one short unit of work."""
 
     def __init__(
-        self, sessions: async_sessionmaker[AsyncSession], finish_hooks: Sequence[FinishHook] = ()
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        finish_hooks: Sequence[FinishHook] = (),
+        progress_hooks: Sequence[ProgressHook] = (),
     ) -> None:
         self.sessions = sessions
-        # Called in the transaction that ends a run (webhooks' outbox subscribes here).
+        # Called in the transaction that ends a run (webhooks' outbox and batches subscribe).
         self.finish_hooks = tuple(finish_hooks)
+        # Called in the transaction that writes a batch child's progress (batches subscribe).
+        self.progress_hooks = tuple(progress_hooks)
         # Signs this process's NOTIFYs: its own events reach its hub directly.
         self.origin = secrets.token_hex(4)
         self.events_written = 0
@@ -120,18 +130,31 @@ class RunStore:
         run on the same lock key raises `Conflict` naming it.
         """
         if new.idempotency_key:
-            earlier = await self._by_idempotency_key(new.tenant_id, new.idempotency_key)
+            earlier = await self.by_idempotency_key(new.tenant_id, new.idempotency_key)
             if earlier is not None:
-                return self._check_idempotent(earlier, new), False
+                return self.check_idempotent(earlier, new), False
+        try:
+            async with self.sessions.begin() as session:
+                run = await self.insert_run(session, new)
+        except IntegrityError:
+            return await self.explain_conflict(new), False
+        return run, True
+
+    async def insert_run(
+        self, session: AsyncSession, new: NewRun, *, status: RunStatus = RunStatus.PENDING,
+        message: str = "Waiting for a worker",
+    ) -> Run:  # fmt: skip
+        """Insert a run, its first event and its declared steps in `session`'s transaction
+        (an active run on the same lock key raises `IntegrityError` at the flush)."""
         now = utc_now()
         run = Run(
             id=new_run_id(),
             tenant_id=new.tenant_id,
             kind=new.kind,
             params=new.params,
-            status=RunStatus.PENDING.value,
+            status=status.value,
             percentage=0.0,
-            message="Waiting for a worker",
+            message=message,
             processed=0,
             skipped=0,
             seq=1,
@@ -141,27 +164,25 @@ class RunStore:
             idempotency_key=new.idempotency_key,
             cancel_requested=False,
             created_at=now,
+            started_at=now if status is RunStatus.RUNNING else None,
             created_by=new.created_by,
+            parent_id=new.parent_id,
         )
         first = RunEvent(run.id, 1, None, _snapshot_data(run, now))
-        try:
-            async with self.sessions.begin() as session:
-                session.add(run)
-                await session.flush()
-                await self._insert_events(session, [first], now)
-                if new.steps:  # declared steps are visible as `pending` from the start
-                    await session.execute(
-                        sa.insert(RunStep),
-                        [
-                            StepState(index=i, spec=spec).as_row() | {"run_id": run.id}
-                            for i, spec in enumerate(new.steps)
-                        ],
-                    )
-        except IntegrityError:
-            return await self._explain_conflict(new), False
-        return run, True
+        session.add(run)
+        await session.flush()
+        await self.insert_events(session, [first], now)
+        if new.steps:  # declared steps are visible as `pending` from the start
+            await session.execute(
+                sa.insert(RunStep),
+                [
+                    StepState(index=i, spec=spec).as_row() | {"run_id": run.id}
+                    for i, spec in enumerate(new.steps)
+                ],
+            )
+        return run
 
-    async def _by_idempotency_key(self, tenant_id: str, key: str) -> Run | None:
+    async def by_idempotency_key(self, tenant_id: str, key: str) -> Run | None:
         async with self.sessions() as session:
             return (
                 await session.execute(
@@ -170,7 +191,7 @@ class RunStore:
             ).scalar_one_or_none()
 
     @staticmethod
-    def _check_idempotent(earlier: Run, new: NewRun) -> Run:
+    def check_idempotent(earlier: Run, new: NewRun) -> Run:
         if earlier.kind != new.kind or earlier.params != new.params:
             raise Conflict(
                 "This Idempotency-Key was already used for a different request.",
@@ -179,12 +200,12 @@ class RunStore:
             )
         return earlier
 
-    async def _explain_conflict(self, new: NewRun) -> Run:
+    async def explain_conflict(self, new: NewRun) -> Run:
         """Turn a unique-constraint failure into the right answer after the race."""
         if new.idempotency_key:
-            earlier = await self._by_idempotency_key(new.tenant_id, new.idempotency_key)
+            earlier = await self.by_idempotency_key(new.tenant_id, new.idempotency_key)
             if earlier is not None:
-                return self._check_idempotent(earlier, new)
+                return self.check_idempotent(earlier, new)
         async with self.sessions() as session:
             active = (
                 await session.execute(
@@ -199,15 +220,19 @@ class RunStore:
             run_id=active,
         )
 
-    async def get_run(self, tenant_id: str, run_id: str) -> Run:
-        """The caller's run; another tenant's is indistinguishable from a missing one."""
+    async def get_run(self, tenant_id: str, run_id: str, *, batch: bool = False) -> Run:
+        """The caller's run (with `batch`, the caller's batch); another tenant's is
+        indistinguishable from a missing one, and so is a batch asked for as a run."""
+        kind = Run.kind == BATCH_KIND if batch else Run.kind != BATCH_KIND
         async with self.sessions() as session:
             run = (
                 await session.execute(
-                    sa.select(Run).where(Run.id == run_id, Run.tenant_id == tenant_id)
+                    sa.select(Run).where(Run.id == run_id, Run.tenant_id == tenant_id, kind)
                 )
             ).scalar_one_or_none()
         if run is None:
+            if batch:
+                raise NotFound("No such batch.", code="batch_not_found")
             raise NotFound("No such run.", code="run_not_found")
         return run
 
@@ -230,9 +255,16 @@ class RunStore:
         kind: str | None = None,
         limit: int = 50,
         cursor: str | None = None,
+        in_batch: bool | None = None,
     ) -> list[Run]:
-        """Newest first; `cursor` is the id of the last run of the previous page."""
+        """Newest first; `cursor` is the id of the last run of the previous page. Batches are
+        listed apart (`kind=BATCH_KIND` lists them); `in_batch` keeps only their children
+        (True) or leaves them out (False)."""
         query = sa.select(Run).where(Run.tenant_id == tenant_id)
+        if kind != BATCH_KIND:
+            query = query.where(Run.kind != BATCH_KIND)
+        if in_batch is not None:
+            query = query.where(Run.parent_id.is_not(None) if in_batch else Run.parent_id.is_(None))
         if status is not None:
             query = query.where(Run.status == status.value)
         if kind is not None:
@@ -252,7 +284,9 @@ class RunStore:
     async def active_run(self, tenant_id: str, kind: str | None) -> Run | None:
         """The newest pending or running run of the tenant (of `kind`, if given)."""
         query = sa.select(Run).where(
-            Run.tenant_id == tenant_id, Run.status.in_([s.value for s in ACTIVE_STATUSES])
+            Run.tenant_id == tenant_id,
+            Run.status.in_([s.value for s in ACTIVE_STATUSES]),
+            Run.kind != BATCH_KIND,
         )
         if kind is not None:
             query = query.where(Run.kind == kind)
@@ -310,7 +344,6 @@ class RunStore:
                 f"Only a failed or cancelled run can be resumed; this one is {run.status}.",
                 code="not_resumable",
             )
-        now = utc_now()
         try:
             async with self.sessions.begin() as session:
                 fresh = (
@@ -322,16 +355,7 @@ class RunStore:
                 ).scalar_one_or_none()
                 if fresh is None:
                     raise Conflict("The run changed meanwhile; try again.", code="conflict")
-                fresh.status = RunStatus.PENDING.value
-                fresh.seq += 1
-                fresh.message = "Resumed; waiting for a worker"
-                fresh.cancel_requested = False
-                fresh.error = fresh.error_code = None
-                fresh.finished_at = None
-                fresh.active_lock = fresh.lock_key
-                event = RunEvent(run_id, fresh.seq, None, _snapshot_data(fresh, now))
-                await session.flush()
-                await self._insert_events(session, [event], now)
+                event = await self.requeue(session, fresh)
         except IntegrityError:
             active = await self.active_run(tenant_id, run.kind)
             raise Conflict(
@@ -340,6 +364,25 @@ class RunStore:
                 run_id=active.id if active else None,
             ) from None
         return await self.get_run(tenant_id, run_id), event
+
+    async def requeue(
+        self, session: AsyncSession, run: Run, status: RunStatus = RunStatus.PENDING,
+        message: str = "Resumed; waiting for a worker",
+    ) -> RunEvent:  # fmt: skip
+        """Queue an ended run again in `session`'s transaction; its seq and attempt carry on
+        (an active run on the same lock key raises `IntegrityError` at the flush)."""
+        now = utc_now()
+        run.status = status.value
+        run.seq += 1
+        run.message = message
+        run.cancel_requested = False
+        run.error = run.error_code = None
+        run.finished_at = None
+        run.active_lock = run.lock_key
+        event = RunEvent(run.id, run.seq, None, _snapshot_data(run, now))
+        await session.flush()
+        await self.insert_events(session, [event], now)
+        return event
 
     # -- the runner's side ----------------------------------------------------
 
@@ -416,15 +459,20 @@ class RunStore:
                     runs.status == RunStatus.RUNNING.value,
                 )
                 .values(**values)
-                .returning(runs.cancel_requested)
+                .returning(runs.cancel_requested, runs.parent_id)
             )
-            cancel = result.scalar_one_or_none()
-            if cancel is None:
+            row = result.one_or_none()
+            if row is None:
                 raise LeaseLost(run_id)
+            cancel, parent_id = row
             if events:
-                await self._insert_events(session, events, now)
+                await self.insert_events(session, events, now)
             for step in steps:
                 await self._upsert_step(session, run_id, step)
+            if parent_id is not None and events:
+                latest: Any = events[-1].data
+                for hook in self.progress_hooks:
+                    await hook(session, parent_id, run_id, latest)
         self.progress_writes += 1
         return bool(cancel)
 
@@ -491,6 +539,14 @@ class RunStore:
         ending = Ending(RunStatus.FAILED, failure.message, failure.code, failure.error)
         return await self._end(run_id, ending, was)
 
+    async def end_in(self, session: AsyncSession, run_id: str, ending: Ending) -> RunEvent | None:
+        """running -> `ending`, in `session`'s transaction, whoever runs it: a batch's own row
+        ends here, in the transaction that records its last child's end."""
+        if not can_transition(RunStatus.RUNNING, ending.status):
+            raise ValueError(f"a run may not go from running to {ending.status}")
+        conditions = [Run.id == run_id, Run.status == RunStatus.RUNNING.value]
+        return await self._end_in(session, conditions, ending, skip_locked=False)
+
     async def _end(
         self,
         run_id: str,
@@ -542,6 +598,7 @@ class RunStore:
             result=result,
             ts=now,
         )
+        data.update(ending.extra)  # type: ignore[typeddict-item]
         event = RunEvent(run.id, seq, TERMINAL_EVENT_FOR[status], data)
         run.status, run.seq, run.percentage, run.message = (
             status.value,
@@ -554,7 +611,7 @@ class RunStore:
         run.error_code, run.result = ending.code, result
         run.active_lock = run.lease_token = None
         run.rate = run.eta_s = None
-        await self._insert_events(session, [event], now)
+        await self.insert_events(session, [event], now)
         for step in ending.steps:
             await self._upsert_step(session, run.id, step)
         for hook in self.finish_hooks:  # the same transaction: a webhook is never lost
@@ -572,7 +629,7 @@ class RunStore:
             )
         return found is not None
 
-    async def _insert_events(
+    async def insert_events(
         self, session: AsyncSession, events: Sequence[RunEvent], now: datetime
     ) -> None:
         """Persist events; on PostgreSQL also NOTIFY, delivered only if this transaction commits.
@@ -629,9 +686,12 @@ class RunStore:
             return [row[0] for row in rows]
 
     async def running_run_ids(self, limit: int = 1000) -> list[str]:
+        """Running runs, a batch's own row left out (it has no worker to lose)."""
         async with self.sessions() as session:
-            query = sa.select(Run.id).where(Run.status == RunStatus.RUNNING.value).limit(limit)
-            return list((await session.execute(query)).scalars())
+            query = sa.select(Run.id).where(
+                Run.status == RunStatus.RUNNING.value, Run.kind != BATCH_KIND
+            )
+            return list((await session.execute(query.limit(limit))).scalars())
 
     async def stale_run_ids(
         self, cutoff: Any, run_id: str | None = None, limit: int = 100

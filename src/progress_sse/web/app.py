@@ -15,7 +15,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from prometheus_client import CONTENT_TYPE_LATEST
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sse_starlette.sse import AppStatus
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -25,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 from starlette.types import ASGIApp
 
+from progress_sse.batches.store import BatchStore
 from progress_sse.errors import Misconfigured
 from progress_sse.jobs.kinds import JobKind
 from progress_sse.jobs.liveness import Liveness
@@ -33,6 +34,7 @@ from progress_sse.jobs.runner import Runner
 from progress_sse.ops.logs import setup_logging
 from progress_sse.ops.periodic import Periodic
 from progress_sse.plugins import Plugin, Plugins, discover
+from progress_sse.runs.models import Run
 from progress_sse.runs.store import RunStore
 from progress_sse.settings import Settings
 from progress_sse.storage import db
@@ -41,7 +43,7 @@ from progress_sse.streaming.caps import MemoryStreamSlots, RedisStreamSlots, Str
 from progress_sse.streaming.hub import Hub
 from progress_sse.streaming.pg_broker import PgBroker, asyncpg_dsn
 from progress_sse.streaming.sse import KeepServerSend
-from progress_sse.web.api import admin, kinds, runs, session, static, stream, webhooks
+from progress_sse.web.api import admin, batches, kinds, runs, session, static, stream, webhooks
 from progress_sse.web.api.errors import EXCEPTION_HANDLERS
 from progress_sse.web.metrics import Metrics, Sources
 from progress_sse.web.middleware.accesslog import AccessLog
@@ -53,6 +55,7 @@ from progress_sse.web.services import Services, services
 from progress_sse.webhooks.delivery import Notifier, RetryPolicy
 from progress_sse.webhooks.outbox import Outbox
 from progress_sse.webhooks.outbox import enqueue as enqueue_notifications
+from progress_sse.wire import ProgressEventJson
 
 log = logging.getLogger(__name__)
 CORS_REQUEST_HEADERS = ["Authorization", "Content-Type", "Idempotency-Key", "Last-Event-ID"]
@@ -72,6 +75,7 @@ async def open_services(settings: Settings, plugins: Plugins) -> AsyncIterator[S
         await db.check_connection_budget(engine, settings)
         svc = build_services(settings, plugins, engine, business_engine)
         stack.push_async_callback(svc.rate_limits.aclose)
+        stack.push_async_callback(svc.batches.aclose)
         stack.callback(svc.metrics.close)
         await svc.broker.start()
         stack.push_async_callback(svc.broker.stop)
@@ -107,7 +111,21 @@ def build_services(
 ) -> Services:
     """Every long-lived object of a process, wired, nothing started yet."""
     sessions = db.sessionmaker(engine)
-    store = RunStore(sessions, finish_hooks=[enqueue_notifications])
+    batch_store: BatchStore  # built below, once the broker and the runner exist
+
+    async def batch_child_finished(session: AsyncSession, run: Run) -> None:
+        await batch_store.child_finished(session, run)
+
+    async def batch_child_progress(
+        session: AsyncSession, batch_id: str, run_id: str, latest: ProgressEventJson
+    ) -> None:
+        await batch_store.child_progress(session, batch_id, run_id, latest)
+
+    store = RunStore(
+        sessions,
+        finish_hooks=[batch_child_finished, enqueue_notifications],
+        progress_hooks=[batch_child_progress],
+    )
     hub = Hub(
         settings.client_buffer,
         fetch=lambda run_id, after: store.events_after(run_id, after, settings.replay_page),
@@ -137,10 +155,13 @@ def build_services(
         if settings.run_jobs
         else None
     )
+    batch_store = BatchStore(
+        store, plugins.registry, broker.publish, on_started=runner.wake if runner else None
+    )
     return Services(
         settings=settings, engine=engine, business_engine=business_engine, sessions=sessions,
         business_sessions=business_sessions, store=store, plugins=plugins,
-        registry=plugins.registry, hub=hub,
+        registry=plugins.registry, hub=hub, batches=batch_store,
         broker=broker, runner=runner,
         liveness=liveness,
         rate_limits=rate_limits(settings),
@@ -361,6 +382,7 @@ def routes(plugins: Plugins) -> list[BaseRoute]:
         Route("/api/runs/{run_id}/cancel", runs.cancel_run, methods=["POST"]),
         Route("/api/runs/{run_id}/resume", runs.resume_run, methods=["POST"]),
         Route("/api/kinds", kinds.list_kinds, methods=["GET"]),
+        *batches.routes(),
         *admin.routes(),
         *session.routes(),
         *webhooks.routes(),

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from starlette.requests import HTTPConnection
 
+from progress_sse.batches.store import BatchStore
 from progress_sse.jobs.kinds import JobRegistry
 from progress_sse.jobs.liveness import Liveness
 from progress_sse.jobs.runner import Runner
@@ -37,6 +38,7 @@ class Services:
     plugins: Plugins
     registry: JobRegistry  # the plugins' kinds
     hub: Hub
+    batches: BatchStore
     broker: Broker
     runner: Runner | None
     liveness: Liveness

@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from progress_sse.runs.events import dumps, iso, iso_or_none
+from progress_sse.runs.models import BATCH_KIND
 from progress_sse.runs.statuses import RunStatus
 from progress_sse.wire import RunStatusName, WebhookEventName, WebhookJson, WebhookRunJson
 
@@ -83,7 +84,7 @@ def run_summary(
         "created_at": iso(created_at),
         "started_at": iso_or_none(started_at),
         "finished_at": iso(finished_at),
-        "url": f"/api/runs/{run_id}",
+        "url": f"/api/batches/{run_id}" if kind == BATCH_KIND else f"/api/runs/{run_id}",
     }
 
 

@@ -110,7 +110,7 @@ async def start(
     )
 
 
-def _status_filter(request: Request) -> RunStatus | None:
+def status_filter(request: Request) -> RunStatus | None:
     raw = request.query_params.get("status")
     if not raw:
         return None
@@ -124,20 +124,39 @@ def _status_filter(request: Request) -> RunStatus | None:
         ) from None
 
 
-async def list_runs(request: Request) -> Response:
-    svc, who = await caller(request)
-    limit = query_int(request, "limit", 50, 1, 200)
+def parse_cursor(request: Request) -> str | None:
+    """The `cursor` of a list: the id of the last item of the previous page."""
     cursor = request.query_params.get("cursor") or None
     if cursor is not None and (len(cursor) > 32 or not cursor.isalnum()):
         raise ValidationFailed(
             "'cursor' is not valid.", fields=[{"field": "cursor", "message": "invalid"}]
         )
+    return cursor
+
+
+def _in_batch(request: Request) -> bool | None:
+    """`in_batch=false`: only runs outside batches (the page lists a batch as one row)."""
+    raw = request.query_params.get("in_batch")
+    if raw in (None, ""):
+        return None
+    if raw not in ("true", "false"):
+        raise ValidationFailed(
+            "'in_batch' must be true or false.",
+            fields=[{"field": "in_batch", "message": "true or false"}],
+        )
+    return raw == "true"
+
+
+async def list_runs(request: Request) -> Response:
+    svc, who = await caller(request)
+    limit = query_int(request, "limit", 50, 1, 200)
     runs = await svc.store.list_runs(
         who.tenant_id,
-        status=_status_filter(request),
+        status=status_filter(request),
         kind=request.query_params.get("kind") or None,
         limit=limit,
-        cursor=cursor,
+        cursor=parse_cursor(request),
+        in_batch=_in_batch(request),
     )
     return JSONResponse(
         {

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import cast
 
+from progress_sse.batches.events import counts_of
+from progress_sse.batches.store import BatchView, ChildView
 from progress_sse.jobs.liveness import is_stale
 from progress_sse.runs.events import iso_or_none
 from progress_sse.runs.models import Run, RunStep
-from progress_sse.wire import RunJson, RunStatusName, StepJson, StepStatusName
+from progress_sse.wire import (
+    BatchChildJson,
+    BatchJson,
+    ChildStatusName,
+    RunJson,
+    RunStatusName,
+    StepJson,
+    StepRefJson,
+    StepStatusName,
+)
+
+
+def duration_s(started: datetime | None, finished: datetime | None) -> float | None:
+    return round((finished - started).total_seconds(), 3) if started and finished else None
 
 
 def step_json(step: RunStep) -> StepJson:
@@ -23,11 +39,7 @@ def step_json(step: RunStep) -> StepJson:
         "total": step.total,
         "started_at": iso_or_none(step.started_at),
         "finished_at": iso_or_none(step.finished_at),
-        "duration_s": (
-            round((step.finished_at - step.started_at).total_seconds(), 3)
-            if step.started_at and step.finished_at
-            else None
-        ),
+        "duration_s": duration_s(step.started_at, step.finished_at),
         "error": step.error,
     }
 
@@ -67,6 +79,7 @@ def run_json(
         "result": run.result,
         "summary": summary,
         "created_by": run.created_by,
+        "batch_id": run.parent_id,
         "stale": is_stale(run, stale_after_s),
         "resumable": resumable,
         "url": f"{root}/api/runs/{run.id}",
@@ -75,3 +88,53 @@ def run_json(
     if steps is not None:
         data["steps"] = [step_json(s) for s in steps]
     return data
+
+
+def child_json(view: ChildView, root: str) -> BatchChildJson:
+    child, run = view.child, view.run
+    started = run.started_at if run is not None else None
+    finished = run.finished_at if run is not None else None
+    return {
+        "index": child.index,
+        "name": child.name,
+        "kind": child.kind,
+        "params": child.params,
+        "weight": float(child.weight),
+        "after": list(child.after),
+        "status": cast(ChildStatusName, child.state),
+        "reason": child.reason,
+        "run_id": child.run_id,
+        "percentage": 100.0 if child.state == "succeeded" else float(child.percentage),
+        "message": run.message if run is not None else child.message,
+        "step": cast(StepRefJson | None, child.step),
+        "started_at": iso_or_none(started),
+        "finished_at": iso_or_none(finished),
+        "duration_s": duration_s(started, finished),
+        "url": f"{root}/api/runs/{child.run_id}" if child.run_id else None,
+        "events_url": f"{root}/api/runs/{child.run_id}/events" if child.run_id else None,
+    }
+
+
+def batch_json(view: BatchView, root: str = "") -> BatchJson:
+    """A batch with its children; `root` as in `run_json`."""
+    batch = view.batch
+    return {
+        "id": batch.id,
+        "tenant": batch.tenant_id,
+        "name": str(batch.params.get("name", "")),
+        "parallel": bool(batch.params.get("parallel", False)),
+        "status": cast(RunStatusName, batch.status),
+        "percentage": float(batch.percentage),
+        "message": batch.message,
+        "counts": counts_of([v.child for v in view.children]),
+        "seq": batch.seq,
+        "created_at": iso_or_none(batch.created_at),
+        "started_at": iso_or_none(batch.started_at),
+        "finished_at": iso_or_none(batch.finished_at),
+        "error_code": batch.error_code,
+        "created_by": batch.created_by,
+        "resumable": batch.status in ("failed", "cancelled"),
+        "url": f"{root}/api/batches/{batch.id}",
+        "events_url": f"{root}/api/batches/{batch.id}/events",
+        "children": [child_json(v, root) for v in view.children],
+    }

@@ -40,17 +40,22 @@ def parse_last_event_id(request: Request) -> int | None:
     return int(raw)
 
 
-async def _watched_run(request: Request) -> tuple[Services, Principal, str]:
-    """The caller and the id of the run it may watch (the row itself is not kept)."""
+async def _watched(request: Request, run_id: str, batch: bool) -> tuple[Services, Principal, str]:
+    """The caller and the id of the run (or batch) it may watch (the row is not kept)."""
     async with services(request).stream_openings:
         svc, who = await caller(request)
-        run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+        run = await svc.store.get_run(who.tenant_id, run_id, batch=batch)
         run = await svc.liveness.checked(run)  # a dead worker's run ends now, not never
     return svc, who, run.id
 
 
 async def run_events(request: Request) -> Response:
-    svc, who, run_id = await _watched_run(request)
+    return await events(request, request.path_params["run_id"])
+
+
+async def events(request: Request, watched: str, *, batch: bool = False) -> Response:
+    """A run's stream, or a batch's: the same contract, the same code."""
+    svc, who, run_id = await _watched(request, watched, batch)
     last_id = parse_last_event_id(request)
     settings = svc.settings
     slot = await svc.stream_slots.acquire(who.tenant_id, str(who.key_id))  # 429 over a cap

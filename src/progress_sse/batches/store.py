@@ -1,0 +1,421 @@
+"""Batches in the run store: create, read, cancel, resume, and the two hooks that move a
+batch on in the very transactions that write its children's progress and endings.
+
+A batch is a row of `runs` of kind `batch` (never pending, so no runner claims it) with
+its children in `batch_children`. Every change of a batch happens with its row locked
+(`SELECT ... FOR UPDATE` on PostgreSQL; SQLite has one writer), in this order: a child's
+run row, then the batch's row, never the other way round, so two children ending at
+once on two hosts take turns and the counts stay exact. What follows a change is
+decided by the pure rules of `plan.py`.
+
+Events written for a batch are published once their transaction commits (a SQLAlchemy
+`after_commit` listener on that session): the child's own ending may be committed by
+the job's business transaction, which this module does not hold.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import sqlalchemy as sa
+from pydantic import BaseModel
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from progress_sse.batches import events as said
+from progress_sse.batches import plan
+from progress_sse.batches.models import BatchChild
+from progress_sse.batches.plan import BatchSpec, ChildState
+from progress_sse.errors import Conflict, ProgressSSEError
+from progress_sse.jobs.kinds import JobRegistry
+from progress_sse.runs.events import RunEvent, utc_now
+from progress_sse.runs.models import BATCH_KIND, Run
+from progress_sse.runs.statuses import RunStatus
+from progress_sse.runs.store import Ending, NewRun, RunStore
+from progress_sse.wire import ProgressEventJson
+
+log = logging.getLogger(__name__)
+Publish = Callable[[str, list[RunEvent]], Awaitable[None]]
+UNSENT = "progress_sse.batch_events"  # the session's events to publish after COMMIT
+STARTED = "progress_sse.batch_started"  # the session queued child runs
+
+
+@dataclass(frozen=True, slots=True)
+class NewBatch:
+    tenant_id: str
+    spec: BatchSpec
+    created_by: str | None
+    idempotency_key: str | None = None
+    lock_key: str | None = None  # two batches on the same key may not be active at once
+
+
+@dataclass(frozen=True, slots=True)
+class ChildView:
+    """A child and its current run (None until it starts)."""
+
+    child: BatchChild
+    run: Run | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchView:
+    batch: Run
+    children: list[ChildView]
+
+
+def spec_json(spec: BatchSpec) -> dict[str, Any]:
+    """The batch's spec as stored in its row's `params` (and compared for idempotency)."""
+    return {
+        "name": spec.name,
+        "parallel": spec.parallel,
+        "children": [
+            {"name": c.name, "kind": c.kind, "params": dict(c.params), "weight": c.weight,
+             "after": list(deps)}
+            for c, deps in zip(spec.children, spec.dependencies, strict=True)
+        ],
+    }  # fmt: skip
+
+
+class BatchStore:
+    """Batch queries and hooks; `publish` hands committed events to the broker, and
+    `on_started` hears that child runs were queued (the local runner looks at once)."""
+
+    def __init__(
+        self,
+        runs: RunStore,
+        registry: JobRegistry,
+        publish: Publish,
+        on_started: Callable[[], None] | None = None,
+    ) -> None:
+        self.runs = runs
+        self.registry = registry
+        self.publish = publish
+        self.on_started = on_started
+        self._publishing: set[asyncio.Task[None]] = set()
+
+    async def aclose(self) -> None:
+        """Let publications in flight finish (the lifespan's end)."""
+        await asyncio.gather(*self._publishing, return_exceptions=True)
+
+    # -- creating and reading -----------------------------------------------------
+
+    async def create(self, new: NewBatch) -> tuple[Run, bool]:
+        """Insert the batch, its children and its first event, and start what may start,
+        in one transaction; (batch, created). An `Idempotency-Key` seen before returns the
+        earlier batch; an active batch on the same lock key raises `Conflict`."""
+        request = NewRun(
+            tenant_id=new.tenant_id, kind=BATCH_KIND, params=spec_json(new.spec),
+            lock_key=new.lock_key, idempotency_key=new.idempotency_key,
+            created_by=new.created_by,
+        )  # fmt: skip
+        if new.idempotency_key:
+            earlier = await self.runs.by_idempotency_key(new.tenant_id, new.idempotency_key)
+            if earlier is not None:
+                return self.runs.check_idempotent(earlier, request), False
+        try:
+            async with self.runs.sessions.begin() as session:
+                batch = await self.runs.insert_run(
+                    session, request, status=RunStatus.RUNNING, message="Starting."
+                )
+                children = [
+                    BatchChild(
+                        batch_id=batch.id, index=i, name=c.name, kind=c.kind,
+                        params=dict(c.params), weight=c.weight, after=list(deps),
+                        state=ChildState.PENDING.value, percentage=0.0, message="",
+                    )
+                    for i, (c, deps) in enumerate(
+                        zip(new.spec.children, new.spec.dependencies, strict=True)
+                    )
+                ]  # fmt: skip
+                session.add_all(children)
+                await session.flush()
+                await self._settle(session, batch, children, None)
+        except IntegrityError:
+            return await self.runs.explain_conflict(request), False
+        return batch, True
+
+    async def get(self, tenant_id: str, batch_id: str) -> BatchView:
+        """The caller's batch with its children and their runs (404 for anyone else's)."""
+        batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
+        async with self.runs.sessions() as session:
+            rows = await session.execute(
+                sa.select(BatchChild, Run)
+                .outerjoin(Run, Run.id == BatchChild.run_id)
+                .where(BatchChild.batch_id == batch.id)
+                .order_by(BatchChild.index)
+            )
+            children = [ChildView(child, run) for child, run in rows]
+        return BatchView(batch, children)
+
+    async def recent(
+        self, tenant_id: str, *, status: RunStatus | None, limit: int, cursor: str | None
+    ) -> list[BatchView]:
+        """Newest first, each with its children (one query for all of them)."""
+        batches = await self.runs.list_runs(
+            tenant_id, status=status, kind=BATCH_KIND, limit=limit, cursor=cursor
+        )
+        if not batches:
+            return []
+        async with self.runs.sessions() as session:
+            rows = await session.execute(
+                sa.select(BatchChild, Run)
+                .outerjoin(Run, Run.id == BatchChild.run_id)
+                .where(BatchChild.batch_id.in_([b.id for b in batches]))
+                .order_by(BatchChild.batch_id, BatchChild.index)
+            )
+            by_batch: dict[str, list[ChildView]] = {b.id: [] for b in batches}
+            for child, run in rows:
+                by_batch[child.batch_id].append(ChildView(child, run))
+        return [BatchView(b, by_batch[b.id]) for b in batches]
+
+    # -- cancel and resume ----------------------------------------------------------
+
+    async def cancel(self, tenant_id: str, batch_id: str) -> tuple[Run, list[str]]:
+        """Skip what has not started, and return the children's runs to cancel now.
+
+        The batch's row is changed first and alone; each child is then cancelled in its
+        own transaction (child row, then batch row: the one order), and the batch ends
+        when the last of them has stopped.
+        """
+        batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
+        async with self.runs.sessions.begin() as session:
+            locked = await self._lock(session, batch.id)
+            if locked is None or locked.status != RunStatus.RUNNING.value:
+                raise Conflict(
+                    f"The batch has already ended ({batch.status}).", code="run_finished"
+                )
+            locked.cancel_requested = True
+            children = await self._children(session, batch.id)
+            await self._settle(session, locked, children, None)
+            running = [c.run_id for c in children if c.state == ChildState.RUNNING and c.run_id]
+        return await self.runs.get_run(tenant_id, batch_id, batch=True), running
+
+    async def resume(self, tenant_id: str, batch_id: str) -> Run:
+        """Run again what did not succeed: a failed or cancelled child of a resumable kind
+        resumes its own run (from its last committed chunk), any other starts a new run,
+        and a child that succeeded is never run twice."""
+        batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
+        try:
+            async with self.runs.sessions.begin() as session:
+                locked = await self._lock(session, batch.id)
+                if locked is None or locked.status not in ("failed", "cancelled"):
+                    raise Conflict(
+                        "Only a failed or cancelled batch can be resumed; this one is "
+                        f"{batch.status}.",
+                        code="not_resumable",
+                    )
+                children = await self._children(session, batch.id)
+                for child, state in zip(children, plan.resumed(said.states(children)), strict=True):
+                    if state is ChildState.PENDING:
+                        child.state, child.reason = state.value, None
+                locked.error = None
+                locked.result = None
+                await self._note(
+                    session, locked.id,
+                    await self.runs.requeue(session, locked, RunStatus.RUNNING, "Resumed."),
+                )  # fmt: skip
+                await self._settle(session, locked, children, None)
+        except IntegrityError:
+            raise Conflict(
+                "Another batch for the same work is active; resume this one after it ends.",
+                code="run_active",
+            ) from None
+        return await self.runs.get_run(tenant_id, batch_id, batch=True)
+
+    # -- the hooks: a child's progress and ending move its batch on -----------------
+
+    async def child_progress(
+        self, session: AsyncSession, batch_id: str, run_id: str, latest: ProgressEventJson
+    ) -> None:
+        """The run store's progress hook: the child's progress, weighted into the batch's."""
+        batch = await self._lock(session, batch_id)
+        if batch is None or batch.status != RunStatus.RUNNING.value:
+            return
+        children = await self._children(session, batch_id)
+        child = next((c for c in children if c.run_id == run_id), None)
+        if child is None or child.state != ChildState.RUNNING.value:
+            return
+        child.percentage = float(latest["percentage"])
+        child.message = latest["message"]
+        child.step = dict(latest["step"]) if latest["step"] else None
+        await self._event(session, batch, children, child, said.progress_message(child))
+
+    async def child_finished(self, session: AsyncSession, run: Run) -> None:
+        """The run store's finish hook: record how a child ended, skip what can no longer
+        run, start what now may, and end the batch when nothing is left."""
+        if run.parent_id is None or run.kind == BATCH_KIND:
+            return
+        batch = await self._lock(session, run.parent_id)
+        if batch is None or batch.status != RunStatus.RUNNING.value:
+            return  # ended meanwhile (an admin reset): nothing moves on
+        children = await self._children(session, batch.id)
+        child = next((c for c in children if c.run_id == run.id), None)
+        if child is None:
+            return  # an earlier run of a child that was started anew
+        state = said.CHILD_STATE_OF_RUN[RunStatus(run.status)]
+        child.state = state.value
+        child.reason = run.message if state is not ChildState.SUCCEEDED else None
+        child.percentage = float(run.percentage)
+        await self._settle(session, batch, children, child)
+
+    # -- moving a batch on -----------------------------------------------------------
+
+    async def _settle(
+        self, session: AsyncSession, batch: Run, children: list[BatchChild],
+        moved: BatchChild | None,
+    ) -> None:  # fmt: skip
+        """Apply the rules until nothing changes (a child that cannot start fails, and
+        that may skip others), then write one event: the batch's progress, or its end."""
+        cancelling = batch.cancel_requested
+        deps = [c.after for c in children]
+        names = [c.name for c in children]
+        while True:
+            skips, starts = plan.advance(deps, said.states(children), names, cancelling=cancelling)
+            for i, reason in skips.items():
+                children[i].state, children[i].reason = ChildState.SKIPPED.value, reason
+            started = [await self._start(session, batch, children[i]) for i in starts]
+            if all(started):
+                break
+        await session.flush()
+        outcome = plan.ending(deps, said.states(children), cancelling=cancelling)
+        if outcome is not None:
+            await self._end(session, batch, children, outcome)
+        elif cancelling:
+            await self._event(session, batch, children, moved, said.cancelling_message(children))
+        else:
+            await self._event(session, batch, children, moved, said.moved_message(children, moved))
+
+    async def _start(self, session: AsyncSession, batch: Run, child: BatchChild) -> bool:
+        """Queue the child's run: its earlier run again if its kind can resume, else a new
+        one. False when it cannot start (then it has failed, with the reason)."""
+        try:
+            kind = self.registry.get(child.kind)
+            params: BaseModel = kind.params.model_validate(child.params)
+        except (ProgressSSEError, ValueError):
+            return self._cannot_start(child, f"its kind {child.kind!r} or its params are no "
+                                             "longer valid here")  # fmt: skip
+        earlier = await session.get(Run, child.run_id) if child.run_id else None
+        try:
+            async with session.begin_nested():
+                if (
+                    earlier is not None
+                    and kind.resumable
+                    and earlier.status in ("failed", "cancelled")
+                ):
+                    await self._note(session, earlier.id, await self.runs.requeue(session, earlier))
+                    run = earlier
+                else:
+                    run = await self.runs.insert_run(session, NewRun(
+                        tenant_id=batch.tenant_id, kind=kind.name, params=child.params,
+                        lock_key=kind.lock_key(params), idempotency_key=None,
+                        created_by=batch.created_by, steps=kind.steps_for(params),
+                        parent_id=batch.id,
+                    ))  # fmt: skip
+        except IntegrityError:
+            return self._cannot_start(
+                child, "it could not start: another run for the same work is active"
+            )
+        child.run_id, child.state, child.reason = run.id, ChildState.RUNNING.value, None
+        child.percentage, child.message, child.step = float(run.percentage), "", None
+        session.info[STARTED] = True
+        self._on_commit(session)
+        return True
+
+    @staticmethod
+    def _cannot_start(child: BatchChild, reason: str) -> bool:
+        child.state, child.reason = ChildState.FAILED.value, reason
+        return False
+
+    async def _event(
+        self, session: AsyncSession, batch: Run, children: Sequence[BatchChild],
+        current: BatchChild | None, message: str,
+    ) -> None:  # fmt: skip
+        """A progress event of the batch: the weighted percentage, counts, the current child."""
+        weights = [c.weight for c in children]
+        progress = [c.percentage for c in children]
+        percentage = plan.percentage(weights, said.states(children), progress)
+        now = utc_now()
+        batch.seq += 1
+        batch.percentage, batch.message = percentage, message
+        data = said.progress_data(
+            batch_id=batch.id, seq=batch.seq, percentage=percentage, message=message,
+            children=children, current=current, ts=now,
+        )  # fmt: skip
+        event = RunEvent(batch.id, batch.seq, None, dict(data))
+        await session.flush()
+        await self.runs.insert_events(session, [event], now)
+        await self._note(session, batch.id, event)
+
+    async def _end(
+        self, session: AsyncSession, batch: Run, children: Sequence[BatchChild],
+        outcome: plan.Outcome,
+    ) -> None:  # fmt: skip
+        """End the batch's row as a run ends (its terminal event, its webhooks), with every
+        child's outcome in the event and in the row's `result`."""
+        status = said.OUTCOME_STATUS[outcome]
+        message = said.ending_message(outcome, children)
+        tally = said.counts_of(children)
+        children_out = said.outcomes(children)
+        code = {"completed": None, "failed": "child_failed", "cancelled": "cancelled"}[outcome]
+        ending = Ending(
+            status, message, code, error=message if outcome == "failed" else None,
+            result={"counts": dict(tally), "children": list(children_out)},
+            extra={"counts": tally, "children": children_out},
+        )  # fmt: skip
+        await session.flush()
+        event = await self.runs.end_in(session, batch.id, ending)
+        if event is not None:
+            await self._note(session, batch.id, event)
+
+    # -- reading under the lock, and publishing after COMMIT ---------------------------
+
+    @staticmethod
+    async def _lock(session: AsyncSession, batch_id: str) -> Run | None:
+        query = sa.select(Run).where(Run.id == batch_id, Run.kind == BATCH_KIND)
+        return (await session.execute(query.with_for_update())).scalar_one_or_none()
+
+    @staticmethod
+    async def _children(session: AsyncSession, batch_id: str) -> list[BatchChild]:
+        rows = await session.execute(
+            sa.select(BatchChild).where(BatchChild.batch_id == batch_id).order_by(BatchChild.index)
+        )
+        return list(rows.scalars())
+
+    async def _note(self, session: AsyncSession, run_id: str, event: RunEvent) -> None:
+        """Keep `event` to publish once this session's transaction commits."""
+        unsent: dict[str, list[RunEvent]] = session.info.setdefault(UNSENT, {})
+        unsent.setdefault(run_id, []).append(event)
+        self._on_commit(session)
+
+    def _on_commit(self, session: AsyncSession) -> None:
+        sync = session.sync_session
+        if not sa.event.contains(sync, "after_commit", self._committed):
+            sa.event.listen(sync, "after_commit", self._committed)
+            sa.event.listen(sync, "after_rollback", self._rolled_back)
+
+    def _committed(self, session: Session) -> None:
+        if session.info.pop(STARTED, False) and self.on_started is not None:
+            self.on_started()
+        unsent = session.info.pop(UNSENT, None)
+        if not unsent:
+            return
+        task = asyncio.get_running_loop().create_task(self._publish(unsent))
+        self._publishing.add(task)
+        task.add_done_callback(self._publishing.discard)
+
+    @staticmethod
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(UNSENT, None)
+        session.info.pop(STARTED, None)
+
+    async def _publish(self, unsent: dict[str, list[RunEvent]]) -> None:
+        for run_id, events in unsent.items():
+            try:
+                await self.publish(run_id, events)
+            except Exception:  # watchers catch up from the table on their next read
+                log.warning("could not publish the events of %s", run_id, exc_info=True)
