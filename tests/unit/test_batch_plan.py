@@ -55,6 +55,13 @@ def test_weights_share_the_bar() -> None:
     assert percentage(weights, [S.SUCCEEDED, S.RUNNING, S.PENDING], [0, 50, 0]) == 50.0
 
 
+def test_a_child_that_stops_keeps_its_share_where_it_stopped() -> None:
+    weights = [1.0, 1.0, 2.0]
+    assert percentage(weights, [S.SUCCEEDED, S.FAILED, S.SKIPPED], [100, 40, 0]) == 35.0
+    assert percentage(weights, [S.SUCCEEDED, S.CANCELLED, S.SKIPPED], [100, 40, 0]) == 35.0
+    assert percentage(weights, [S.SUCCEEDED, S.RUNNING, S.PENDING], [100, 40, 0]) == 35.0
+
+
 def test_a_failed_middle_child_skips_what_waits_for_it_and_fails_the_batch() -> None:
     spec = close("import", "depreciate", "lock")
     states = [S.SUCCEEDED, S.FAILED, S.PENDING]

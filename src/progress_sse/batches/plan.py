@@ -153,18 +153,24 @@ def to_skip(
 def percentage(
     weights: Sequence[float], states: Sequence[ChildState], progress: Sequence[float]
 ) -> float:
-    """The weighted share of the work done: a succeeded child counts whole, a running one
-    by its own percentage, anything else not at all. It is 100 only when every child
-    succeeded; short of that it stops at 99.9, so 999 of 1,000 never reads as done."""
+    """The weighted share of the work done: a succeeded child counts whole; a running one
+    by its own percentage, and one that failed or was cancelled by where it stopped (as a
+    run's bar stays where it failed, so a batch's never moves backwards as a child ends);
+    a child waiting or skipped not at all. It is 100 only when every child succeeded;
+    short of that it stops at 99.9, so 999 of 1,000 never reads as done."""
     if all(state is ChildState.SUCCEEDED for state in states):
         return 100.0
     total = sum(weights)
     done = sum(
         w * (1.0 if s is ChildState.SUCCEEDED else min(max(p, 0.0), 100.0) / 100.0
-             if s is ChildState.RUNNING else 0.0)
+             if s in STOPPED_AT else 0.0)
         for w, s, p in zip(weights, states, progress, strict=True)
     )  # fmt: skip
     return min(round(100.0 * done / total, 1), ALMOST)
+
+
+# The children whose own percentage counts toward the batch's bar.
+STOPPED_AT = frozenset({ChildState.RUNNING, ChildState.FAILED, ChildState.CANCELLED})
 
 
 def outcome(

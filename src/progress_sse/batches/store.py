@@ -36,7 +36,7 @@ from progress_sse.jobs.kinds import JobRegistry
 from progress_sse.runs.events import RunEvent, utc_now
 from progress_sse.runs.models import BATCH_KIND, Run
 from progress_sse.runs.statuses import RunStatus
-from progress_sse.runs.store import Ending, NewRun, RunStore
+from progress_sse.runs.store import Ending, NewRun, RunStore, reopen
 from progress_sse.wire import ProgressEventJson
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,7 @@ class BatchStore:
         try:
             async with self.runs.sessions.begin() as session:
                 batch = await self.runs.insert_run(
-                    session, request, status=RunStatus.RUNNING, message="Starting."
+                    session, request, status=RunStatus.RUNNING, message="Starting.", announce=False
                 )
                 children = [
                     BatchChild(
@@ -213,12 +213,8 @@ class BatchStore:
                 for child, state in zip(children, plan.resumed(said.states(children)), strict=True):
                     if state is ChildState.PENDING:
                         child.state, child.reason = state.value, None
-                locked.error = None
-                locked.result = None
-                await self._note(
-                    session, locked.id,
-                    await self.runs.requeue(session, locked, RunStatus.RUNNING, "Resumed."),
-                )  # fmt: skip
+                reopen(locked, RunStatus.RUNNING, "Resumed.")
+                await session.flush()  # an active batch on the same lock key: refused here
                 await self._settle(session, locked, children, None)
         except IntegrityError:
             raise Conflict(

@@ -142,10 +142,11 @@ class RunStore:
 
     async def insert_run(
         self, session: AsyncSession, new: NewRun, *, status: RunStatus = RunStatus.PENDING,
-        message: str = "Waiting for a worker",
+        message: str = "Waiting for a worker", announce: bool = True,
     ) -> Run:  # fmt: skip
         """Insert a run, its first event and its declared steps in `session`'s transaction
-        (an active run on the same lock key raises `IntegrityError` at the flush)."""
+        (an active run on the same lock key raises `IntegrityError` at the flush). Without
+        `announce` the caller writes the first event (seq 1): a batch's carries its counts."""
         now = utc_now()
         run = Run(
             id=new_run_id(),
@@ -157,7 +158,7 @@ class RunStore:
             message=message,
             processed=0,
             skipped=0,
-            seq=1,
+            seq=1 if announce else 0,
             attempt=0,
             lock_key=new.lock_key,
             active_lock=new.lock_key,
@@ -168,10 +169,12 @@ class RunStore:
             created_by=new.created_by,
             parent_id=new.parent_id,
         )
-        first = RunEvent(run.id, 1, None, _snapshot_data(run, now))
         session.add(run)
         await session.flush()
-        await self.insert_events(session, [first], now)
+        if announce:
+            await self.insert_events(
+                session, [RunEvent(run.id, 1, None, _snapshot_data(run, now))], now
+            )
         if new.steps:  # declared steps are visible as `pending` from the start
             await session.execute(
                 sa.insert(RunStep),
@@ -372,13 +375,8 @@ class RunStore:
         """Queue an ended run again in `session`'s transaction; its seq and attempt carry on
         (an active run on the same lock key raises `IntegrityError` at the flush)."""
         now = utc_now()
-        run.status = status.value
+        reopen(run, status, message)
         run.seq += 1
-        run.message = message
-        run.cancel_requested = False
-        run.error = run.error_code = None
-        run.finished_at = None
-        run.active_lock = run.lock_key
         event = RunEvent(run.id, run.seq, None, _snapshot_data(run, now))
         await session.flush()
         await self.insert_events(session, [event], now)
@@ -703,6 +701,17 @@ class RunStore:
             query = query.where(Run.id == run_id)
         async with self.sessions() as session:
             return list((await session.execute(query.limit(limit))).scalars())
+
+
+def reopen(run: Run, status: RunStatus, message: str) -> None:
+    """An ended run's row made active again (`requeue`; a batch's resume writes its own event)."""
+    run.status = status.value
+    run.message = message
+    run.cancel_requested = False
+    run.error = run.error_code = None
+    run.result = None
+    run.finished_at = None
+    run.active_lock = run.lock_key
 
 
 def _snapshot_data(run: Run, now: datetime) -> ProgressEventJson:
