@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +18,7 @@ from progress_sse.accounting.asset_import.job import stored_rejections
 from progress_sse.accounting.asset_import.models import AssetUpload
 from progress_sse.accounting.asset_import.parse import CsvError, check_header
 from progress_sse.accounting.asset_import.rejected import layout_of, rejected_csv
+from progress_sse.accounting.close import close_lock_key, close_spec
 from progress_sse.accounting.depreciation import periods
 from progress_sse.accounting.depreciation.journal import (
     DOCUMENT_COLUMNS,
@@ -28,9 +30,11 @@ from progress_sse.accounting.depreciation.models import Asset
 from progress_sse.accounting.depreciation.periods import Period
 from progress_sse.errors import BadRequest, NotFound, ValidationFailed
 from progress_sse.runs.events import iso, utc_now
+from progress_sse.web.api.batches import checked_spec, start_batch
 from progress_sse.web.api.body import query_int, read_body
 from progress_sse.web.api.runs import caller, start
 from progress_sse.web.csvout import csv_response, csv_text
+from progress_sse.web.services import Services
 
 
 def period_from(request: Request) -> Period:
@@ -148,17 +152,55 @@ async def import_assets(request: Request) -> Response:
     """Upload a CSV (the raw body) and start an `asset_import` run for it."""
     svc, who = await caller(request)
     kind = svc.registry.get("asset_import")
-    _, parsed = svc.registry.validate(
-        "asset_import",
-        {
-            "upload_id": 1,
-            "chunk_size": query_int(request, "chunk_size", 500, 1, 10_000),
-            "decimal": request.query_params.get("decimal", "auto"),
-        },
-    )
+    _, parsed = svc.registry.validate("asset_import", {"upload_id": 1, **_import_options(request)})
+    text = _csv_text(await read_body(
+        request, svc.settings.max_import_bytes, svc.settings.timeout_request_body_s
+    ))  # fmt: skip
+    upload_id = await save_upload(svc.business_sessions, who.tenant_id, request, text)
+    params = parsed.model_copy(update={"upload_id": upload_id})
+    async with _kept_only_if_started(svc, upload_id):
+        return await start(svc, who, request, kind, params)
+
+
+async def close_month(request: Request) -> Response:
+    """Start the month-end close (admin: it locks the month): import the body's CSV when
+    there is one, then the depreciation run, then the lock, as one batch."""
+    svc, who = await caller(request)
+    who.require_admin()
+    period = period_from(request)
+    options = _import_options(request)
+    svc.registry.validate("asset_import", {"upload_id": 1, **options})  # 422 before the upload
+    _flag(request, "allow_earlier_unposted")
     raw = await read_body(
         request, svc.settings.max_import_bytes, svc.settings.timeout_request_body_s
     )
+    upload_id = None
+    if raw.strip():
+        upload_id = await save_upload(svc.business_sessions, who.tenant_id, request, _csv_text(raw))
+    anyway = _flag(request, "allow_earlier_unposted")
+    spec, kinds = checked_spec(close_spec(period, upload_id, options, anyway), svc.registry)
+    async with _kept_only_if_started(svc, upload_id):
+        return await start_batch(svc, who, request, spec, kinds, lock_key=close_lock_key(period))
+
+
+def _flag(request: Request, name: str) -> bool:
+    raw = request.query_params.get(name, "false")
+    if raw not in ("true", "false"):
+        raise ValidationFailed(
+            f"'{name}' must be true or false.", fields=[{"field": name, "message": "true or false"}]
+        )
+    return raw == "true"
+
+
+def _import_options(request: Request) -> dict[str, Any]:
+    return {
+        "chunk_size": query_int(request, "chunk_size", 500, 1, 10_000),
+        "decimal": request.query_params.get("decimal", "auto"),
+    }
+
+
+def _csv_text(raw: bytes) -> str:
+    """The upload as text, or 400/422 saying what is wrong with the file."""
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -171,13 +213,19 @@ async def import_assets(request: Request) -> Response:
         check_header(text)
     except CsvError as exc:
         raise ValidationFailed(str(exc), code="invalid_csv") from None
-    upload_id = await save_upload(svc.business_sessions, who.tenant_id, request, text)
-    params = parsed.model_copy(update={"upload_id": upload_id})
+    return text
+
+
+@asynccontextmanager
+async def _kept_only_if_started(svc: Services, upload_id: int | None) -> AsyncIterator[None]:
+    """An upload whose run was refused (409: another import is active, say) is deleted:
+    nothing half-written stays."""
     try:
-        return await start(svc, who, request, kind, params)
-    except Exception:  # e.g. 409: another import is active; keep nothing half-written
-        async with svc.business_sessions.begin() as session:
-            await session.execute(sa.delete(AssetUpload).where(AssetUpload.id == upload_id))
+        yield
+    except Exception:
+        if upload_id is not None:
+            async with svc.business_sessions.begin() as session:
+                await session.execute(sa.delete(AssetUpload).where(AssetUpload.id == upload_id))
         raise
 
 
@@ -254,5 +302,6 @@ def routes() -> list[Route]:
         ),
         Route("/api/assets", list_assets, methods=["GET"]),
         Route("/api/assets/import", import_assets, methods=["POST"]),
+        Route("/api/close/{year:int}/{month:int}", close_month, methods=["POST"]),
         Route("/api/assets/imports/{run_id}/rejected.csv", rejected_rows, methods=["GET"]),
     ]

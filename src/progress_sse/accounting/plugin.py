@@ -8,6 +8,7 @@ from pydantic import ValidationError
 from progress_sse.accounting import api
 from progress_sse.accounting.asset_import.job import ASSET_IMPORT
 from progress_sse.accounting.cli import commands
+from progress_sse.accounting.close import PERIOD_LOCK
 from progress_sse.accounting.depreciation.job import ASSET_DEPRECIATION
 from progress_sse.accounting.seed import seed_demo
 from progress_sse.accounting.settings import AccountingSettings
@@ -29,7 +30,7 @@ _check_settings()
 
 PLUGIN = Plugin(
     name="accounting",
-    kinds=(ASSET_DEPRECIATION, ASSET_IMPORT),
+    kinds=(ASSET_DEPRECIATION, ASSET_IMPORT, PERIOD_LOCK),
     routes=tuple(api.routes()),
     commands=commands,
     demo=seed_demo,

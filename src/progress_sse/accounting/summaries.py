@@ -46,3 +46,10 @@ def asset_import(result: dict[str, Any]) -> str:
     if warned := len(result.get("warnings") or []):
         text += f" {warned:,} rows change months already posted (see the warnings)."
     return text
+
+
+def period_lock(result: dict[str, Any]) -> str:
+    """`Locked 2026-11.` (or that it already was)."""
+    if result.get("already_locked"):
+        return f"{result['period']} was already locked."
+    return f"Locked {result['period']}."

@@ -105,16 +105,21 @@ async def lock(
 ) -> datetime:
     """Lock a month (idempotent); returns when it was locked."""
     async with sessions.begin() as session:
-        await hold_month(session, tenant_id, period)
-        existing = await session.get(PeriodLock, (tenant_id, period.year, period.month))
-        if existing is not None:
-            return existing.locked_at
-        row = PeriodLock(
-            tenant_id=tenant_id, year=period.year, month=period.month,
-            locked_at=utc_now(), locked_by=by,
-        )  # fmt: skip
-        session.add(row)
-        return row.locked_at
+        return await lock_in(session, tenant_id, period, by)
+
+
+async def lock_in(session: AsyncSession, tenant_id: str, period: Period, by: str) -> datetime:
+    """`lock` in the caller's transaction (the `period_lock` job's)."""
+    await hold_month(session, tenant_id, period)
+    existing = await session.get(PeriodLock, (tenant_id, period.year, period.month))
+    if existing is not None:
+        return existing.locked_at
+    row = PeriodLock(
+        tenant_id=tenant_id, year=period.year, month=period.month,
+        locked_at=utc_now(), locked_by=by,
+    )  # fmt: skip
+    session.add(row)
+    return row.locked_at
 
 
 async def unlock(

@@ -6,6 +6,7 @@ anything is written, and a 422 names each bad field as `children[i].params.x`.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -126,6 +127,19 @@ def parse_batch(
         raise ValidationFailed(f"Invalid batch: {summary}", fields=fields)
     spec = BatchSpec(str(name).strip(), tuple(s for s, _, _ in children), parallel=bool(parallel))
     return spec, [(kind, parsed) for _, kind, parsed in children]
+
+
+def checked_spec(
+    spec: BatchSpec, registry: JobRegistry
+) -> tuple[BatchSpec, list[tuple[JobKind, BaseModel]]]:
+    """A batch built by code (a template such as the month-end close), each child's params
+    validated and stored as its kind's model dumps them, as a posted batch's are."""
+    kinds = [registry.validate(child.kind, child.params) for child in spec.children]
+    children = tuple(
+        dataclasses.replace(child, params=parsed.model_dump(mode="json"))
+        for child, (_, parsed) in zip(spec.children, kinds, strict=True)
+    )
+    return dataclasses.replace(spec, children=children), kinds
 
 
 async def create_batch(request: Request) -> Response:
