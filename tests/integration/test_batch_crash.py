@@ -37,9 +37,7 @@ def worker_env(db_urls: dict[str, str]) -> dict[str, str]:
 
 
 async def test_a_worker_killed_during_a_child_fails_it_and_a_resume_continues(
-    make_settings: Any,
-    pg_env: dict[str, str],
-    tmp_path: Path,  # noqa: F811
+    make_settings: Any, worker_env: dict[str, str], tmp_path: Path
 ) -> None:
     settings = watcher_settings(make_settings)
     slow = {"tables": ["invoices"], "batch_size": 100, "scale": 0.2, "delay_ms": 150}
