@@ -163,8 +163,11 @@ async def test_cancel_rolls_back_the_running_child_and_skips_the_rest(
 async def test_resume_runs_only_what_did_not_succeed(server: Server, settings: Settings) -> None:
     """a succeeded and is never run again; the chunked child resumes its own run from its
     last committed chunk; the cancelled demo child (not resumable) starts a new run."""
-    sync = {"name": "sync", "kind": "table_sync",
-            "params": {"tables": ["customers"], "batch_size": 50, "scale": 0.1, "outage_after": 2}}
+    sync = {
+        "name": "sync",
+        "kind": "table_sync",
+        "params": {"tables": ["customers"], "batch_size": 50, "scale": 0.1, "outage_after": 2},
+    }
     async with server.client() as client:
         batch = await start(client, name="Resume", children=[demo("a"), sync, demo("c")])
         first = await watch(client, batch)
@@ -245,8 +248,9 @@ async def test_a_batch_is_not_a_run_and_its_children_say_whose_they_are(server: 
     async with server.client() as client:
         batch = await start(client, name="Lists", children=[demo("a"), demo("b")])
         await watch(client, batch)
-        single = await client.post("/api/runs", json={"kind": "demo", "params": {"items": 1,
-                                                                                  "lock": "x"}})
+        single = await client.post(
+            "/api/runs", json={"kind": "demo", "params": {"items": 1, "lock": "x"}}
+        )
         await collect(client, single.json()["events_url"])
         as_run = await client.get(f"/api/runs/{batch['id']}")
         everything = (await client.get("/api/runs")).json()["data"]
@@ -300,9 +304,7 @@ async def test_a_repeated_idempotency_key_returns_the_same_batch(server: Server)
         headers = {"Idempotency-Key": "close-2026-11"}
         first = await client.post("/api/batches", json=body, headers=headers)
         second = await client.post("/api/batches", json=body, headers=headers)
-        other = await client.post(
-            "/api/batches", json={**body, "name": "Twice"}, headers=headers
-        )
+        other = await client.post("/api/batches", json={**body, "name": "Twice"}, headers=headers)
         listed = (await client.get("/api/batches")).json()["data"]
     assert first.status_code == second.status_code == 202
     assert first.json()["id"] == second.json()["id"]
@@ -379,3 +381,22 @@ async def test_a_webhook_tells_how_each_child_ended(make_settings: Any) -> None:
     outcome = note["run"]["result"]
     assert [c["status"] for c in outcome["children"]] == ["succeeded", "failed"]
     assert outcome["counts"]["failed"] == 1
+
+
+async def test_an_admin_reset_ends_the_batch_through_its_children(server: Server) -> None:
+    async with server.client() as client:
+        batch = await start(client, name="Reset", children=[demo("a", items=400, delay_ms=20),
+                                                            demo("b")])  # fmt: skip
+
+        async def running() -> bool:
+            return bool((await show(client, batch["id"]))["children"][0]["percentage"] > 20)
+
+        await wait_for(running)
+        reset = await client.post("/api/admin/tenants/acme/reset")
+        frames = await watch(client, batch)
+        done = await show(client, batch["id"])
+    assert reset.status_code == 200 and reset.json()["reset_count"] == 1, "the child, not the batch"
+    assert frames[-2].event == "error"
+    check_counts(frames, 2)
+    assert statuses(done) == ["failed", "skipped"]
+    assert "administrator reset" in done["children"][0]["reason"]

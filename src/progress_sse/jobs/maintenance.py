@@ -11,7 +11,7 @@ from datetime import timedelta
 import sqlalchemy as sa
 
 from progress_sse.runs.events import RunEvent, utc_now
-from progress_sse.runs.models import Run
+from progress_sse.runs.models import BATCH_KIND, Run
 from progress_sse.runs.statuses import ACTIVE_STATUSES, RunStatus
 from progress_sse.runs.store import Failure, RunStore
 from progress_sse.streaming.broker import Broker
@@ -24,12 +24,15 @@ RESET_MESSAGE = "An administrator reset this run; work it had not committed was 
 async def reset_tenant(store: RunStore, broker: Broker, tenant_id: str, by: str) -> int:
     """Fail every pending or running run of the tenant (`reset_by_admin`).
 
-    Clearing the lease fences the workers: their late commits are refused.
+    Clearing the lease fences the workers: their late commits are refused. A batch's
+    own row is left to its children: their failures end it, with every child's outcome.
     """
     async with store.sessions() as session:
         rows = await session.execute(
             sa.select(Run.id, Run.status).where(
-                Run.tenant_id == tenant_id, Run.status.in_([s.value for s in ACTIVE_STATUSES])
+                Run.tenant_id == tenant_id,
+                Run.status.in_([s.value for s in ACTIVE_STATUSES]),
+                Run.kind != BATCH_KIND,
             )
         )
         active = list(rows)
