@@ -160,5 +160,5 @@ def ending_message(outcome: Outcome, children: Sequence[BatchChild]) -> str:
     first = next((c for c in children if c.state == ChildState.FAILED), None)
     if first is None:
         return f"Failed: {', '.join(rest)}."
-    why = f": {first.reason}" if first.reason else ""
-    return f"Failed: {first.name} failed{why} ({', '.join(rest)})."
+    why = f": {first.reason.rstrip('.')}" if first.reason else ""
+    return f"Failed: {first.name} failed{why}. {', '.join(rest)}."

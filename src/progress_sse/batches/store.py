@@ -257,6 +257,10 @@ class BatchStore:
         child.state = state.value
         child.reason = run.message if state is not ChildState.SUCCEEDED else None
         child.percentage = float(run.percentage)
+        if state is ChildState.SUCCEEDED:
+            child.step = None  # nothing left in progress
+        elif child.step is not None and state is ChildState.FAILED:
+            child.step = {**child.step, "status": "failed"}  # where it failed
         await self._settle(session, batch, children, child)
 
     # -- moving a batch on -----------------------------------------------------------
@@ -323,6 +327,16 @@ class BatchStore:
         return True
 
     @staticmethod
+    def _count(batch: Run, children: Sequence[BatchChild]) -> None:
+        """The batch row's counters, as a run's: children ended, skipped, all of them."""
+        tally = said.counts_of(children)
+        batch.processed, batch.skipped, batch.total = (
+            said.ended(tally),
+            tally["skipped"],
+            len(children),
+        )
+
+    @staticmethod
     def _cannot_start(child: BatchChild, reason: str) -> bool:
         child.state, child.reason = ChildState.FAILED.value, reason
         return False
@@ -338,6 +352,7 @@ class BatchStore:
         now = utc_now()
         batch.seq += 1
         batch.percentage, batch.message = percentage, message
+        self._count(batch, children)
         data = said.progress_data(
             batch_id=batch.id, seq=batch.seq, percentage=percentage, message=message,
             children=children, current=current, ts=now,
@@ -363,6 +378,7 @@ class BatchStore:
             result={"counts": dict(tally), "children": list(children_out)},
             extra={"counts": tally, "children": children_out},
         )  # fmt: skip
+        self._count(batch, children)
         await session.flush()
         event = await self.runs.end_in(session, batch.id, ending)
         if event is not None:
