@@ -12,10 +12,10 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
+from progress_sse.batches import models as _batches  # noqa: F401 - the batch tables
 from progress_sse.plugins import discover
 from progress_sse.runs.models import Base
 from progress_sse.settings import Settings
-from progress_sse.batches import models as _batches  # noqa: F401 - the batch tables
 from progress_sse.webhooks import models as _webhooks  # noqa: F401 - the run store's webhook tables
 
 target_metadata = Base.metadata

@@ -8,10 +8,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy.engine import Connection
 
+from progress_sse.batches import models as _batches  # noqa: F401 - the batch tables
 from progress_sse.plugins import discover
 from progress_sse.settings import Settings
 from progress_sse.storage import db
-from progress_sse.batches import models as _batches  # noqa: F401 - the batch tables
 from progress_sse.webhooks import models as _webhooks  # noqa: F401 - the webhook tables
 
 
