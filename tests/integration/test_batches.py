@@ -7,6 +7,7 @@ the batch rules under test.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
 from typing import Any
@@ -400,3 +401,20 @@ async def test_an_admin_reset_ends_the_batch_through_its_children(server: Server
     check_counts(frames, 2)
     assert statuses(done) == ["failed", "skipped"]
     assert "administrator reset" in done["children"][0]["reason"]
+
+
+async def test_two_tabs_resuming_at_once_run_each_child_once(server: Server) -> None:
+    async with server.client() as tab_one, server.client() as tab_two:
+        slow_failure = demo("b", items=25, delay_ms=20, fail_at=25)  # fails after 0.5 s
+        batch = await start(tab_one, name="Twice", children=[demo("a"), slow_failure])
+        first = await watch(tab_one, batch)
+        url = f"/api/batches/{batch['id']}/resume"
+        answers = await asyncio.gather(tab_one.post(url), tab_two.post(url))
+        second = await watch(tab_one, batch, after=first[-2].seq)
+        done = await show(tab_one, batch["id"])
+        runs = (await tab_one.get("/api/runs?in_batch=true")).json()["data"]
+    assert sorted(a.status_code for a in answers) == [202, 409]
+    assert second[-2].event == "error", "b fails again: its params did not change"
+    check_counts(second, 2)
+    assert statuses(done) == ["succeeded", "failed"]
+    assert len(runs) == 3, "a once; b's first run, then one new run (demo cannot resume)"
