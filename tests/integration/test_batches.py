@@ -418,3 +418,31 @@ async def test_two_tabs_resuming_at_once_run_each_child_once(server: Server) -> 
     check_counts(second, 2)
     assert statuses(done) == ["succeeded", "failed"]
     assert len(runs) == 3, "a once; b's first run, then one new run (demo cannot resume)"
+
+
+async def test_a_child_is_resumed_through_its_batch_but_may_be_cancelled_alone(
+    server: Server,
+) -> None:
+    async with server.client() as client:
+        batch = await start(client, name="Direct", children=[demo("a", fail_at=1), demo("b")])
+        await watch(client, batch)
+        failed = await show(client, batch["id"])
+        direct = await client.post(f"/api/runs/{failed['children'][0]['run_id']}/resume")
+        second = await start(client, name="Cancel one",
+                             children=[demo("c", items=400, delay_ms=20), demo("d")])  # fmt: skip
+
+        async def running() -> bool:
+            return bool((await show(client, second["id"]))["children"][0]["percentage"] > 20)
+
+        await wait_for(running)
+        alone = await client.post(f"/api/runs/{second['children'][0]['run_id']}/cancel")
+        frames = await watch(client, second)
+        cancelled = await show(client, second["id"])
+    assert direct.status_code == 409 and direct.json()["error"]["code"] == "in_batch"
+    assert direct.json()["error"]["batch_id"] == batch["id"]
+    assert alone.status_code == 202 and frames[-2].event == "cancelled"
+    assert statuses(cancelled) == ["cancelled", "skipped"]
+    assert (
+        cancelled["children"][1]["reason"]
+        == "skipped: it waits for child 0 (c), which was cancelled"
+    )

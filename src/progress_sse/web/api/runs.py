@@ -230,6 +230,13 @@ async def run_log(request: Request) -> Response:
 async def resume_run(request: Request) -> Response:
     svc, who = await caller(request)
     run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    if run.parent_id is not None:  # its batch decides what runs again, and in what order
+        raise Conflict(
+            f"This run is part of batch {run.parent_id}; resume the batch instead "
+            f"(POST {root_path(request)}/api/batches/{run.parent_id}/resume).",
+            code="in_batch",
+            batch_id=run.parent_id,
+        )
     kind = svc.registry.get(run.kind)
     if not kind.resumable:
         raise Conflict(
