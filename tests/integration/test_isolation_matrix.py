@@ -22,7 +22,8 @@ CALLERS = ("other", "member", "revoked", "nobody", "admin")
 @dataclass(frozen=True)
 class Case:
     method: str
-    path: str  # {run} is acme's finished run, {hook} its webhook, {failed} its dead letter
+    path: str  # {run} is acme's finished run, {batch} its batch, {hook} its webhook,
+    # {failed} its dead letter
     expect: dict[str, int]  # caller -> status
     body: Any = None
 
@@ -62,6 +63,12 @@ CASES = [
     Case("GET", "/api/runs/{run}/log", allowed(200, other=404)),
     Case("POST", "/api/runs/{run}/cancel", allowed(409, other=404)),
     Case("POST", "/api/runs/{run}/resume", allowed(409, other=404)),
+    Case("POST", "/api/batches", allowed(202), "batch"),
+    Case("GET", "/api/batches", allowed(200)),
+    Case("GET", "/api/batches/{batch}", allowed(200, other=404)),
+    Case("GET", "/api/batches/{batch}/events", allowed(200, other=404)),
+    Case("POST", "/api/batches/{batch}/cancel", allowed(409, other=404)),  # it has ended
+    Case("POST", "/api/batches/{batch}/resume", allowed(409, other=404)),  # it completed
     Case("GET", "/api/kinds", allowed(200)),
     Case("GET", "/api/periods", allowed(200)),
     Case("POST", "/api/periods/{year}/{month}/lock", allowed(200, member=403)),
@@ -70,6 +77,8 @@ CASES = [
     Case("GET", "/api/depreciation/{year}/{month}/documents", allowed(200)),
     Case("GET", "/api/assets", allowed(200)),
     Case("POST", "/api/assets/import", allowed(422), b""),  # auth first, then the empty CSV
+    # an admin's: the file is refused before anything starts (so no month gets locked)
+    Case("POST", "/api/close/{year}/{month}", allowed(422, member=403), b"x,y\n1,2\n"),
     # {run} is a demo run: not an import, so 404 for everyone (another tenant's: 404 too)
     Case("GET", "/api/assets/imports/{run}/rejected.csv", allowed(404)),
     Case("POST", "/api/admin/tenants/{tenant}/reset", allowed(200, member=403, other=404)),
@@ -113,6 +122,9 @@ async def ask(
     if case.body == "start":  # a lock of each caller's own, so no start waits on another
         params = {"delay_ms": 0, "items": 1, "lock": caller}
         return await client.post(url, json={"kind": "demo", "params": params})
+    if case.body == "batch":
+        child = {"kind": "demo", "params": {"delay_ms": 0, "items": 1, "lock": f"b-{caller}"}}
+        return await client.post(url, json={"name": caller, "children": [child]})
     if case.body == "key":
         return await client.post(url, json={"api_key": key} if key else {})
     if isinstance(case.body, bytes):
@@ -130,7 +142,10 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
         run_id = await start_run(acme, items=2, delay_ms=0)
         await collect(acme, f"/api/runs/{run_id}/events")  # finished
         letters = await wait_for(lambda: dead_letters(srv))
-        ids = {"run": run_id, "hook": hook.id, "failed": letters[0].id}
+        child = {"kind": "demo", "params": {"items": 1, "delay_ms": 0, "lock": "batch"}}
+        batch = (await acme.post("/api/batches", json={"name": "b", "children": [child]})).json()
+        await collect(acme, batch["events_url"])  # finished
+        ids = {"run": run_id, "batch": batch["id"], "hook": hook.id, "failed": letters[0].id}
         marker_assets = [a["code"] for a in (await acme.get("/api/assets")).json()["data"]]
         revoked = await create_key(srv.services.sessions, "acme", Role.ADMIN)
         await revoke_key(srv.services.sessions, revoked[:10])
@@ -154,6 +169,7 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
                 assert response.status_code == case.expect[caller], (case, caller, response.text)
                 if caller != "admin" and caller != "member":
                     assert run_id not in response.text, (case, caller)
+                    assert batch["id"] not in response.text, (case, caller)
                     assert "acme-hook" not in response.text, (case, caller)
                     assert not any(code in response.text for code in marker_assets), (case, caller)
                 if response.status_code >= 400:
