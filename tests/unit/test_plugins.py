@@ -26,7 +26,7 @@ def test_the_accounting_application_is_found_through_its_entry_point() -> None:
 
 def test_a_disabled_plugin_is_not_loaded_and_the_engine_keeps_its_demo_kind() -> None:
     assert kinds(Settings(disable_plugins="accounting")) == sorted(
-        set(kinds(Settings())) - {"asset_depreciation", "asset_import"}
+        set(kinds(Settings())) - {"asset_depreciation", "asset_import", "period_lock"}
     )
 
 
