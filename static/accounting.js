@@ -1,7 +1,9 @@
 // The page's view of the accounting plugin's `asset_depreciation` kind: a month picker with
-// Preview and "Post anyway" instead of a generated form, and the posting's summary with its
-// journal downloads. Other kinds get the generated form of start-form.js.
+// Preview and "Post anyway" instead of a generated form, "Close the month" (admins: the
+// month-end close batch, with an optional file of new assets), and the posting's summary
+// with its journal downloads. Other kinds get the generated form of start-form.js.
 
+import { errorText } from "{{progress-run.js}}";
 import { el } from "{{start-form.js}}";
 
 
@@ -35,12 +37,20 @@ export const depreciationView = {
     const year = el("input", { id: "year", name: "year", type: "number", min: "2000", max: "2100", required: true, value: String(now.getFullYear()) });
     const start = el("button", { id: "start-button", type: "submit", textContent: "Start" });
     const preview = el("button", { id: "preview-button", type: "button", textContent: "Preview" });
+    const close = el("button", { id: "close-month", type: "button", textContent: "Close the month" });
+    const file = el("input", { id: "close-file", type: "file", accept: ".csv,text/csv" });
+    const closing = el("span", { className: "close-month", hidden: !page.admin() }, close, " ",
+      el("label", { htmlFor: "close-file", textContent: "new assets (CSV, optional)" }), " ", file);
     const form = el("form", { id: "start-form" },
       el("label", { htmlFor: "month", textContent: "Month" }), month,
-      el("label", { htmlFor: "year", textContent: "Year" }), year, start, preview);
+      el("label", { htmlFor: "year", textContent: "Year" }), year, start, preview, closing);
     const anyway = el("button", { id: "post-anyway", type: "button", hidden: true,
       textContent: "Post anyway (the journal records it)" });
+    const closeAnyway = el("button", { id: "close-anyway", type: "button", hidden: true,
+      textContent: "Close anyway (the journal records it)" });
     const hint = el("p", { className: "hint", textContent: "Preview runs the same steps and shows the totals without posting anything." });
+    const closeHint = el("p", { className: "hint", hidden: !page.admin(),
+      textContent: "Closing imports the file (if one is chosen), posts the month's depreciation and then locks the month, as one batch." });
     const chosen = () => {
       const y = Number(year.value), m = Number(month.value);
       return { params: { year: y, month: m }, label: `${month.selectedOptions[0].text} ${y}` };
@@ -49,23 +59,45 @@ export const depreciationView = {
       event.preventDefault();
       const { params, label } = chosen();
       if (!confirm(`Depreciate every asset for ${label}? If ${label} is already posted, its document is reversed and a new one is posted.`)) return;
-      anyway.hidden = true; page.start(params);
+      anyway.hidden = closeAnyway.hidden = true; page.start(params);
     });
     preview.addEventListener("click", () => {  // a dry run: nothing posted, no number taken
       if (!form.reportValidity()) return;
-      anyway.hidden = true; page.start({ ...chosen().params, dry_run: true });
+      anyway.hidden = closeAnyway.hidden = true; page.start({ ...chosen().params, dry_run: true });
     });
     anyway.addEventListener("click", () => {  // deliberately post past unposted months (recorded)
       const { params, label } = chosen();
       if (!confirm(`Post ${label} although earlier months are unposted? The journal records that this was allowed.`)) return;
-      anyway.hidden = true; page.start({ ...params, allow_earlier_unposted: true });
+      anyway.hidden = closeAnyway.hidden = true; page.start({ ...params, allow_earlier_unposted: true });
     });
+    const closeMonth = async (allowEarlier) => {  // the month-end close: a batch, shown as one
+      if (!form.reportValidity()) return;
+      const { params, label } = chosen();
+      const chosenFile = file.files[0] || null;
+      const imports = chosenFile ? `import ${chosenFile.name}, ` : "";
+      if (!allowEarlier && !confirm(`Close ${label}? This will ${imports}post its depreciation and lock ${label}.`)) return;
+      page.alert(""); anyway.hidden = true; closeAnyway.hidden = true;
+      close.disabled = true; close.classList.add("busy");
+      const query = new URLSearchParams(allowEarlier ? { allow_earlier_unposted: "true" } : {});
+      if (chosenFile) query.set("filename", chosenFile.name);
+      const result = await page.send("POST", `api/close/${params.year}/${params.month}?${query}`, chosenFile);
+      close.disabled = false; close.classList.remove("busy");
+      if (result.status === 202) { file.value = ""; page.openBatch(result.data.id); return; }
+      const error = (result.data && result.data.error) || {};
+      if (error.code === "run_active" && error.run_id) {
+        page.alert(`Work on ${label} is already running; showing it.`); page.open(error.run_id); return;
+      }
+      if (error.code === "earlier_period_unposted") closeAnyway.hidden = false;
+      page.alert(error.code === "period_locked" ? `${label} is locked. An admin must unlock it first.` : errorText(result));
+    };
+    close.addEventListener("click", () => closeMonth(false));
+    closeAnyway.addEventListener("click", () => closeMonth(true));
     form.explain = (error) => {  // this kind's refusals, in words a bookkeeper uses
       if (error.code === "period_locked") return `${chosen().label} is locked. An admin must unlock it first.`;
       if (error.code === "earlier_period_unposted") { anyway.hidden = false; return error.message; }
       return null;
     };
-    return el("div", {}, form, hint, anyway);
+    return el("div", {}, form, hint, closeHint, anyway, closeAnyway);
   },
 
   /** What a completed run posted (or would post), with its journal's downloads. */

@@ -1,16 +1,19 @@
-// progress-sse's page: sign in, start a run of any kind, watch it, list recent runs.
+// progress-sse's page: sign in, start a run of any kind, watch it or a batch, list recent runs.
 // Plain JavaScript modules, no build step. A run is shown by <progress-run> (progress-run.js),
-// the same element other applications embed; this file adds what only our page does.
-// The server is the only source of truth: localStorage keeps at most the run id.
+// the same element other applications embed; a batch by its rows (batch-view.js) above a
+// <progress-run batch>; this file adds what only our page does.
+// The server is the only source of truth: localStorage keeps at most the run's or batch's id.
 
 import { SERVICE_ROOT, errorText, request } from "{{progress-run.js}}";
 import { clearFieldErrors, drawForm, el, readParams, showFieldErrors } from "{{start-form.js}}";
 import { depreciationView } from "{{accounting.js}}";
+import { BatchView } from "{{batch-view.js}}";
 
 const RUN_KEY = "progress-sse.run";
+const BATCH_KEY = "progress-sse.batch";
 const TERMINAL = ["completed", "failed", "cancelled"];
 const $ = (id) => document.getElementById(id);
-const state = { csrf: null, kinds: [], kind: null, form: null, runId: null, recentAsked: 0 };
+const state = { csrf: null, admin: false, staleAfterS: 300, kinds: [], kind: null, form: null, runId: null, recentAsked: 0 };
 
 /** Kinds with a view of their own; every other kind gets the form drawn from its params model. */
 const VIEWS = { [depreciationView.kind]: depreciationView };
@@ -39,9 +42,9 @@ async function restore() {
 }
 
 async function enter(who) {
-  state.csrf = who.csrf_token;
+  state.csrf = who.csrf_token; state.admin = who.role === "admin"; state.staleAfterS = who.stale_after_s || 300;
   const progress = $("progress");
-  progress.setAttribute("stale-after-s", String(who.stale_after_s || 300));
+  progress.setAttribute("stale-after-s", String(state.staleAfterS));
   progress.csrfToken = who.csrf_token;
   alertBox("");
   $("sign-in").hidden = true; $("start").hidden = false; $("recent").hidden = false;
@@ -54,7 +57,7 @@ async function enter(who) {
 
 async function signOut() {
   await api("DELETE", "api/session");
-  localStorage.removeItem(RUN_KEY);
+  localStorage.removeItem(RUN_KEY); localStorage.removeItem(BATCH_KEY);
   location.reload();
 }
 
@@ -94,7 +97,23 @@ function showKind(name) {
 }
 
 /** What a kind's view may use of the page. */
-const page = { start: (params) => start(params), url };
+const page = {
+  start: (params) => start(params), url, alert: alertBox, openBatch: (id) => attachBatch(id),
+  admin: () => state.admin, send, open: (id) => open(id),
+};
+
+/** A raw body (a file, or nothing) to the service; never throws (status 0 when offline). */
+async function send(method, path, body) {
+  const headers = { "Accept": "application/json", "X-CSRF-Token": state.csrf || "" };
+  if (body) headers["Content-Type"] = body.type || "application/octet-stream";
+  let response;
+  try {
+    response = await fetch(url(path), { method, headers, body, credentials: "same-origin" });
+  } catch {
+    return { status: 0, data: {} };
+  }
+  return { status: response.status, data: await response.json().catch(() => ({})) };
+}
 
 async function start(params) {
   alertBox(""); clearFieldErrors(state.form);
@@ -127,6 +146,11 @@ function setBusy(busy) {
 // -- watching: <progress-run> follows the run; the page keeps its id and shows its summary -----
 
 async function reattach() {
+  const batch = localStorage.getItem(BATCH_KEY);
+  if (batch) {
+    if ((await api("GET", `api/batches/${encodeURIComponent(batch)}`)).status === 200) { attachBatch(batch); return; }
+    localStorage.removeItem(BATCH_KEY);
+  }
   const stored = localStorage.getItem(RUN_KEY);
   if (stored) {
     const result = await api("GET", `api/runs/${encodeURIComponent(stored)}`);
@@ -148,6 +172,7 @@ function runLabel(run) {
 const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });  // the browser's locale
 
 function attach(runId) {
+  closeBatch();
   state.runId = runId;
   localStorage.setItem(RUN_KEY, runId);
   // The id shows once the element has the server's state: never a bar at zero under it.
@@ -195,6 +220,49 @@ function resultSummary(run) {
   return [...said, table];
 }
 
+// -- a batch: its rows follow the <progress-run batch> under them --------------------------
+
+const batchView = new BatchView({ holder: $("batch-bar"), list: $("batch-children"), counts: $("batch-counts") });
+
+function attachBatch(batchId) {
+  if (state.runId) {  // the run view stops following; its run goes on
+    state.runId = null; localStorage.removeItem(RUN_KEY);
+    $("run").hidden = true; $("progress").runId = ""; setBusy(false);
+  }
+  if (batchView.batchId !== batchId) $("batch-name").textContent = "Batch";
+  localStorage.setItem(BATCH_KEY, batchId);
+  $("batch").hidden = false; $("batch-id").textContent = batchId;
+  batchView.show(batchId, { csrf: state.csrf, staleAfterS: state.staleAfterS });
+}
+
+function closeBatch() {
+  if ($("batch").hidden) return;
+  localStorage.removeItem(BATCH_KEY);
+  $("batch").hidden = true; batchView.close();
+}
+
+/** An id the server named (a run or a batch already active): shown as whichever it is. */
+async function open(id) {
+  const batch = await api("GET", `api/batches/${encodeURIComponent(id)}`);
+  if (batch.status === 200) attachBatch(id); else attach(id);
+}
+
+function onBatchUpdate(event) {
+  if (event.detail.name && Array.isArray(event.detail.children)) $("batch-name").textContent = event.detail.name;
+}
+
+function onBatchEnd(event) {
+  announce(`Batch ${event.detail.status}`);
+  localStorage.removeItem(BATCH_KEY);
+  loadRecent();
+}
+
+function onBatchProblem(event) {
+  const { status, message } = event.detail;
+  if (status === 404) localStorage.removeItem(BATCH_KEY);
+  alertBox(status === 401 ? "Your session has ended; sign in again." : message);
+}
+
 // -- the list and the admin action --------------------------------------------------------
 
 async function resetTenant() {
@@ -204,28 +272,49 @@ async function resetTenant() {
   if (result.status === 200) { announce(`${result.data.reset_count} run(s) reset`); loadRecent(); } else alertBox(errorText(result));
 }
 
+/** Runs outside batches and batches (each one row), newest first: ids sort by creation time. */
 async function loadRecent() {
-  const onlyFailed = $("only-failed").checked;
+  const filter = $("only-failed").checked ? "&status=failed" : "";
   const asked = ++state.recentAsked;  // answers can arrive out of order: only the newest counts
-  const result = await api("GET", `api/runs?limit=20${onlyFailed ? "&status=failed" : ""}`);
+  const [runs, batches] = await Promise.all([
+    api("GET", `api/runs?limit=20&in_batch=false${filter}`), api("GET", `api/batches?limit=20${filter}`),
+  ]);
   if (asked !== state.recentAsked) return;
   const body = $("recent-rows"); body.replaceChildren();
-  if (result.status !== 200) return;
-  for (const run of result.data.data) {
-    const seconds = run.started_at && run.finished_at ? (new Date(run.finished_at) - new Date(run.started_at)) / 1000 : null;
-    const shown = run.stale ? "stale" : run.status;
-    const cells = [
-      ["what", runLabel(run)], [`status status-${shown}`, shown],
-      ["when", run.started_at ? WHEN.format(new Date(run.started_at)) : "—"],
-      ["took", seconds != null ? `${seconds.toLocaleString(undefined, { maximumFractionDigits: 1 })} s` : "—"],
-      ["run-ref", run.id],
-    ];
-    const tr = el("tr", {}, ...cells.map(([className, text]) => el("td", { className, textContent: text })));
-    tr.tabIndex = 0;  // a row opens its run, by keyboard too
-    tr.addEventListener("click", () => attach(run.id));
-    tr.addEventListener("keydown", (e) => { if (e.key === "Enter") attach(run.id); });
-    body.append(tr);
-  }
+  if (runs.status !== 200) return;
+  const rows = [...runs.data.data.map((run) => runRow(run)),
+    ...(batches.status === 200 ? batches.data.data.map((batch) => batchRow(batch)) : [])];
+  rows.sort((a, b) => (a.id < b.id ? 1 : a.id > b.id ? -1 : 0));
+  for (const { tr } of rows.slice(0, 20)) body.append(tr);
+}
+
+function runRow(run) {
+  const shown = run.stale ? "stale" : run.status;
+  return { id: run.id, tr: recentRow([runLabel(run), shown, shown], run, () => attach(run.id)) };
+}
+
+/** A batch as one row: its name and size, its status and combined percentage. */
+function batchRow(batch) {
+  const pct = Math.floor(batch.percentage * 10) / 10;
+  const what = `${batch.name} · ${batch.children.length} part${batch.children.length === 1 ? "" : "s"}`;
+  const tr = recentRow([what, `${batch.status} · ${pct}%`, batch.status], batch, () => attachBatch(batch.id));
+  tr.dataset.batch = batch.id;
+  return { id: batch.id, tr };
+}
+
+function recentRow([what, status, statusClass], item, opens) {
+  const seconds = item.started_at && item.finished_at ? (new Date(item.finished_at) - new Date(item.started_at)) / 1000 : null;
+  const cells = [
+    ["what", what], [`status status-${statusClass}`, status],
+    ["when", item.started_at ? WHEN.format(new Date(item.started_at)) : "—"],
+    ["took", seconds != null ? `${seconds.toLocaleString(undefined, { maximumFractionDigits: 1 })} s` : "—"],
+    ["run-ref", item.id],
+  ];
+  const tr = el("tr", {}, ...cells.map(([className, text]) => el("td", { className, textContent: text })));
+  tr.tabIndex = 0;  // a row opens its run or batch, by keyboard too
+  tr.addEventListener("click", opens);
+  tr.addEventListener("keydown", (e) => { if (e.key === "Enter") opens(); });
+  return tr;
 }
 
 $("sign-in-form").addEventListener("submit", signIn);
@@ -236,4 +325,7 @@ $("only-failed").addEventListener("change", loadRecent);
 $("progress").addEventListener("progress-run:update", onUpdate);
 $("progress").addEventListener("progress-run:end", onEnd);
 $("progress").addEventListener("progress-run:problem", onProblem);
+$("batch-bar").addEventListener("progress-run:update", onBatchUpdate);
+$("batch-bar").addEventListener("progress-run:end", onBatchEnd);
+$("batch-bar").addEventListener("progress-run:problem", onBatchProblem);
 restore();

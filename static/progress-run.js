@@ -116,14 +116,15 @@ const TEMPLATE = `
 /**
  * `<progress-run run-id="…">`: attributes `run-id` (required), `base` (the service's root
  * URL; default: where this module was served from), `controls` (show Cancel and Resume),
- * `stale-after-s` (default: the signed-in session's, else 300).
+ * `stale-after-s` (default: the signed-in session's, else 300), `batch` (the id is a
+ * batch's: follow `api/batches/{id}`, whose stream keeps a run's contract).
  *
  * Events (bubbling, composed): `progress-run:update` (detail: the run or progress event),
  * `progress-run:end` (detail: {status, run}), `progress-run:problem` (detail: {status,
  * message}: signed out, not found).
  */
 export class ProgressRun extends HTMLElement {
-  static observedAttributes = ["run-id", "base", "controls"];
+  static observedAttributes = ["run-id", "base", "controls", "batch"];
 
   #root;
   #source = null;
@@ -162,7 +163,8 @@ export class ProgressRun extends HTMLElement {
     const base = new URL(this.getAttribute("base") || SERVICE_ROOT, document.baseURI).href;
     return base.endsWith("/") ? base : `${base}/`;  // "/progress" is the service's root too
   }
-  get #runPath() { return `api/runs/${encodeURIComponent(this.runId)}`; }
+  get #batch() { return this.hasAttribute("batch"); }
+  get #runPath() { return `api/${this.#batch ? "batches" : "runs"}/${encodeURIComponent(this.runId)}`; }
 
   connectedCallback() {
     // `el.runId = …` set before this module loaded is an own property hiding the setter.
@@ -231,7 +233,12 @@ export class ProgressRun extends HTMLElement {
     let failures = 0;
     const source = new EventSource(new URL(`${this.#runPath}/events`, this.#base));
     this.#source = source;
-    source.onopen = () => { failures = 0; this.#showConnection(""); };
+    source.onopen = () => {
+      // A batch's events name only the child that moved: after a reconnect, read the whole
+      // batch again (a run's replay from Last-Event-ID is complete by itself).
+      if (failures > 0 && this.#batch) this.#refresh(generation);
+      failures = 0; this.#showConnection("");
+    };
     source.onmessage = (e) => { this.#renderProgress(JSON.parse(e.data)); };
     for (const [name, status] of Object.entries(STREAM_END)) {
       source.addEventListener(name, (e) => {
@@ -273,6 +280,11 @@ export class ProgressRun extends HTMLElement {
     this.#poll = setTimeout(tick, delay);
   }
 
+  async #refresh(generation) {
+    const result = await this.#get(this.#runPath);
+    if (result.status === 200 && generation === this.#generation && this.#source) this.#renderRun(result.data.data);
+  }
+
   async #ended(status, event, generation, source) {
     const result = await this.#get(this.#runPath);  // the snapshot carries result, error and steps
     if (generation !== this.#generation) return;
@@ -292,7 +304,9 @@ export class ProgressRun extends HTMLElement {
     this.#run = run;
     this.#showConnection(""); this.#renderStale(false);
     const outcome = this.#el("outcome");
-    outcome.textContent = outcomeText(run); outcome.dataset.status = run.status; outcome.hidden = false;
+    // A batch's message is already its ending's sentence ("Failed: b failed: … (1 of 3 succeeded)").
+    outcome.textContent = (this.#batch && run.message) || outcomeText(run);
+    outcome.dataset.status = run.status; outcome.hidden = false;
     this.#el("message").textContent = "";  // the outcome says it: once
     this.#renderControls();
     this.#dispatch("progress-run:end", { status: run.status, run });
@@ -410,7 +424,8 @@ export class ProgressRun extends HTMLElement {
   #problem(result) {
     if (result.status !== 401 && result.status !== 404) return false;
     this.#stop();
-    const message = result.status === 401 ? "Sign in to see this run." : "This run does not exist, or is not yours.";
+    const what = this.#batch ? "batch" : "run";
+    const message = result.status === 401 ? `Sign in to see this ${what}.` : `This ${what} does not exist, or is not yours.`;
     const outcome = this.#el("outcome");
     outcome.textContent = message; outcome.dataset.status = "problem"; outcome.hidden = false;
     this.#dispatch("progress-run:problem", { status: result.status, message });

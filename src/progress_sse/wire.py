@@ -195,6 +195,8 @@ class BatchJson(TypedDict):
     finished_at: str | None
     error_code: str | None
     created_by: str | None
+    heartbeat_at: str | None  # the newest of its running children's (a sign of life)
+    stale: bool  # a running child's heartbeat stopped (its worker is presumed dead)
     resumable: bool  # failed or cancelled: a resume runs again what did not succeed
     url: str
     events_url: str
@@ -242,5 +244,6 @@ class KindJson(TypedDict):
     title: str
     description: str
     resumable: bool
+    admin_only: bool  # only an admin may start one (the page hides it from members)
     steps: list[StepSpecJson] | None  # None: they depend on the params
     params_schema: dict[str, Any]  # the params model's JSON Schema

@@ -446,3 +446,109 @@ async def test_a_child_is_resumed_through_its_batch_but_may_be_cancelled_alone(
         cancelled["children"][1]["reason"]
         == "skipped: it waits for child 0 (c), which was cancelled"
     )
+
+
+async def test_a_batch_is_never_listed_as_a_run_even_by_its_kind(server: Server) -> None:
+    async with server.client() as client:
+        batch = await start(client, name="Hidden", children=[demo("a")])
+        await watch(client, batch)
+        by_kind = (await client.get("/api/runs?kind=batch")).json()["data"]
+    assert by_kind == []
+
+
+async def test_a_kind_only_an_admin_may_start_is_refused_to_members_everywhere(
+    server: Server,
+) -> None:
+    lock = {"kind": "period_lock", "params": {"year": 2030, "month": 2}}
+    async with server.client("acme-member") as member, server.client() as admin:
+        kinds = {k["name"]: k for k in (await member.get("/api/kinds")).json()["data"]}
+        as_run = await member.post("/api/runs", json=lock)
+        as_child = await member.post("/api/batches", json={"name": "x", "children": [lock]})
+        batch = await start(admin, name="Admin's", children=[{**lock, "params": {"year": 2030,
+                            "month": 3}}, demo("a", fail_at=1)])  # fmt: skip
+        await watch(admin, batch)
+        member_resume = await member.post(f"/api/batches/{batch['id']}/resume")
+        periods = [p["period"] for p in (await admin.get("/api/periods")).json()["data"]]
+    assert kinds["period_lock"]["admin_only"] is True and kinds["demo"]["admin_only"] is False
+    assert [r.status_code for r in (as_run, as_child, member_resume)] == [403, 403, 403]
+    assert periods == ["2030-03"], "only the admin's batch locked a month"
+
+
+async def test_a_weight_no_float_holds_is_a_422_not_a_500(server: Server) -> None:
+    async with server.client() as client:
+        response = await client.post(
+            "/api/batches", json={"name": "x", "children": [{**demo("a"), "weight": 10**400}]}
+        )
+    assert response.status_code == 422
+    assert [f["field"] for f in response.json()["error"]["fields"]] == ["children[0].weight"]
+
+
+async def test_a_failed_batch_ends_where_its_children_stopped(server: Server) -> None:
+    async with server.client() as client:
+        batch = await start(client, name="Where", parallel=True, children=[
+            demo("p", items=10, delay_ms=30, fail_at=9), demo("q", items=2, delay_ms=5),
+        ])  # fmt: skip
+        frames = await watch(client, batch)
+        done = await show(client, batch["id"])
+    p, q = done["children"]
+    expected = round((p["percentage"] + 100.0) / 2, 1)  # a failed child counts where it stopped
+    assert q["status"] == "succeeded" and p["status"] == "failed"
+    assert done["percentage"] == frames[-2].data["percentage"] == expected
+
+
+async def test_a_cancel_ends_the_queued_children_in_its_own_answer(make_settings: Any) -> None:
+    async with run_server(make_settings(job_concurrency=2)) as srv, srv.client() as client:
+        children = [demo(f"c{i}", items=300, delay_ms=20) for i in range(6)]
+        batch = await start(client, name="Queued", parallel=True, children=children)
+
+        async def two_running() -> bool:
+            runs = [await run_status(client, c["run_id"]) for c in batch["children"]]
+            return sum(r["status"] == "running" for r in runs) == 2
+
+        await wait_for(two_running)
+        answer = await client.post(f"/api/batches/{batch['id']}/cancel")
+        frames = await watch(client, batch)
+        done = await show(client, batch["id"])
+    assert statuses(answer.json()["data"]).count("cancelled") == 4, "the queued: at once"
+    assert frames[-2].event == "cancelled" and statuses(done) == ["cancelled"] * 6
+
+
+async def test_a_child_whose_kind_fails_to_prepare_fails_alone(make_settings: Any) -> None:
+    from pydantic import BaseModel
+
+    from progress_sse.jobs.kinds import JobKind
+    from progress_sse.runs.progress import StepSpec
+
+    class Tables(BaseModel):
+        n: int = 1
+
+    def steps(params: Tables) -> list[StepSpec]:
+        if params.n == 13:
+            raise RuntimeError("a bug in the kind's steps")
+        return [StepSpec("only", 0, 100)]
+
+    async def run(_ctx: Any, _params: Tables) -> dict[str, Any]:
+        return {}
+
+    steppy = JobKind(name="steppy", params=Tables, run=run, steps=steps)
+    async with run_server(make_settings(), jobs=[steppy]) as srv, srv.client() as client:
+        batch = await start(client, name="Buggy", children=[
+            demo("x"), {"name": "s", "kind": "steppy", "params": {"n": 13}},
+        ])  # fmt: skip
+        frames = await watch(client, batch)
+        done = await show(client, batch["id"])
+        first = await run_status(client, done["children"][0]["run_id"])
+    assert first["status"] == "completed", "the child that ended is not taken down with it"
+    assert statuses(done) == ["succeeded", "failed"] and frames[-2].event == "error"
+    assert "its kind failed to prepare it" in done["children"][1]["reason"]
+
+
+async def test_a_resume_counts_as_a_start(make_settings: Any) -> None:
+    settings = make_settings(rate_limit_starts="2/minute")
+    async with run_server(settings) as srv, srv.client() as client:
+        batch = await start(client, name="Limited", children=[demo("a", fail_at=1)])
+        await watch(client, batch)
+        first = await client.post(f"/api/batches/{batch['id']}/resume")
+        await watch(client, batch, after=(await show(client, batch["id"]))["seq"] - 1)
+        second = await client.post(f"/api/batches/{batch['id']}/resume")
+    assert first.status_code == 202 and second.status_code == 429

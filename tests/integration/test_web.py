@@ -156,7 +156,7 @@ async def test_every_module_the_page_loads_is_served_under_its_hashed_name(
                 served[name] = await client.get(f"/assets/{name}")
                 pending += re.findall(r'from "\./([^"]+)"', served[name].text)
     stems = sorted(name.split(".")[0] for name in served)
-    assert stems == ["accounting", "app", "app", "progress-run", "start-form"]
+    assert stems == ["accounting", "app", "app", "batch-view", "progress-run", "start-form"]
     for name, answer in served.items():
         assert answer.status_code == 200, name
         assert "{{" not in answer.text, f"{name} names an asset that was not replaced"

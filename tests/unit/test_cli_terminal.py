@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from progress_sse.cli.terminal import grid, summary_lines
+from progress_sse.cli.batches import CHILD_COLUMNS, CHILD_LEAVE_OUT, child_rows, outcome_lines
+from progress_sse.cli.terminal import grid, summary_lines, tally
 
 CLI = str(Path(sys.executable).parent / "progress-sse")
 RUN_ID = "crc1vtxepwkp2fyc2ytyqwdgd1"
@@ -66,6 +67,47 @@ def test_a_result_is_a_line_per_field() -> None:
     assert summary_lines(None) == []
 
 
+def test_a_batch_s_counts_in_a_few_words() -> None:
+    counts = {"succeeded": 1, "failed": 1, "cancelled": 0, "skipped": 1, "running": 0,
+              "pending": 0}  # fmt: skip
+    assert tally(counts) == "1/3 ok, 1 failed, 1 skipped"
+    assert tally({**counts, "failed": 0, "skipped": 0, "succeeded": 3}) == "3/3 ok"
+    assert tally({**counts, "failed": 0, "skipped": 0, "running": 1, "pending": 2}) == (
+        "1/4 ok, 1 running, 2 pending"
+    )
+
+
+CHILDREN = [
+    {"index": 0, "name": "Depreciation for November", "kind": "asset_depreciation",
+     "status": "failed", "percentage": 53.3, "step": {"index": 3, "name": "post_entries",
+     "status": "failed"}, "duration_s": 65.2, "run_id": RUN_ID, "reason": "Period is locked."},
+    {"index": 1, "name": "Summary", "kind": "demo", "status": "skipped", "percentage": 0.0,
+     "step": None, "duration_s": None, "run_id": None,
+     "reason": "skipped: it waits for child 0 (Depreciation for November), which failed"},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("width", "gone"), [(80, {"kind", "step", "duration", "reason"}),
+                                             (100, {"kind", "step"}), (140, set())])  # fmt: skip
+def test_a_child_table_keeps_its_names_and_run_ids_and_drops_the_kind_first(
+    width: int, gone: set[str]
+) -> None:
+    console = Console(width=width, record=True, color_system=None)
+    console.print(grid("Children", CHILD_COLUMNS, child_rows(CHILDREN), width, CHILD_LEAVE_OUT))
+    shown = console.export_text()
+    header = shown.splitlines()[2]
+    assert {c for c in CHILD_COLUMNS if f" {c} " not in header} == gone
+    assert RUN_ID in shown and "Summary" in shown and "Depreciation" in shown
+    assert max(len(line) for line in shown.splitlines()) <= width
+
+
+def test_each_child_s_outcome_is_a_line_with_its_run_and_why() -> None:
+    assert outcome_lines(CHILDREN) == [
+        f"  0 Depreciation for November  failed  run {RUN_ID}  Period is locked.",
+        "  1 Summary  skipped  it waits for child 0 (Depreciation for November), which failed",
+    ]
+
+
 def help_of(*args: str) -> str:
     env = os.environ | {"COLUMNS": "100", "PROGRESS_SSE_DATABASE_URL": "sqlite:///:memory:"}
     done = subprocess.run([CLI, *args], capture_output=True, text=True, env=env, timeout=60)
@@ -74,22 +116,28 @@ def help_of(*args: str) -> str:
 
 
 def test_help_shows_flags_without_a_type_and_completion_at_the_top() -> None:
-    top, runs, watch = (
+    top, runs, watch, batches, listing = (
         help_of("--help"),
         help_of("runs", "--help"),
         help_of("runs", "watch", "--help"),
+        help_of("batches", "--help"),
+        help_of("batches", "list", "--help"),
     )
-    for text in (top, runs, watch):
+    for text in (top, runs, watch, batches, listing):
         assert "<bool>" not in text
     assert "--install-completion" in top, "completion is installed for the whole command"
-    assert "--install-completion" not in runs
+    assert "--install-completion" not in runs and "--install-completion" not in batches
+    assert " batches " in top and "--failed" in listing
+    for command in ("list", "latest", "show", "watch", "cancel", "resume"):
+        assert f" {command} " in batches
 
 
-def test_completion_reaches_the_runs_commands() -> None:
-    env = os.environ | {
-        "_PROGRESS_SSE_COMPLETE": "complete_bash",
-        "COMP_WORDS": "progress-sse runs wa",
-        "COMP_CWORD": "2",
-    }
+@pytest.mark.parametrize(
+    ("words", "found"),
+    [("progress-sse runs wa", ["watch"]), ("progress-sse batches re", ["resume"])],
+)
+def test_completion_reaches_the_runs_and_batches_commands(words: str, found: list[str]) -> None:
+    env = os.environ | {"_PROGRESS_SSE_COMPLETE": "complete_bash", "COMP_WORDS": words,
+                        "COMP_CWORD": "2"}  # fmt: skip
     done = subprocess.run([CLI], capture_output=True, text=True, env=env, timeout=60)
-    assert done.stdout.split() == ["watch"]
+    assert done.stdout.split() == found

@@ -297,3 +297,19 @@ async def test_a_milestone_offered_during_a_failed_write_keeps_its_order() -> No
         await writer.flush()
     await writer.flush()
     assert messages(store.events) == ["A", "B", "after B"]
+
+
+async def test_a_tick_after_close_writes_nothing_more() -> None:
+    """A lock wait shown while the ending's transaction waits (the run then ends) must not
+    flush to a run that has ended: the terminal write is the record."""
+    store, published = FakeStore(), Published()
+    job = Job()
+    writer = make(store, published, job=job)
+    writer.start()
+    job.tick("working")
+    await writer.close()
+    written = len(store.calls)
+    job.tick("Waiting for locks held by another transaction")
+    await writer.close()  # the runner closes again before its terminal write
+    assert len(store.calls) == written == 1
+    assert messages(store.events) == ["working"]

@@ -55,6 +55,7 @@ PERIOD_LOCK = JobKind(
     # the key of the month's posting runs: never locked under a posting in flight
     lock_key=lambda params: periods.lock_key_of(params.period),
     summarize=summaries.period_lock,
+    admin_only=True,  # as POST /api/periods/{year}/{month}/lock
 )
 
 

@@ -36,7 +36,7 @@ from progress_sse.jobs.kinds import JobRegistry
 from progress_sse.runs.events import RunEvent, utc_now
 from progress_sse.runs.models import BATCH_KIND, Run
 from progress_sse.runs.statuses import RunStatus
-from progress_sse.runs.store import Ending, NewRun, RunStore, reopen
+from progress_sse.runs.store import NEVER_STARTED, Ending, NewRun, RunStore, reopen
 from progress_sse.wire import ProgressEventJson
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,16 @@ class BatchStore:
                 await session.flush()
                 await self._settle(session, batch, children, None)
         except IntegrityError:
-            return await self.runs.explain_conflict(request), False
+            try:
+                return await self.runs.explain_conflict(request), False
+            except Conflict as exc:
+                if exc.code != "run_active":
+                    raise
+                raise Conflict(
+                    "A batch for the same work is already active.",
+                    code="run_active",
+                    batch_id=exc.extra.get("run_id"),
+                ) from None
         return batch, True
 
     async def get(self, tenant_id: str, batch_id: str) -> BatchView:
@@ -157,7 +166,7 @@ class BatchStore:
     ) -> list[BatchView]:
         """Newest first, each with its children (one query for all of them)."""
         batches = await self.runs.list_runs(
-            tenant_id, status=status, kind=BATCH_KIND, limit=limit, cursor=cursor
+            tenant_id, status=status, limit=limit, cursor=cursor, batches=True
         )
         if not batches:
             return []
@@ -176,11 +185,14 @@ class BatchStore:
     # -- cancel and resume ----------------------------------------------------------
 
     async def cancel(self, tenant_id: str, batch_id: str) -> tuple[Run, list[str]]:
-        """Skip what has not started, and return the children's runs to cancel now.
+        """Skip what has not started, cancel the children still queued, and flag the
+        running ones; their ids are returned (a runner of this process stops them at once).
 
-        The batch's row is changed first and alone; each child is then cancelled in its
-        own transaction (child row, then batch row: the one order), and the batch ends
-        when the last of them has stopped.
+        One transaction holds the batch's row: no child starts after it, and a queued
+        child is cancelled in it (taken with SKIP LOCKED: one a worker is claiming right
+        now is flagged with the running ones). Then one UPDATE flags the running children
+        (their rows only), which stop at their next checkpoint and roll back; the batch
+        ends when the last has stopped.
         """
         batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
         async with self.runs.sessions.begin() as session:
@@ -190,9 +202,26 @@ class BatchStore:
                     f"The batch has already ended ({batch.status}).", code="run_finished"
                 )
             locked.cancel_requested = True
+            queued = await session.execute(
+                sa.select(Run.id)
+                .where(Run.parent_id == batch.id, Run.status == RunStatus.PENDING.value)
+                .with_for_update(skip_locked=True)
+            )
+            for run_id in list(queued.scalars()):  # each ending moves the batch on (the hook)
+                event = await self.runs.end_in(session, run_id, NEVER_STARTED, RunStatus.PENDING)
+                if event is not None:
+                    await self._note(session, run_id, event)
             children = await self._children(session, batch.id)
-            await self._settle(session, locked, children, None)
+            if locked.status == RunStatus.RUNNING.value:
+                await self._settle(session, locked, children, None)
             running = [c.run_id for c in children if c.state == ChildState.RUNNING and c.run_id]
+        if running:
+            async with self.runs.sessions.begin() as session:
+                await session.execute(
+                    sa.update(Run)
+                    .where(Run.id.in_(running), Run.status == RunStatus.RUNNING.value)
+                    .values(cancel_requested=True)
+                )
         return await self.runs.get_run(tenant_id, batch_id, batch=True), running
 
     async def resume(self, tenant_id: str, batch_id: str) -> Run:
@@ -228,9 +257,26 @@ class BatchStore:
     async def child_progress(
         self, session: AsyncSession, batch_id: str, run_id: str, latest: ProgressEventJson
     ) -> None:
-        """The run store's progress hook: the child's progress, weighted into the batch's."""
-        batch = await self._lock(session, batch_id)
-        if batch is None or batch.status != RunStatus.RUNNING.value:
+        """The run store's progress hook: the child's progress, weighted into the batch's.
+
+        It never waits for the batch's row: when another transaction holds it (a sibling
+        ending, or writing its own progress), only this child's row is written, and the
+        batch's next event shows it. Progress of many children never queues on one row.
+        """
+        batch = await self._lock(session, batch_id, skip_locked=True)
+        if batch is None:
+            await session.execute(
+                sa.update(BatchChild)
+                .where(
+                    BatchChild.batch_id == batch_id,
+                    BatchChild.run_id == run_id,
+                    BatchChild.state == ChildState.RUNNING.value,
+                )
+                .values(percentage=float(latest["percentage"]), message=latest["message"],
+                        step=dict(latest["step"]) if latest["step"] else None)
+            )  # fmt: skip
+            return
+        if batch.status != RunStatus.RUNNING.value:
             return
         children = await self._children(session, batch_id)
         child = next((c for c in children if c.run_id == run_id), None)
@@ -299,6 +345,14 @@ class BatchStore:
         except (ProgressSSEError, ValueError):
             return self._cannot_start(child, f"its kind {child.kind!r} or its params are no "
                                              "longer valid here")  # fmt: skip
+        try:  # a kind's own functions: a bug there fails this child, not the one that ended
+            lock_key, steps = kind.lock_key(params), kind.steps_for(params)
+        except Exception:
+            log.exception(
+                "batch %s: child %d (%s) could not start", batch.id, child.index, kind.name
+            )
+            return self._cannot_start(child, "it could not start: its kind failed to prepare it "
+                                             f"(see the server log, batch {batch.id})")  # fmt: skip
         earlier = await session.get(Run, child.run_id) if child.run_id else None
         try:
             async with session.begin_nested():
@@ -312,8 +366,8 @@ class BatchStore:
                 else:
                     run = await self.runs.insert_run(session, NewRun(
                         tenant_id=batch.tenant_id, kind=kind.name, params=child.params,
-                        lock_key=kind.lock_key(params), idempotency_key=None,
-                        created_by=batch.created_by, steps=kind.steps_for(params),
+                        lock_key=lock_key, idempotency_key=None,
+                        created_by=batch.created_by, steps=steps,
                         parent_id=batch.id,
                     ))  # fmt: skip
         except IntegrityError:
@@ -325,6 +379,11 @@ class BatchStore:
         session.info[STARTED] = True
         self._on_commit(session)
         return True
+
+    @staticmethod
+    def _percentage(children: Sequence[BatchChild]) -> float:
+        weights = [c.weight for c in children]
+        return plan.percentage(weights, said.states(children), [c.percentage for c in children])
 
     @staticmethod
     def _count(batch: Run, children: Sequence[BatchChild]) -> None:
@@ -346,9 +405,7 @@ class BatchStore:
         current: BatchChild | None, message: str,
     ) -> None:  # fmt: skip
         """A progress event of the batch: the weighted percentage, counts, the current child."""
-        weights = [c.weight for c in children]
-        progress = [c.percentage for c in children]
-        percentage = plan.percentage(weights, said.states(children), progress)
+        percentage = self._percentage(children)
         now = utc_now()
         batch.seq += 1
         batch.percentage, batch.message = percentage, message
@@ -370,6 +427,7 @@ class BatchStore:
         child's outcome in the event and in the row's `result`."""
         status = said.OUTCOME_STATUS[outcome]
         message = said.ending_message(outcome, children)
+        batch.percentage = self._percentage(children)  # `end_in` keeps it, short of complete
         tally = said.counts_of(children)
         children_out = said.outcomes(children)
         code = {"completed": None, "failed": "child_failed", "cancelled": "cancelled"}[outcome]
@@ -387,9 +445,12 @@ class BatchStore:
     # -- reading under the lock, and publishing after COMMIT ---------------------------
 
     @staticmethod
-    async def _lock(session: AsyncSession, batch_id: str) -> Run | None:
+    async def _lock(session: AsyncSession, batch_id: str, skip_locked: bool = False) -> Run | None:
+        """The batch's row, locked for this transaction (None with `skip_locked` when another
+        holds it)."""
         query = sa.select(Run).where(Run.id == batch_id, Run.kind == BATCH_KIND)
-        return (await session.execute(query.with_for_update())).scalar_one_or_none()
+        query = query.with_for_update(skip_locked=skip_locked)
+        return (await session.execute(query)).scalar_one_or_none()
 
     @staticmethod
     async def _children(session: AsyncSession, batch_id: str) -> list[BatchChild]:

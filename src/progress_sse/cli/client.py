@@ -64,12 +64,16 @@ class Api:
         except ValueError:
             raise ApiError(f"the server answered something that is not JSON ({path})") from None
 
-    def events(self, run_id: str, last_id: str | None) -> Iterator[ServerSentEvent]:
-        """One connection's events; ends when the server ends the stream."""
+    def events(
+        self, run_id: str, last_id: str | None, collection: str = "runs"
+    ) -> Iterator[ServerSentEvent]:
+        """One connection's events of a run (or, with `collection="batches"`, a batch: the
+        same contract); ends when the server ends the stream."""
         headers = {"Last-Event-ID": last_id} if last_id else {}
+        path = f"/api/{collection}/{run_id}/events"
         with (
             self._client(httpx.Timeout(self.timeout_s, read=None)) as client,
-            connect_sse(client, "GET", f"/api/runs/{run_id}/events", headers=headers) as source,
+            connect_sse(client, "GET", path, headers=headers) as source,
         ):
             if source.response.status_code != 200:
                 source.response.read()
@@ -78,13 +82,16 @@ class Api:
             # (the WHATWG rules dispatch nothing for it), though httpx-sse yields it.
             yield from (event for event in source.iter_sse() if event.data)
 
-    def follow(self, run_id: str, on_drop: Any = None) -> Iterator[ServerSentEvent]:
-        """Every event of a run until `end`, reconnecting with Last-Event-ID when cut."""
+    def follow(
+        self, run_id: str, on_drop: Any = None, collection: str = "runs"
+    ) -> Iterator[ServerSentEvent]:
+        """Every event of a run (or batch) until `end`, reconnecting with Last-Event-ID when
+        cut."""
         last_id: str | None = None
         drops = 0
         while True:
             try:
-                for event in self.events(run_id, last_id):
+                for event in self.events(run_id, last_id, collection):
                     drops = 0
                     if event.id:
                         last_id = event.id

@@ -1,8 +1,8 @@
 """The `progress-sse` command line.
 
-`runs …` talks to a server over HTTP and needs none of the database or web
-stack, so it is dispatched before those are imported: a watch or a list
-starts in a fraction of the time the operator commands take.
+`runs …` and `batches …` talk to a server over HTTP and need none of the
+database or web stack, so they are dispatched before those are imported: a
+watch or a list starts in a fraction of the time the operator commands take.
 """
 
 from __future__ import annotations
@@ -11,10 +11,16 @@ import sys
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "runs":
+    command = sys.argv[1] if len(sys.argv) > 1 else None
+    if command == "runs":
         from progress_sse.cli.runs import runs_app
 
         runs_app(args=sys.argv[2:], prog_name="progress-sse runs")
+        return
+    if command == "batches":
+        from progress_sse.cli.batches import batches_app
+
+        batches_app(args=sys.argv[2:], prog_name="progress-sse batches")
         return
     from pydantic import ValidationError
 

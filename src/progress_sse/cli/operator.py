@@ -1,6 +1,6 @@
 """The operator commands of `progress-sse` (Typer): serve, worker, db, keys, demo,
-webhooks, notifications, cleanup; `runs` comes from `cli/runs.py`, and each plugin
-may add its own (`cli/main.py` merges them)."""
+webhooks, notifications, cleanup; `runs` and `batches` come from `cli/runs.py` and
+`cli/batches.py`, and each plugin may add its own (`cli/main.py` merges them)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,10 @@ import typer
 import uvicorn
 
 from progress_sse.cli import admin
+from progress_sse.cli.batches import batches_app
 from progress_sse.cli.common import fail, run_async
-from progress_sse.cli.runs import Json, runs_app
+from progress_sse.cli.remote import Json
+from progress_sse.cli.runs import runs_app
 from progress_sse.cli.terminal import emit_json, table
 from progress_sse.jobs.maintenance import delete_finished
 from progress_sse.ops import logs
@@ -31,10 +33,10 @@ from progress_sse.webhooks.payload import EVENTS
 
 app = typer.Typer(
     no_args_is_help=True,
-    add_completion=True,  # the whole tree, `runs` included, from the top
-    help="progress-sse: long jobs with durable progress over SSE. `runs …` works through a "
-    "server's API (PROGRESS_SSE_URL, PROGRESS_SSE_API_KEY); the other commands work on the "
-    "database (PROGRESS_SSE_DATABASE_URL).",
+    add_completion=True,  # the whole tree, `runs` and `batches` included, from the top
+    help="progress-sse: long jobs with durable progress over SSE. `runs …` and `batches …` "
+    "work through a server's API (PROGRESS_SSE_URL, PROGRESS_SSE_API_KEY); the other "
+    "commands work on the database (PROGRESS_SSE_DATABASE_URL).",
 )
 db_app = typer.Typer(no_args_is_help=True, help="Database schema.")
 keys_app = typer.Typer(no_args_is_help=True, help="API keys.")
@@ -42,6 +44,7 @@ demo_app = typer.Typer(no_args_is_help=True, help="Demo data.")
 app.add_typer(db_app, name="db")
 app.add_typer(keys_app, name="keys")
 app.add_typer(runs_app, name="runs")
+app.add_typer(batches_app, name="batches")
 app.add_typer(demo_app, name="demo")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook endpoints (run outcomes).")
 notifications_app = typer.Typer(no_args_is_help=True, help="Failed webhook notifications.")

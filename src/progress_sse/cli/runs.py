@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -19,29 +16,23 @@ import typer
 from progress_sse.cli import terminal
 from progress_sse.cli.client import Api, ApiError
 from progress_sse.cli.params import Param, ParamError, coerce, fields
+from progress_sse.cli.remote import (
+    DEFAULT_URL,
+    EXIT_CODE,
+    ApiKey,
+    ServerUrl,
+    api_errors,
+    listed,
+    seconds_between,
+    watch_stream,
+    when,
+)
+from progress_sse.cli.remote import Json as Json  # plugins' commands take it from here
 from progress_sse.cli.terminal import duration, emit_json, line, table
 
-EXIT_FAILED, EXIT_CANCELLED = 3, 4
 runs_app = typer.Typer(
     no_args_is_help=True, add_completion=False, help="Runs, through a running server's API."
 )
-
-ServerUrl = Annotated[
-    str, typer.Option(envvar="PROGRESS_SSE_URL", help="the server, e.g. http://127.0.0.1:8000")
-]
-ApiKey = Annotated[str, typer.Option(envvar="PROGRESS_SSE_API_KEY", help="an API key")]
-Json = Annotated[bool, typer.Option("--json", help="machine-readable output")]
-DEFAULT_URL = "http://127.0.0.1:8000"
-
-
-@contextmanager
-def api_errors() -> Iterator[None]:
-    """An API or network failure is one line on stderr and exit code 1, never a traceback."""
-    try:
-        yield
-    except ApiError as exc:
-        typer.echo(f"error: {exc.message}", err=True)
-        raise typer.Exit(code=1) from None
 
 
 def kind_named(api: Api, kind: str) -> dict[str, Any]:
@@ -60,19 +51,6 @@ def params_for(kind: dict[str, Any], pairs: list[str]) -> dict[str, Any]:
         return coerce(pairs, kind["params_schema"])
     except ParamError as exc:
         raise typer.BadParameter(str(exc), param_hint="-p") from None
-
-
-def seconds_between(start: str | None, end: str | None) -> float | None:
-    if not start or not end:
-        return None
-    parse: Callable[[str], datetime] = lambda t: datetime.fromisoformat(t.replace("Z", "+00:00"))  # noqa: E731
-    return (parse(end) - parse(start)).total_seconds()
-
-
-def when(timestamp: str | None) -> str | None:
-    """`2026-11-30T18:10:49.123456Z` as `2026-11-30 18:10 UTC`: a table's time, to the minute
-    (`--json` has the exact one)."""
-    return f"{timestamp[:10]} {timestamp[11:16]} UTC" if timestamp else None
 
 
 def run_rows(runs: list[dict[str, Any]]) -> list[list[Any]]:
@@ -173,21 +151,8 @@ def list_runs(
 ) -> None:
     """The newest runs (or all of them), with status, progress and duration."""
     with api_errors():
-        api = Api(url, key)
-        runs: list[dict[str, Any]] = []
-        cursor = None
-        while True:
-            query = {
-                "limit": 200 if all_runs else limit,
-                "status": status,
-                "kind": kind,
-                "cursor": cursor,
-            }
-            page = api.call("GET", "/api/runs", params={k: v for k, v in query.items() if v})
-            runs += page["data"]
-            cursor = page.get("next_cursor")
-            if not all_runs or not cursor:
-                break
+        query = {"status": status, "kind": kind}
+        runs = listed(Api(url, key), "/api/runs", query, every=all_runs, limit=limit, page_max=200)
     if as_json:
         emit_json(runs)
     else:
@@ -274,34 +239,13 @@ def watch(
 
 
 def follow(api: Api, run_id: str, as_json: bool) -> int:
-    outcome: tuple[str, dict[str, Any]] | None = None
-    with terminal.LiveBar(run_id, enabled=terminal.interactive() and not as_json) as bar:
-        warn = lambda exc: bar.warn(f"connection lost ({type(exc).__name__}); reconnecting…")  # noqa: E731
-        for event in api.follow(run_id, on_drop=warn):
-            data = json.loads(event.data) if event.data else {}
-            if as_json:
-                emit_json({"id": event.id or None, "event": event.event, "data": data})
-            if event.event == "message":
-                if not as_json:
-                    bar.update(data)
-            elif event.event in ("complete", "error", "cancelled"):
-                outcome = (event.event, data)
-                if not as_json and bar.enabled:
-                    bar.update(data)
-    if outcome is None:
-        raise ApiError(f"the stream of {run_id} ended without an outcome")
-    name, data = outcome
-    if not as_json:
-        line(
-            {"complete": "completed", "error": "failed", "cancelled": "cancelled"}[name]
-            + f": {data.get('message', '')}"
-        )
-        if name == "complete":  # what it did: the kind's sentence, else the result's fields
-            run = api.call("GET", f"/api/runs/{run_id}")["data"]
-            said = run.get("summary")
-            for text in [f"  {said}"] if said else terminal.summary_lines(data.get("result")):
-                line(text)
-    return {"complete": 0, "error": EXIT_FAILED, "cancelled": EXIT_CANCELLED}[name]
+    name, data = watch_stream(api, run_id, as_json)
+    if name == "complete" and not as_json:  # what it did: the kind's sentence, else the result
+        run = api.call("GET", f"/api/runs/{run_id}")["data"]
+        said = run.get("summary")
+        for text in [f"  {said}"] if said else terminal.summary_lines(data.get("result")):
+            line(text)
+    return EXIT_CODE[name]
 
 
 @runs_app.command("cancel")

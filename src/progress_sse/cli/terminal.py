@@ -47,17 +47,22 @@ def duration(seconds: float | None) -> str:
 
 
 WHOLE = ("id", "run", "run_id")  # columns never shortened: an id cut short finds nothing
-FREE_TEXT = ("message", "error", "name", "description", "url", "last_error")  # wrap or go
+FREE_TEXT = ("message", "error", "name", "description", "url", "last_error", "reason")  # wrap
 GIVES_WAY = ("started", "duration", "created", "last used", "time")  # go when nothing fits
+LEAVE_OUT = (FREE_TEXT, GIVES_WAY)  # what goes first when a table is too wide
 
 
 def grid(
-    title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]], width: int | None = None
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    width: int | None = None,
+    leave_out: Sequence[Sequence[str]] = LEAVE_OUT,
 ) -> Table:
     """The Rich table. Ids are always whole and short columns never break; free text wraps.
-    When the table cannot fit `width`, free-text columns are left out, then times (last
-    first): a narrow terminal shows fewer columns, never broken ones. Cell text is shown as
-    typed, never read as Rich markup."""
+    When the table cannot fit `width`, the columns of `leave_out` go, group by group and
+    each group's last first (by default free text, then times): a narrow terminal shows
+    fewer columns, never broken ones. Cell text is shown as typed, never read as markup."""
     values = [[cell(v) for v in row] for row in rows]
     keep = list(range(len(columns)))
 
@@ -67,7 +72,7 @@ def grid(
         free = [12 for i in kept if columns[i] in FREE_TEXT]
         return sum(fixed) + sum(free) + 3 * len(kept) + 1
 
-    for optional in (FREE_TEXT, GIVES_WAY):  # free text first, then times, last first
+    for optional in leave_out:
         while width is not None and needed(keep) > width:
             dropped = next((i for i in reversed(keep) if columns[i] in optional), None)
             if dropped is None:
@@ -88,7 +93,12 @@ def grid(
     return shown
 
 
-def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+def table(
+    title: str,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    leave_out: Sequence[Sequence[str]] = LEAVE_OUT,
+) -> None:
     """A Rich table in a terminal; tab-separated lines (header first) when piped."""
     if not interactive():
         sys.stdout.write("\t".join(columns) + "\n")
@@ -96,7 +106,7 @@ def table(title: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> 
             sys.stdout.write("\t".join(cell(v) for v in row) + "\n")
         return
     console = Console()
-    console.print(grid(title, columns, rows, width=console.width))
+    console.print(grid(title, columns, rows, width=console.width, leave_out=leave_out))
 
 
 def summary_lines(result: dict[str, Any] | None) -> list[str]:
@@ -109,12 +119,24 @@ def summary_lines(result: dict[str, Any] | None) -> list[str]:
     return lines
 
 
+def tally(counts: dict[str, int]) -> str:
+    """A batch's counts in a few words: `1/3 ok, 1 failed, 1 skipped` (what is 0 is left out)."""
+    said = [f"{counts.get('succeeded', 0)}/{sum(counts.values())} ok"]
+    said += [
+        f"{counts[state]} {state}"
+        for state in ("failed", "cancelled", "skipped", "running", "pending")
+        if counts.get(state)
+    ]
+    return ", ".join(said)
+
+
 def line(text: str) -> None:
     sys.stdout.write(text + "\n")
 
 
 class LiveBar:
-    """The run's bar while watching: step, percentage, message, rate and ETA."""
+    """The run's bar while watching: step, percentage, message, rate and ETA. A batch's
+    events name the child that moved as the step, and its counts stand for the rate."""
 
     def __init__(self, run_id: str, enabled: bool) -> None:
         self.run_id = run_id
@@ -150,6 +172,8 @@ class LiveBar:
             speed = f"{data['rate']:,.0f}/s"
             if data.get("eta_s") is not None:
                 speed += f", about {data['eta_s']:.0f} s left"
+        if data.get("counts"):
+            speed = tally(data["counts"])
         if self.progress is not None and self.task is not None:
             self.progress.update(
                 self.task,

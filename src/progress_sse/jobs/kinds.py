@@ -49,6 +49,7 @@ class JobKind:
     lock_key: Callable[[Any], str | None] = field(default=_no_lock)
     resumable: bool = False
     precheck: Precheck | None = None
+    admin_only: bool = False  # only an admin key may start (or resume) one: 403 for others
     title: str = ""  # what people call it, on the page and in the CLI (default: the name)
     description: str = ""
     # A completed run's result in one or two sentences a person reads (the CLI prints it
@@ -113,6 +114,12 @@ class JobRegistry:
         except Exception:
             log.warning("job kind %r could not summarize a result", name, exc_info=True)
             return None
+
+    def admin_only(self, name: str) -> bool:
+        """Whether only an admin may start `name` (True for a kind no longer registered:
+        nobody should start what cannot be checked)."""
+        kind = self._kinds.get(name)
+        return kind is None or kind.admin_only
 
     def resumable(self, name: str) -> bool:
         """Whether runs of `name` may be resumed (False for a kind no longer registered)."""

@@ -5,6 +5,7 @@ Each action is written to the log (who, what, how many) as its audit trail.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import timedelta
 
@@ -18,6 +19,8 @@ from progress_sse.streaming.broker import Broker
 
 log = logging.getLogger(__name__)
 
+RESET_ROUNDS = 20  # bounded: a tenant whose jobs start faster than this ends keeps some
+RESET_PAUSE_S = 0.05
 RESET_MESSAGE = "An administrator reset this run; work it had not committed was rolled back."
 
 
@@ -27,22 +30,29 @@ async def reset_tenant(store: RunStore, broker: Broker, tenant_id: str, by: str)
     Clearing the lease fences the workers: their late commits are refused. A batch's
     own row is left to its children: their failures end it, with every child's outcome.
     """
-    async with store.sessions() as session:
-        rows = await session.execute(
-            sa.select(Run.id, Run.status).where(
-                Run.tenant_id == tenant_id,
-                Run.status.in_([s.value for s in ACTIVE_STATUSES]),
-                Run.kind != BATCH_KIND,
-            )
-        )
-        active = list(rows)
     events: list[RunEvent] = []
-    for run_id, status in active:
-        failure = Failure(RESET_MESSAGE, "reset_by_admin", RESET_MESSAGE)
-        event = await store.reset(run_id, RunStatus(status), failure)
-        if event is not None:
-            events.append(event)
-            await broker.publish(run_id, [event])
+    failure = Failure(RESET_MESSAGE, "reset_by_admin", RESET_MESSAGE)
+    # A run whose row a transaction holds at that instant (its own progress write) is
+    # skipped, not waited for; the next round takes it, and one that ended meanwhile
+    # (or was claimed: pending -> running) is read again.
+    for _round in range(RESET_ROUNDS):
+        async with store.sessions() as session:
+            rows = await session.execute(
+                sa.select(Run.id, Run.status).where(
+                    Run.tenant_id == tenant_id,
+                    Run.status.in_([s.value for s in ACTIVE_STATUSES]),
+                    Run.kind != BATCH_KIND,
+                )
+            )
+            active = list(rows)
+        if not active:
+            break
+        for run_id, status in active:
+            event = await store.reset(run_id, RunStatus(status), failure)
+            if event is not None:
+                events.append(event)
+                await broker.publish(run_id, [event])
+        await asyncio.sleep(RESET_PAUSE_S)
     log.warning("audit: %s reset tenant %s: %d active run(s) failed", by, tenant_id, len(events))
     return len(events)
 

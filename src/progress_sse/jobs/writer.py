@@ -90,7 +90,11 @@ class ProgressWriter:
         self._task = asyncio.create_task(self._loop(), name=f"writer:{self.run_id}")
 
     def mark_dirty(self) -> None:
-        """A tick: the newest state will be snapshotted at the next flush."""
+        """A tick: the newest state will be snapshotted at the next flush. Once closed, the
+        terminal write is the record: a late tick (a lock wait shown while the ending's
+        transaction waits) must not flush to a run that has ended."""
+        if self._stop.is_set():
+            return
         self._dirty = True
         if not self._wake.is_set():
             self._wake.set()

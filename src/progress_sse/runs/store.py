@@ -69,6 +69,8 @@ class Ending:
     extra: Mapping[str, Any] = field(default_factory=dict)  # more fields of the event (a batch's)
 
 
+NEVER_STARTED = Ending(RunStatus.CANCELLED, "Cancelled before it started.", "cancelled")
+
 # Runs in the transaction that ends a run, after the run row and its event are written.
 FinishHook = Callable[[AsyncSession, Run], Awaitable[object]]
 # Runs in the transaction that writes a batch child's progress: (session, the batch's id,
@@ -259,13 +261,15 @@ class RunStore:
         limit: int = 50,
         cursor: str | None = None,
         in_batch: bool | None = None,
+        batches: bool = False,
     ) -> list[Run]:
         """Newest first; `cursor` is the id of the last run of the previous page. Batches are
-        listed apart (`kind=BATCH_KIND` lists them); `in_batch` keeps only their children
+        listed apart (`batches=True` lists only them); `in_batch` keeps only their children
         (True) or leaves them out (False)."""
-        query = sa.select(Run).where(Run.tenant_id == tenant_id)
-        if kind != BATCH_KIND:
-            query = query.where(Run.kind != BATCH_KIND)
+        query = sa.select(Run).where(
+            Run.tenant_id == tenant_id,
+            Run.kind == BATCH_KIND if batches else Run.kind != BATCH_KIND,
+        )
         if in_batch is not None:
             query = query.where(Run.parent_id.is_not(None) if in_batch else Run.parent_id.is_(None))
         if status is not None:
@@ -521,8 +525,7 @@ class RunStore:
 
     async def cancel_pending(self, run_id: str) -> RunEvent | None:
         """pending -> cancelled: nobody claimed it yet."""
-        ending = Ending(RunStatus.CANCELLED, "Cancelled before it started.", "cancelled")
-        return await self._end(run_id, ending, RunStatus.PENDING)
+        return await self._end(run_id, NEVER_STARTED, RunStatus.PENDING)
 
     async def fail_abandoned(
         self, run_id: str, failure: Failure, *, stale_before: Any = None
@@ -537,12 +540,15 @@ class RunStore:
         ending = Ending(RunStatus.FAILED, failure.message, failure.code, failure.error)
         return await self._end(run_id, ending, was)
 
-    async def end_in(self, session: AsyncSession, run_id: str, ending: Ending) -> RunEvent | None:
-        """running -> `ending`, in `session`'s transaction, whoever runs it: a batch's own row
-        ends here, in the transaction that records its last child's end."""
-        if not can_transition(RunStatus.RUNNING, ending.status):
-            raise ValueError(f"a run may not go from running to {ending.status}")
-        conditions = [Run.id == run_id, Run.status == RunStatus.RUNNING.value]
+    async def end_in(
+        self, session: AsyncSession, run_id: str, ending: Ending, was: RunStatus = RunStatus.RUNNING
+    ) -> RunEvent | None:
+        """`was` -> `ending`, in `session`'s transaction, whoever runs it: a batch's own row
+        ends here, in the transaction that records its last child's end, and a cancelled
+        batch's queued children in the transaction that cancels it."""
+        if not can_transition(was, ending.status):
+            raise ValueError(f"a run may not go from {was} to {ending.status}")
+        conditions = [Run.id == run_id, Run.status == was.value]
         return await self._end_in(session, conditions, ending, skip_locked=False)
 
     async def _end(

@@ -18,7 +18,7 @@ from starlette.routing import Route
 
 from progress_sse.batches.plan import MAX_CHILDREN, BatchSpec, ChildSpec, spec_problems
 from progress_sse.batches.store import NewBatch
-from progress_sse.errors import BadRequest, Conflict, ValidationFailed
+from progress_sse.errors import BadRequest, ValidationFailed
 from progress_sse.jobs.kinds import JobKind, JobRegistry
 from progress_sse.web.api import stream
 from progress_sse.web.api.body import query_int, read_json_object
@@ -61,7 +61,7 @@ def _child(
         fields.append({"field": f"{where}.name", "message": f"1-{MAX_NAME} characters"})
         return None
     weight = raw.get("weight", 1.0)
-    if isinstance(weight, bool) or not isinstance(weight, int | float) or not math.isfinite(weight):
+    if not _finite_number(weight):
         fields.append({"field": f"{where}.weight", "message": "must be a number"})
         return None
     problems = len(fields)
@@ -70,6 +70,16 @@ def _child(
         return None
     spec = ChildSpec(name.strip(), kind.name, parsed.model_dump(mode="json"), float(weight), after)
     return spec, kind, parsed
+
+
+def _finite_number(value: Any) -> bool:
+    """A JSON number a float holds (an integer of 400 digits does not)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _after(where: str, raw: Any, names: list[str], fields: list[Field]) -> tuple[int, ...] | None:
@@ -166,7 +176,9 @@ async def start_batch(
     idem = request.headers.get("idempotency-key")
     if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
         raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
-    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
+    if any(kind.admin_only for kind, _ in kinds):
+        who.require_admin()
+    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))  # a batch is one start
     for kind, parsed in kinds:
         if kind.precheck is not None:
             await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
@@ -174,7 +186,7 @@ async def start_batch(
         NewBatch(who.tenant_id, spec, who.key_prefix, idem, lock_key=lock_key)
     )
     view = await svc.batches.get(who.tenant_id, batch.id)
-    data = batch_json(view, root_path(request))
+    data = batch_json(view, svc.settings.stale_after_s, root_path(request))
     return JSONResponse(
         {"success": True, "id": batch.id, "url": data["url"], "events_url": data["events_url"],
          "data": data},
@@ -193,15 +205,22 @@ async def list_batches(request: Request) -> Response:
     return JSONResponse(
         {
             "success": True,
-            "data": [batch_json(v, root) for v in views],
+            "data": [batch_json(v, svc.settings.stale_after_s, root) for v in views],
             "next_cursor": views[-1].batch.id if len(views) == limit else None,
         }
     )
 
 
 async def _answer(svc: Services, who: Principal, request: Request, batch_id: str) -> Response:
+    """The batch as it is; a child whose worker died is failed first, as a run is on read
+    (its ending moves the batch on), so no reader sees a batch wait on a dead child."""
     view = await svc.batches.get(who.tenant_id, batch_id)
-    return JSONResponse({"success": True, "data": batch_json(view, root_path(request))})
+    running = [c.run for c in view.children if c.run is not None and c.run.status == "running"]
+    if [await svc.liveness.checked(run) for run in running] != running:
+        view = await svc.batches.get(who.tenant_id, batch_id)
+    return JSONResponse(
+        {"success": True, "data": batch_json(view, svc.settings.stale_after_s, root_path(request))}
+    )
 
 
 async def show_batch(request: Request) -> Response:
@@ -213,23 +232,22 @@ async def cancel_batch(request: Request) -> Response:
     """Skip what has not started and cancel the running children (each rolls back)."""
     svc, who = await caller(request)
     batch, running = await svc.batches.cancel(who.tenant_id, request.path_params["batch_id"])
-    for run_id in running:
-        try:
-            run, event = await svc.store.request_cancel(who.tenant_id, run_id)
-        except Conflict:
-            continue  # it ended meanwhile: its ending moved the batch on
-        if event is not None:
-            await svc.broker.publish(run.id, [event])
-        elif svc.runner is not None:
-            svc.runner.request_cancel(run.id)
+    if svc.runner is not None:
+        for run_id in running:
+            svc.runner.request_cancel(run_id)  # at once here; other workers see the flag
     response = await _answer(svc, who, request, batch.id)
     response.status_code = 202
     return response
 
 
 async def resume_batch(request: Request) -> Response:
+    """Run again what did not succeed: a start as a new batch is (admin-only kinds, limit)."""
     svc, who = await caller(request)
-    batch = await svc.batches.resume(who.tenant_id, request.path_params["batch_id"])
+    view = await svc.batches.get(who.tenant_id, request.path_params["batch_id"])
+    if any(svc.registry.admin_only(c.child.kind) for c in view.children):
+        who.require_admin()
+    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
+    batch = await svc.batches.resume(who.tenant_id, view.batch.id)
     response = await _answer(svc, who, request, batch.id)
     response.status_code = 202
     return response

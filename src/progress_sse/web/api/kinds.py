@@ -25,6 +25,7 @@ def kind_json(kind: JobKind) -> KindJson:
         "title": kind.title or kind.name,
         "description": kind.description,
         "resumable": kind.resumable,
+        "admin_only": kind.admin_only,
         "steps": steps,
         "params_schema": kind.params.model_json_schema(),
     }

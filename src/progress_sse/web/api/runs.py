@@ -79,6 +79,8 @@ async def start(
     idem = request.headers.get("idempotency-key")
     if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
         raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+    if kind.admin_only:
+        who.require_admin()
     await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
     if kind.precheck is not None:
         await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
@@ -238,6 +240,8 @@ async def resume_run(request: Request) -> Response:
             batch_id=run.parent_id,
         )
     kind = svc.registry.get(run.kind)
+    if kind.admin_only:
+        who.require_admin()
     if not kind.resumable:
         raise Conflict(
             f"Runs of kind {run.kind!r} cannot be resumed; start a new run instead.",

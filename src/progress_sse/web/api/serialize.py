@@ -115,9 +115,12 @@ def child_json(view: ChildView, root: str) -> BatchChildJson:
     }
 
 
-def batch_json(view: BatchView, root: str = "") -> BatchJson:
-    """A batch with its children; `root` as in `run_json`."""
+def batch_json(view: BatchView, stale_after_s: float, root: str = "") -> BatchJson:
+    """A batch with its children; `root` as in `run_json`. Its sign of life is its running
+    children's: a batch is as alive as the work it waits for."""
     batch = view.batch
+    running = [v.run for v in view.children if v.run is not None and v.run.status == "running"]
+    beats = [run.heartbeat_at for run in running if run.heartbeat_at is not None]
     return {
         "id": batch.id,
         "tenant": batch.tenant_id,
@@ -133,6 +136,8 @@ def batch_json(view: BatchView, root: str = "") -> BatchJson:
         "finished_at": iso_or_none(batch.finished_at),
         "error_code": batch.error_code,
         "created_by": batch.created_by,
+        "heartbeat_at": iso_or_none(max(beats)) if beats else None,
+        "stale": any(is_stale(run, stale_after_s) for run in running),
         "resumable": batch.status in ("failed", "cancelled"),
         "url": f"{root}/api/batches/{batch.id}",
         "events_url": f"{root}/api/batches/{batch.id}/events",

@@ -22,7 +22,7 @@ from starlette.routing import Route
 from progress_sse.errors import NotFound
 
 # Each asset after every asset it names: the hashes are computed in this order.
-ASSETS = ("progress-run.js", "start-form.js", "accounting.js", "app.js", "app.css")
+ASSETS = ("progress-run.js", "start-form.js", "batch-view.js", "accounting.js", "app.js", "app.css")
 CLIENT = "progress-run.js"  # also served at /client/progress-run.js
 YEAR = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"  # may be stored, but asked for again (a 304 when unchanged)
