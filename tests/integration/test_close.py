@@ -4,6 +4,7 @@ one batch; a month is never locked without its posting (issue 18)."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,6 +16,7 @@ from progress_sse.jobs.context import JobContext
 from progress_sse.settings import Settings
 from tests.integration.test_asset_import import csv_text, good_rows
 from tests.integration.test_batches import check_counts, show, statuses, watch
+from tests.integration.test_cli_runs import cli, no_traceback
 from tests.integration.test_depreciation import ASSETS, MONTH, YEAR, failing_at_60
 from tests.support import Server, run_server, run_status, tripping, wait_for
 
@@ -143,3 +145,26 @@ async def test_only_an_admin_closes_a_month_and_a_bad_one_is_refused(
     assert unposted.status_code == 409
     assert unposted.json()["error"]["code"] == "earlier_period_unposted", "refused up front"
     assert bad_file.status_code == 422 and listed == []
+
+
+async def test_the_close_from_the_command_line(
+    server: Server, register: int, tmp_path: Path
+) -> None:
+    new_assets = tmp_path / "new.csv"
+    new_assets.write_text(csv_text(good_rows(5)))
+    flag = "--allow-earlier-unposted"
+    member = await cli(
+        server, "close", "--year", str(YEAR), "--month", str(MONTH), key="acme-member"
+    )
+    watched = await cli(server, "close", "--year", str(YEAR), "--month", str(MONTH), flag,
+                        "--file", str(new_assets), "--watch")  # fmt: skip
+    again = await cli(server, "close", "--year", str(YEAR), "--month", str(MONTH), flag)
+    async with server.client() as client:
+        (batch,) = (await client.get("/api/batches")).json()["data"]
+    assert member.code == 1 and "admin" in member.err
+    assert watched.code == 0, watched.err
+    assert statuses(batch) == ["succeeded"] * 3
+    for child in ("Import assets", "Depreciation", "Lock the period"):
+        assert child in watched.out
+    assert again.code == 1 and "period_locked" in again.err
+    no_traceback(watched)

@@ -146,11 +146,17 @@ def watch(
 ) -> None:
     """A live bar until the batch ends, then each child's outcome: exit 0 completed,
     3 failed, 4 cancelled."""
+    raise typer.Exit(code=follow_batch(Api(url, key), batch_id, as_json))
+
+
+def follow_batch(api: Api, batch_id: str, as_json: bool) -> int:
+    """Watch a batch to its end, then each child's outcome; the exit code of its ending
+    (shared with the commands that start batches: `close --watch`)."""
     with api_errors():
-        name, data = watch_stream(Api(url, key), batch_id, as_json, collection="batches")
+        name, data = watch_stream(api, batch_id, as_json, collection="batches")
     for text in [] if as_json else outcome_lines(data.get("children", [])):
         line(text)
-    raise typer.Exit(code=EXIT_CODE[name])
+    return EXIT_CODE[name]
 
 
 @batches_app.command("cancel")

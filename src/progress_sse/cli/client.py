@@ -48,11 +48,13 @@ class Api:
         json: Any = None,
         params: dict[str, Any] | None = None,
         raw: bool = False,
+        content: bytes | None = None,
     ) -> Any:
-        """The JSON body of a 2xx answer (or its text with `raw`); anything else raises."""
+        """The JSON body of a 2xx answer (or its text with `raw`); anything else raises.
+        `content` is a raw body (a CSV upload)."""
         try:
             with self._client() as client:
-                response = client.request(method, path, json=json, params=params)
+                response = client.request(method, path, json=json, params=params, content=content)
         except httpx.HTTPError as exc:
             raise ApiError(f"cannot reach {self.url}: {type(exc).__name__}: {exc}") from None
         if response.status_code >= 400:
