@@ -13,6 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.integration.test_batches import show as shown
+from tests.integration.test_batches import start as started
 from tests.integration.test_cli_runs import Result, cli, no_traceback, plain
 from tests.proxy import CuttableProxy, Recorded, cuttable
 from tests.support import Server, collect, wait_for
@@ -27,18 +29,7 @@ def demo(name: str, *, items: int = 3, delay_ms: int = 5, **more: Any) -> dict[s
 
 
 async def start(client: httpx.AsyncClient, name: str, *children: dict[str, Any]) -> str:
-    response = await client.post("/api/batches", json={"name": name, "children": children})
-    assert response.status_code == 202, response.text
-    batch_id = response.json()["id"]
-    assert isinstance(batch_id, str)
-    return batch_id
-
-
-async def shown(client: httpx.AsyncClient, batch_id: str) -> dict[str, Any]:
-    response = await client.get(f"/api/batches/{batch_id}")
-    assert response.status_code == 200, response.text
-    data: dict[str, Any] = response.json()["data"]
-    return data
+    return str((await started(client, name=name, children=list(children)))["id"])
 
 
 async def ended(client: httpx.AsyncClient, batch_id: str) -> None:

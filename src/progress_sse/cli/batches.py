@@ -21,6 +21,7 @@ from progress_sse.cli.remote import (
     ServerUrl,
     api_errors,
     listed,
+    post_action,
     seconds_between,
     watch_stream,
     when,
@@ -164,12 +165,9 @@ def cancel(
     batch_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
 ) -> None:
     """Cancel a batch: what has not started is skipped, the running children roll back."""
-    with api_errors():
-        batch = Api(url, key).call("POST", f"/api/batches/{batch_id}/cancel")["data"]
-    if as_json:
-        emit_json(batch)
-    else:
-        line(f"cancel requested for {batch['id']} ({batch['status']}; {tally(batch['counts'])})")
+    post_action(url, key, f"/api/batches/{batch_id}/cancel", as_json, lambda batch: (
+        f"cancel requested for {batch['id']} ({batch['status']}; {tally(batch['counts'])})"
+    ))  # fmt: skip
 
 
 @batches_app.command("resume")
@@ -177,9 +175,6 @@ def resume(
     batch_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
 ) -> None:
     """Run again what did not succeed in a failed or cancelled batch."""
-    with api_errors():
-        batch = Api(url, key).call("POST", f"/api/batches/{batch_id}/resume")["data"]
-    if as_json:
-        emit_json(batch)
-    else:
-        line(f"resumed {batch['id']}: {batch['status']} ({tally(batch['counts'])})")
+    post_action(url, key, f"/api/batches/{batch_id}/resume", as_json, lambda batch: (
+        f"resumed {batch['id']}: {batch['status']} ({tally(batch['counts'])})"
+    ))  # fmt: skip

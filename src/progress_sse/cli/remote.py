@@ -95,3 +95,13 @@ def watch_stream(
     if not as_json:
         line(f"{ENDED[outcome[0]]}: {outcome[1].get('message', '')}")
     return outcome
+
+
+def post_action(url: str, key: str, path: str, as_json: bool, say: Callable[[Any], str]) -> None:
+    """POST an action (cancel, resume) and show what it answered: its JSON, or `say(it)`."""
+    with api_errors():
+        data = Api(url, key).call("POST", path)["data"]
+    if as_json:
+        emit_json(data)
+    else:
+        line(say(data))

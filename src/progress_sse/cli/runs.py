@@ -23,6 +23,7 @@ from progress_sse.cli.remote import (
     ServerUrl,
     api_errors,
     listed,
+    post_action,
     seconds_between,
     watch_stream,
     when,
@@ -253,9 +254,8 @@ def cancel(
     run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
 ) -> None:
     """Cancel a run: at once if pending, at its next checkpoint if running."""
-    with api_errors():
-        run = Api(url, key).call("POST", f"/api/runs/{run_id}/cancel")["data"]
-    emit_json(run) if as_json else line(f"cancel requested for {run['id']} ({run['status']})")
+    post_action(url, key, f"/api/runs/{run_id}/cancel", as_json,
+                lambda run: f"cancel requested for {run['id']} ({run['status']})")  # fmt: skip
 
 
 @runs_app.command("resume")
@@ -263,12 +263,9 @@ def resume(
     run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
 ) -> None:
     """Start a new attempt of a failed or cancelled run of a resumable kind."""
-    with api_errors():
-        run = Api(url, key).call("POST", f"/api/runs/{run_id}/resume")["data"]
-    if as_json:
-        emit_json(run)
-    else:
-        line(f"resumed {run['id']}: {run['status']} (attempt {run['attempt']} so far)")
+    post_action(url, key, f"/api/runs/{run_id}/resume", as_json, lambda run: (
+        f"resumed {run['id']}: {run['status']} (attempt {run['attempt']} so far)"
+    ))  # fmt: skip
 
 
 @runs_app.command("log")
