@@ -128,6 +128,7 @@ class BatchChildRefJson(TypedDict):
     status: ChildStatusName
     percentage: float
     step: StepRefJson | None  # the child's own current step
+    reason: str | None  # why it failed, was cancelled or was skipped (as soon as it did)
 
 
 class BatchProgressEventJson(ProgressEventJson):
@@ -195,6 +196,7 @@ class BatchJson(TypedDict):
     finished_at: str | None
     error_code: str | None
     created_by: str | None
+    admin_only: bool  # a child's kind only an admin may start: only an admin may resume it
     heartbeat_at: str | None  # the newest of its running children's (a sign of life)
     stale: bool  # a running child's heartbeat stopped (its worker is presumed dead)
     resumable: bool  # failed or cancelled: a resume runs again what did not succeed

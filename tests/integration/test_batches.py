@@ -472,6 +472,7 @@ async def test_a_kind_only_an_admin_may_start_is_refused_to_members_everywhere(
     assert kinds["period_lock"]["admin_only"] is True and kinds["demo"]["admin_only"] is False
     assert [r.status_code for r in (as_run, as_child, member_resume)] == [403, 403, 403]
     assert periods == ["2030-03"], "only the admin's batch locked a month"
+    assert batch["admin_only"] is True, "the page shows Resume to admins only"
 
 
 async def test_a_weight_no_float_holds_is_a_422_not_a_500(server: Server) -> None:
@@ -552,3 +553,15 @@ async def test_a_resume_counts_as_a_start(make_settings: Any) -> None:
         await watch(client, batch, after=(await show(client, batch["id"]))["seq"] - 1)
         second = await client.post(f"/api/batches/{batch['id']}/resume")
     assert first.status_code == 202 and second.status_code == 429
+
+
+async def test_a_child_that_fails_while_others_run_says_why_at_once(server: Server) -> None:
+    async with server.client() as client:
+        batch = await start(client, name="Why", parallel=True, children=[
+            demo("f", fail_at=1), demo("s", items=30, delay_ms=20),
+        ])  # fmt: skip
+        frames = await watch(client, batch)
+    moved = [f.data["child"] for f in frames if f.event == "message" and f.data["child"]]
+    failed = [c for c in moved if c["name"] == "f" and c["status"] == "failed"]
+    assert failed and "Item 1 could not be processed" in failed[0]["reason"]
+    assert frames[-2].event == "error", "s completed; f's failure still fails the batch"

@@ -41,7 +41,8 @@ def test_a_progress_event_counts_every_child_once_and_names_the_one_that_moved()
     assert data["step"] == {"index": 1, "name": "Depreciation", "status": "in_progress"}
     step = {"index": 3, "name": "process", "status": "in_progress"}
     assert data["child"] == {"index": 1, "name": "Depreciation", "kind": "demo", "run_id": "r1",
-                             "status": "running", "percentage": 40.0, "step": step}  # fmt: skip
+                             "status": "running", "percentage": 40.0, "step": step,
+                             "reason": None}  # fmt: skip
     assert data["ts"] == "2026-11-30T00:00:00.000000Z" and data["status"] == "running"
 
 

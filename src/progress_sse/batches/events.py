@@ -70,6 +70,7 @@ def child_ref(child: BatchChild) -> BatchChildRefJson:
         "status": cast(ChildStatusName, child.state),
         "percentage": float(child.percentage),
         "step": step,
+        "reason": child.reason,
     }
 
 

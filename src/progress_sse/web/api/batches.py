@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from progress_sse.batches.plan import MAX_CHILDREN, BatchSpec, ChildSpec, spec_problems
-from progress_sse.batches.store import NewBatch
+from progress_sse.batches.store import BatchView, NewBatch
 from progress_sse.errors import BadRequest, ValidationFailed
 from progress_sse.jobs.kinds import JobKind, JobRegistry
 from progress_sse.web.api import stream
@@ -33,6 +33,7 @@ from progress_sse.web.api.serialize import batch_json
 from progress_sse.web.security.auth import Principal
 from progress_sse.web.security.ratelimit import Scope
 from progress_sse.web.services import Services
+from progress_sse.wire import BatchJson
 
 MAX_NAME = 100
 Field = dict[str, str]
@@ -186,7 +187,7 @@ async def start_batch(
         NewBatch(who.tenant_id, spec, who.key_prefix, idem, lock_key=lock_key)
     )
     view = await svc.batches.get(who.tenant_id, batch.id)
-    data = batch_json(view, svc.settings.stale_after_s, root_path(request))
+    data = shown(svc, request, view)
     return JSONResponse(
         {"success": True, "id": batch.id, "url": data["url"], "events_url": data["events_url"],
          "data": data},
@@ -201,14 +202,19 @@ async def list_batches(request: Request) -> Response:
     views = await svc.batches.recent(
         who.tenant_id, status=status_filter(request), limit=limit, cursor=parse_cursor(request)
     )
-    root = root_path(request)
     return JSONResponse(
         {
             "success": True,
-            "data": [batch_json(v, svc.settings.stale_after_s, root) for v in views],
+            "data": [shown(svc, request, v) for v in views],
             "next_cursor": views[-1].batch.id if len(views) == limit else None,
         }
     )
+
+
+def shown(svc: Services, request: Request, view: BatchView) -> BatchJson:
+    """A batch as every route shows it (URLs under the path the service is mounted at)."""
+    admin_only = any(svc.registry.admin_only(c.child.kind) for c in view.children)
+    return batch_json(view, svc.settings.stale_after_s, root_path(request), admin_only)
 
 
 async def _answer(svc: Services, who: Principal, request: Request, batch_id: str) -> Response:
@@ -218,9 +224,7 @@ async def _answer(svc: Services, who: Principal, request: Request, batch_id: str
     running = [c.run for c in view.children if c.run is not None and c.run.status == "running"]
     if [await svc.liveness.checked(run) for run in running] != running:
         view = await svc.batches.get(who.tenant_id, batch_id)
-    return JSONResponse(
-        {"success": True, "data": batch_json(view, svc.settings.stale_after_s, root_path(request))}
-    )
+    return JSONResponse({"success": True, "data": shown(svc, request, view)})
 
 
 async def show_batch(request: Request) -> Response:
@@ -244,7 +248,7 @@ async def resume_batch(request: Request) -> Response:
     """Run again what did not succeed: a start as a new batch is (admin-only kinds, limit)."""
     svc, who = await caller(request)
     view = await svc.batches.get(who.tenant_id, request.path_params["batch_id"])
-    if any(svc.registry.admin_only(c.child.kind) for c in view.children):
+    if shown(svc, request, view)["admin_only"]:
         who.require_admin()
     await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
     batch = await svc.batches.resume(who.tenant_id, view.batch.id)

@@ -115,9 +115,12 @@ def child_json(view: ChildView, root: str) -> BatchChildJson:
     }
 
 
-def batch_json(view: BatchView, stale_after_s: float, root: str = "") -> BatchJson:
+def batch_json(
+    view: BatchView, stale_after_s: float, root: str = "", admin_only: bool = False
+) -> BatchJson:
     """A batch with its children; `root` as in `run_json`. Its sign of life is its running
-    children's: a batch is as alive as the work it waits for."""
+    children's: a batch is as alive as the work it waits for. `admin_only`: a child's kind
+    only an admin may start (the registry knows)."""
     batch = view.batch
     running = [v.run for v in view.children if v.run is not None and v.run.status == "running"]
     beats = [run.heartbeat_at for run in running if run.heartbeat_at is not None]
@@ -136,6 +139,7 @@ def batch_json(view: BatchView, stale_after_s: float, root: str = "") -> BatchJs
         "finished_at": iso_or_none(batch.finished_at),
         "error_code": batch.error_code,
         "created_by": batch.created_by,
+        "admin_only": admin_only,
         "heartbeat_at": iso_or_none(max(beats)) if beats else None,
         "stale": any(is_stale(run, stale_after_s) for run in running),
         "resumable": batch.status in ("failed", "cancelled"),
