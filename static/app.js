@@ -13,13 +13,17 @@ const RUN_KEY = "progress-sse.run";
 const BATCH_KEY = "progress-sse.batch";
 const TERMINAL = ["completed", "failed", "cancelled"];
 const $ = (id) => document.getElementById(id);
-const state = { csrf: null, admin: false, staleAfterS: 300, kinds: [], kind: null, form: null, runId: null, recentAsked: 0 };
+const state = {
+  csrf: null, role: null, staleAfterS: 300, kinds: [], kind: null, form: null, runId: null, recentAsked: 0,
+};
 
 /** Kinds with a view of their own; every other kind gets the form drawn from its params model. */
 const VIEWS = { [depreciationView.kind]: depreciationView };
 
 const url = (path) => new URL(path, SERVICE_ROOT).href;
 const api = (method, path, body) => request(SERVICE_ROOT, method, path, { body, csrf: state.csrf });
+/** A raw body (a file, or null for none) to the service, for a kind's view. */
+const send = (method, path, raw) => request(SERVICE_ROOT, method, path, { raw, csrf: state.csrf });
 
 function announce(text) { $("announce").textContent = text; }
 function alertBox(text) { const a = $("alert"); a.textContent = text; a.hidden = !text; }
@@ -42,10 +46,10 @@ async function restore() {
 }
 
 async function enter(who) {
-  state.csrf = who.csrf_token; state.admin = who.role === "admin"; state.staleAfterS = who.stale_after_s || 300;
+  state.csrf = who.csrf_token; state.role = who.role; state.staleAfterS = who.stale_after_s || 300;
   const progress = $("progress");
   progress.setAttribute("stale-after-s", String(state.staleAfterS));
-  progress.csrfToken = who.csrf_token;
+  progress.csrfToken = who.csrf_token; progress.sessionRole = who.role;
   alertBox("");
   $("sign-in").hidden = true; $("start").hidden = false; $("recent").hidden = false;
   $("who").hidden = false; $("who-text").textContent = `${who.tenant} (${who.role})`;
@@ -70,7 +74,8 @@ async function loadKinds() {
   const picker = $("kind"); picker.replaceChildren();
   for (const kind of state.kinds) picker.add(new Option(kind.title || kind.name, kind.name));
   const preferred = new URLSearchParams(location.search).get("kind");
-  const first = state.kinds.find((k) => k.name === preferred) || state.kinds.find((k) => VIEWS[k.name]) || state.kinds[0];
+  const first = state.kinds.find((k) => k.name === preferred) || state.kinds.find((k) => VIEWS[k.name])
+    || state.kinds[0];
   $("kind-picker").hidden = state.kinds.length < 2;
   if (first) { picker.value = first.name; showKind(first.name); }
 }
@@ -99,21 +104,8 @@ function showKind(name) {
 /** What a kind's view may use of the page. */
 const page = {
   start: (params) => start(params), url, alert: alertBox, openBatch: (id) => attachBatch(id),
-  admin: () => state.admin, send, open: (id) => open(id),
+  admin: () => state.role === "admin", send, open: (id) => open(id),
 };
-
-/** A raw body (a file, or nothing) to the service; never throws (status 0 when offline). */
-async function send(method, path, body) {
-  const headers = { "Accept": "application/json", "X-CSRF-Token": state.csrf || "" };
-  if (body) headers["Content-Type"] = body.type || "application/octet-stream";
-  let response;
-  try {
-    response = await fetch(url(path), { method, headers, body, credentials: "same-origin" });
-  } catch {
-    return { status: 0, data: {} };
-  }
-  return { status: response.status, data: await response.json().catch(() => ({})) };
-}
 
 async function start(params) {
   alertBox(""); clearFieldErrors(state.form);
@@ -123,7 +115,7 @@ async function start(params) {
   setBusy(false);
   const error = (result.data && result.data.error) || {};
   if (result.status === 409 && error.code === "run_active" && error.run_id) {
-    alertBox("A run like this one is already active; showing it."); attach(error.run_id); return;
+    await open(error.run_id); alertBox("A run like this one is already active; showing it."); return;
   }
   const explained = state.form.explain ? state.form.explain(error) : null;
   if (explained) { alertBox(explained); return; }
@@ -154,11 +146,16 @@ async function reattach() {
   const stored = localStorage.getItem(RUN_KEY);
   if (stored) {
     const result = await api("GET", `api/runs/${encodeURIComponent(stored)}`);
-    if (result.status === 200) { attach(stored); return; }
+    if (result.status === 200) { showRun(result.data.data); return; }
     localStorage.removeItem(RUN_KEY);  // gone or not ours: no 404 loops
   }
   const active = await api("GET", "api/runs/active");
-  if (active.status === 200 && active.data.progress) attach(active.data.progress.id);
+  if (active.status === 200 && active.data.data) showRun(active.data.data);
+}
+
+/** A run the server named: a batch's child is shown as its batch, which is what runs. */
+function showRun(run) {
+  if (run.batch_id) attachBatch(run.batch_id); else attach(run.id);
 }
 
 /** What a run is, in words: "Depreciation · November 2026", else its kind's title. */
@@ -171,8 +168,10 @@ function runLabel(run) {
 
 const WHEN = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });  // the browser's locale
 
-function attach(runId) {
+/** Show a run; `focus`: a person opened it, so the focus goes to its heading. */
+function attach(runId, { focus = false } = {}) {
   closeBatch();
+  alertBox("");  // what was said was about what was shown before
   state.runId = runId;
   localStorage.setItem(RUN_KEY, runId);
   // The id shows once the element has the server's state: never a bar at zero under it.
@@ -180,25 +179,29 @@ function attach(runId) {
   $("run-what").textContent = "Run";
   setBusy(true);
   $("progress").runId = runId;  // the element (re)starts following
+  if (focus) $("run-title").focus();
 }
 
 function onUpdate(event) {
   $("run-id").textContent = state.runId;
   if (event.detail.kind) $("run-what").textContent = runLabel(event.detail);  // a snapshot
   const status = event.detail.status;
-  if (status && !TERMINAL.includes(status)) { $("summary").hidden = true; setBusy(true); }  // e.g. resumed
+  if (status && !TERMINAL.includes(status)) {  // e.g. resumed: a reload follows it again
+    $("summary").hidden = true; setBusy(true); keep(RUN_KEY, state.runId);
+  }
 }
 
 function onEnd(event) {
-  const { status, run } = event.detail;
+  const { status, run } = event.detail;  // the element has announced it
   setBusy(false);
   const view = VIEWS[run.kind];
   const parts = view ? view.summary(run, page) : resultSummary(run);
   $("summary").replaceChildren(...parts); $("summary").hidden = parts.length === 0;
-  announce(`Run ${status}`);
   if (status !== "failed" || run.error_code !== "stale") localStorage.removeItem(RUN_KEY);
   loadRecent();
 }
+
+function keep(key, id) { if (id && localStorage.getItem(key) !== id) localStorage.setItem(key, id); }
 
 function onProblem(event) {
   const { status, message } = event.detail;
@@ -224,15 +227,18 @@ function resultSummary(run) {
 
 const batchView = new BatchView({ holder: $("batch-bar"), list: $("batch-children"), counts: $("batch-counts") });
 
-function attachBatch(batchId) {
+/** Show a batch; `focus`: a person opened it, so the focus goes to its heading. */
+function attachBatch(batchId, { focus = false } = {}) {
   if (state.runId) {  // the run view stops following; its run goes on
     state.runId = null; localStorage.removeItem(RUN_KEY);
     $("run").hidden = true; $("progress").runId = ""; setBusy(false);
   }
+  alertBox("");  // what was said was about what was shown before
   if (batchView.batchId !== batchId) $("batch-name").textContent = "Batch";
   localStorage.setItem(BATCH_KEY, batchId);
   $("batch").hidden = false; $("batch-id").textContent = batchId;
-  batchView.show(batchId, { csrf: state.csrf, staleAfterS: state.staleAfterS });
+  batchView.show(batchId, { csrf: state.csrf, role: state.role, staleAfterS: state.staleAfterS });
+  if (focus) $("batch-title").focus();
 }
 
 function closeBatch() {
@@ -241,18 +247,21 @@ function closeBatch() {
   $("batch").hidden = true; batchView.close();
 }
 
-/** An id the server named (a run or a batch already active): shown as whichever it is. */
+/** An id the server named (a run or a batch already active): shown as whichever it is, a
+ * batch's child as its batch. */
 async function open(id) {
-  const batch = await api("GET", `api/batches/${encodeURIComponent(id)}`);
-  if (batch.status === 200) attachBatch(id); else attach(id);
+  if ((await api("GET", `api/batches/${encodeURIComponent(id)}`)).status === 200) { attachBatch(id); return; }
+  const run = await api("GET", `api/runs/${encodeURIComponent(id)}`);
+  if (run.status === 200) showRun(run.data.data); else attach(id);
 }
 
 function onBatchUpdate(event) {
-  if (event.detail.name && Array.isArray(event.detail.children)) $("batch-name").textContent = event.detail.name;
+  const { name, children, status } = event.detail;
+  if (name && Array.isArray(children)) $("batch-name").textContent = name;
+  if (status && !TERMINAL.includes(status)) keep(BATCH_KEY, batchView.batchId);  // e.g. resumed
 }
 
-function onBatchEnd(event) {
-  announce(`Batch ${event.detail.status}`);
+function onBatchEnd() {  // the element has announced it
   localStorage.removeItem(BATCH_KEY);
   loadRecent();
 }
@@ -267,9 +276,11 @@ function onBatchProblem(event) {
 
 async function resetTenant() {
   const tenant = $("who").dataset.tenant;
-  if (!confirm(`Reset every pending or running run of tenant "${tenant}"? Each is failed now, and can be resumed.`)) return;
+  const question = `Reset every pending or running run of tenant "${tenant}"? Each is failed now, and can be resumed.`;
+  if (!confirm(question)) return;
   const result = await api("POST", `api/admin/tenants/${encodeURIComponent(tenant)}/reset`);
-  if (result.status === 200) { announce(`${result.data.reset_count} run(s) reset`); loadRecent(); } else alertBox(errorText(result));
+  if (result.status !== 200) { alertBox(errorText(result)); return; }
+  announce(`${result.data.reset_count} run(s) reset`); loadRecent();
 }
 
 /** Runs outside batches and batches (each one row), newest first: ids sort by creation time. */
@@ -290,20 +301,22 @@ async function loadRecent() {
 
 function runRow(run) {
   const shown = run.stale ? "stale" : run.status;
-  return { id: run.id, tr: recentRow([runLabel(run), shown, shown], run, () => attach(run.id)) };
+  return { id: run.id, tr: recentRow([runLabel(run), shown, shown], run, () => attach(run.id, { focus: true })) };
 }
 
 /** A batch as one row: its name and size, its status and combined percentage. */
 function batchRow(batch) {
   const pct = Math.floor(batch.percentage * 10) / 10;
   const what = `${batch.name} · ${batch.children.length} part${batch.children.length === 1 ? "" : "s"}`;
-  const tr = recentRow([what, `${batch.status} · ${pct}%`, batch.status], batch, () => attachBatch(batch.id));
+  const opens = () => attachBatch(batch.id, { focus: true });
+  const tr = recentRow([what, `${batch.status} · ${pct}%`, batch.status], batch, opens);
   tr.dataset.batch = batch.id;
   return { id: batch.id, tr };
 }
 
 function recentRow([what, status, statusClass], item, opens) {
-  const seconds = item.started_at && item.finished_at ? (new Date(item.finished_at) - new Date(item.started_at)) / 1000 : null;
+  const { started_at: started, finished_at: finished } = item;
+  const seconds = started && finished ? (Date.parse(finished) - Date.parse(started)) / 1000 : null;
   const cells = [
     ["what", what], [`status status-${statusClass}`, status],
     ["when", item.started_at ? WHEN.format(new Date(item.started_at)) : "—"],
@@ -311,9 +324,11 @@ function recentRow([what, status, statusClass], item, opens) {
     ["run-ref", item.id],
   ];
   const tr = el("tr", {}, ...cells.map(([className, text]) => el("td", { className, textContent: text })));
-  tr.tabIndex = 0;  // a row opens its run or batch, by keyboard too
+  tr.tabIndex = 0; tr.setAttribute("role", "button");  // a row opens its run or batch, by keyboard too
   tr.addEventListener("click", opens);
-  tr.addEventListener("keydown", (e) => { if (e.key === "Enter") opens(); });
+  tr.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" || e.key === " ") { e.preventDefault(); opens(); }  // as a button: Space does not scroll
+  });
   return tr;
 }
 

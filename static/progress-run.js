@@ -20,15 +20,20 @@ const RUN_ID = /^[A-Za-z0-9_-]{1,64}$/;  // what run ids are made of: anything e
 /** The service's root URL: this module is served one folder below it (client/ or assets/). */
 export const SERVICE_ROOT = new URL("../", import.meta.url).href;
 
-/** A JSON request to the service, relative to `root`: never throws (status 0 when offline). */
-export async function request(root, method, path, { body, csrf } = {}) {
+/** A request to the service, relative to `root`, answered in JSON: never throws (status 0 when
+ * offline). `body` is sent as JSON; `raw` (a File or Blob, or null for none) as it is. */
+export async function request(root, method, path, { body, raw, csrf } = {}) {
   const headers = { "Accept": "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  let payload;
+  if (raw) {
+    payload = raw; headers["Content-Type"] = raw.type || "application/octet-stream";
+  } else if (raw === undefined && body !== undefined) {
+    payload = JSON.stringify(body); headers["Content-Type"] = "application/json";
+  }
   if (method !== "GET" && csrf) headers["X-CSRF-Token"] = csrf;
   let response;
   try {
-    response = await fetch(new URL(path, root), { method, headers, credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body) });
+    response = await fetch(new URL(path, root), { method, headers, credentials: "same-origin", body: payload });
   } catch {
     return { status: 0, data: {} };  // offline or the server is gone: callers retry, never crash
   }
@@ -39,7 +44,8 @@ export async function request(root, method, path, { body, csrf } = {}) {
 /** The message a person should read for a failed request. */
 export function errorText(result) {
   if (result.status === 0) return "The server cannot be reached; try again in a moment.";
-  return (result.data && result.data.error && result.data.error.message) || `Request failed (${result.status}).`;
+  const error = (result.data && result.data.error) || {};
+  return error.message || `Request failed (${result.status}).`;
 }
 
 /** "12 seconds", "3 minutes": how long the run has been silent. */
@@ -74,32 +80,38 @@ const TEMPLATE = `
     --progress-run-ok: #1b7f3b; --progress-run-bad: #b42318; --progress-run-muted: #6b7280;
     --progress-run-warn: #b45309; }
   [hidden] { display: none !important; }
-  .bar { position: relative; height: 1.6rem; background: var(--progress-run-track); border-radius: .3rem; overflow: hidden; }
+  .bar { position: relative; height: 1.6rem; background: var(--progress-run-track); border-radius: .3rem;
+    overflow: hidden; }
   .fill { height: 100%; width: 0; background: var(--progress-run-running); transition: width .2s ease-out; }
   .bar[data-state="completed"] .fill { background: var(--progress-run-ok); }
   .bar[data-state="failed"] .fill, .bar[data-state="stale"] .fill { background: var(--progress-run-bad); }
   .bar[data-state="cancelled"] .fill { background: var(--progress-run-muted); }
-  .pct { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center; font-weight: 600; }
-  .message { overflow-wrap: anywhere; }
+  .pct { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
+    font-weight: 600; }
+  .message, .outcome { overflow-wrap: anywhere; }  /* a name of 100 letters without a space */
   .rate { color: var(--progress-run-muted); font-size: .9rem; }
   .connection { color: var(--progress-run-warn); }
-  .stale { color: #fff; background: var(--progress-run-warn); padding: .2rem .5rem; border-radius: .3rem; display: inline-block; }
+  .stale { color: #fff; background: var(--progress-run-warn); padding: .2rem .5rem; border-radius: .3rem;
+    display: inline-block; }
   .steps { list-style: none; padding: 0; margin: .5rem 0; }
   .steps li { padding: .2rem 0; overflow-wrap: anywhere; }
   .steps li[data-status="completed"]::before { content: "✔ "; color: var(--progress-run-ok); }
   .steps li[data-status="in_progress"]::before { content: "▶ "; color: var(--progress-run-running); }
   .steps li[data-status="failed"]::before { content: "✖ "; color: var(--progress-run-bad); }
-  .steps li[data-status="pending"]::before, .steps li[data-status="skipped"]::before { content: "○ "; color: var(--progress-run-muted); }
+  .steps li[data-status="pending"]::before, .steps li[data-status="skipped"]::before {
+    content: "○ "; color: var(--progress-run-muted); }
   .steps li[data-status="cancelled"]::before { content: "■ "; color: var(--progress-run-muted); }
   .outcome[data-status="failed"] { color: var(--progress-run-bad); }
   .actions { display: flex; gap: .5rem; flex-wrap: wrap; }
-  button { padding: .4rem .9rem; border-radius: .3rem; border: 1px solid #999; background: #f6f6f6; cursor: pointer; font: inherit; }
+  button { padding: .4rem .9rem; border-radius: .3rem; border: 1px solid #999; background: #f6f6f6; cursor: pointer;
+    font: inherit; }
+  button[aria-disabled="true"] { opacity: .6; cursor: progress; }
   .visually-hidden { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
 </style>
 <p id="connection" class="connection" part="connection" hidden></p>
 <p id="stale" class="stale" part="stale" hidden></p>
 <div id="bar" class="bar" part="bar" role="progressbar" aria-valuemin="0" aria-valuemax="100"
-     aria-valuenow="0" aria-label="Progress" data-state="pending">
+     aria-valuenow="0" aria-label="Progress" data-state="pending" tabindex="-1">
   <div id="fill" class="fill" part="fill"></div><span id="pct" class="pct" part="percentage">0%</span>
 </div>
 <p id="message" class="message" part="message"></p>
@@ -119,6 +131,10 @@ const TEMPLATE = `
  * `stale-after-s` (default: the signed-in session's, else 300), `batch` (the id is a
  * batch's: follow `api/batches/{id}`, whose stream keeps a run's contract).
  *
+ * Properties (set only): `csrfToken` and `sessionRole` (`admin` or `member`: a batch with
+ * `admin_only` offers Resume only to an admin), as the page's session has them; without them
+ * the element asks `api/session`.
+ *
  * Events (bubbling, composed): `progress-run:update` (detail: the run or progress event),
  * `progress-run:end` (detail: {status, run}), `progress-run:problem` (detail: {status,
  * message}: signed out, not found).
@@ -133,10 +149,13 @@ export class ProgressRun extends HTMLElement {
   #heartbeat = null;  // Date of the newest sign of life the element knows
   #lastCheck = 0;
   #liveRetries = 0;
-  #generation = 0;  // bumps on every (re)start: answers for an older run are dropped
+  #generation = 0;  // bumps on every (re)start and on removal: answers for an older run are dropped
+  #seq = -1;  // the newest event drawn, from the stream or a snapshot: anything older is not drawn
   #staleAfterS = null;
   #csrf = null;
+  #role = null;  // the session's role, when known
   #run = null;
+  #writing = new Map();  // action -> its request in flight: one at a time
 
   constructor() {
     super();
@@ -171,7 +190,10 @@ export class ProgressRun extends HTMLElement {
     if (Object.hasOwn(this, "runId")) { const id = this.runId; delete this.runId; this.runId = id; return; }
     this.#start();
   }
-  disconnectedCallback() { this.#stop(); clearInterval(this.#ticker); this.#ticker = null; }
+  disconnectedCallback() {
+    this.#generation++;  // a start still awaiting its snapshot, or a poll's answer, stops there
+    this.#stop(); clearInterval(this.#ticker); this.#ticker = null;
+  }
 
   attributeChangedCallback(name, before, after) {
     if (name === "controls") { this.#renderControls(); return; }
@@ -179,29 +201,40 @@ export class ProgressRun extends HTMLElement {
   }
 
   /** Ask the server to cancel the run; resolves to the answer ({status, data}). */
-  async cancel() { return this.#write("cancel", 202); }
+  cancel() { return this.#once("cancel", () => this.#write("cancel", 202)); }
 
   /** Ask the server to resume the failed or cancelled run, and follow it again. */
-  async resume() {
-    const result = await this.#write("resume", 202);
-    if (result.status === 202) this.#start();
-    return result;
+  resume() {
+    return this.#once("resume", async () => {
+      const result = await this.#write("resume", 202);
+      if (result.status === 202 && this.isConnected) this.#start();
+      return result;
+    });
   }
+
+  /** Read the run again and draw it, while following it live (a page that knows something
+   * moved that the events do not name: a batch's skipped children). */
+  async refresh() { await this.#refresh(this.#generation); }
 
   // -- lifecycle -----------------------------------------------------------------------
 
   async #start() {
     this.#stop();
     const generation = ++this.#generation;
-    this.#run = null; this.#heartbeat = null; this.#liveRetries = 0;
+    this.#run = null; this.#heartbeat = null; this.#liveRetries = 0; this.#seq = -1;
     this.#el("outcome").hidden = true; this.#el("steps").replaceChildren();
+    this.#el("bar").setAttribute("aria-label", this.#batch ? "Batch progress" : "Progress");
     this.#setBar(0, "pending"); this.#el("message").textContent = ""; this.#el("rate").textContent = "";
-    this.#renderStale(false); this.#showConnection("");
+    this.#renderStale(false); this.#showConnection(""); this.#renderControls();
     if (!this.runId) return;
     if (!RUN_ID.test(this.runId)) { this.#problem({ status: 404 }); return; }  // never a path
     if (!this.#ticker) this.#ticker = setInterval(() => this.#checkStale(), 1000);
-    if (this.#staleAfterS === null) this.#staleAfterS = await this.#sessionStaleAfter();
-    const snapshot = await this.#get(this.#runPath);
+    if (this.#staleAfterS === null) {
+      const staleAfterS = await this.#sessionStaleAfter();
+      if (generation !== this.#generation) return;  // removed (or restarted) meanwhile
+      this.#staleAfterS = staleAfterS;
+    }
+    const snapshot = await this.#read();
     if (generation !== this.#generation) return;
     if (snapshot.status === 200) {
       this.#renderRun(snapshot.data.data);
@@ -209,7 +242,7 @@ export class ProgressRun extends HTMLElement {
     } else if (this.#problem(snapshot)) {
       return;
     }
-    this.#watch(generation);
+    this.#watch(generation, { first: true });
   }
 
   #stop() {
@@ -222,21 +255,40 @@ export class ProgressRun extends HTMLElement {
     const attribute = Number(this.getAttribute("stale-after-s"));
     if (attribute > 0) return attribute;
     const session = await this.#get("api/session");
-    if (session.status === 200) this.#csrf = session.data.csrf_token || null;
+    if (session.status === 200) this.#useSession(session.data);
     return (session.status === 200 && session.data.stale_after_s) || DEFAULT_STALE_AFTER_S;  // none when signed out
+  }
+
+  #useSession(session) {
+    this.#csrf = session.csrf_token || null;
+    this.#role = session.role || this.#role;
+  }
+
+  /** The run as the server has it. An answer can be older than events drawn while it travelled
+   * (read before they were written, delivered after them): it is asked again, never drawn. */
+  async #read() {
+    const generation = this.#generation;
+    for (let tries = 0; tries < 3 && generation === this.#generation; tries++) {
+      const result = await this.#get(this.#runPath);
+      if (result.status !== 200 || !(result.data.data.seq < this.#seq)) return result;
+    }
+    return { status: 0, data: {} };  // still behind, or no longer wanted: as if unanswered
   }
 
   // -- following -----------------------------------------------------------------------
 
-  #watch(generation) {
+  #watch(generation, { first = false } = {}) {
     if (!("EventSource" in window)) { this.#startPolling(generation); return; }
     let failures = 0;
+    let reread = !first;  // the start's first opening follows the snapshot it just read
     const source = new EventSource(new URL(`${this.#runPath}/events`, this.#base));
     this.#source = source;
     source.onopen = () => {
-      // A batch's events name only the child that moved: after a reconnect, read the whole
-      // batch again (a run's replay from Last-Event-ID is complete by itself).
-      if (failures > 0 && this.#batch) this.#refresh(generation);
+      // A batch's events name only the child that moved: each time its stream opens again (the
+      // browser's reconnect, or live updates back after polling), read the whole batch again.
+      // A run's replay from Last-Event-ID is complete by itself.
+      if (reread && this.#batch) this.#refresh(generation);
+      reread = true;
       failures = 0; this.#showConnection("");
     };
     source.onmessage = (e) => { this.#renderProgress(JSON.parse(e.data)); };
@@ -263,7 +315,7 @@ export class ProgressRun extends HTMLElement {
     this.#showConnection("Live updates unavailable; checking periodically…");
     let delay = 1000;
     const tick = async () => {
-      const result = await this.#get(this.#runPath);
+      const result = await this.#read();
       if (generation !== this.#generation) return;
       this.#poll = null;
       if (this.#problem(result)) { this.#showConnection(""); return; }
@@ -281,12 +333,12 @@ export class ProgressRun extends HTMLElement {
   }
 
   async #refresh(generation) {
-    const result = await this.#get(this.#runPath);
+    const result = await this.#read();
     if (result.status === 200 && generation === this.#generation && this.#source) this.#renderRun(result.data.data);
   }
 
   async #ended(status, event, generation, source) {
-    const result = await this.#get(this.#runPath);  // the snapshot carries result, error and steps
+    const result = await this.#read();  // the snapshot carries result, error and steps
     if (generation !== this.#generation) return;
     if (result.status === 200 && !TERMINAL.includes(result.data.data.status)) {
       this.#renderRun(result.data.data);  // an earlier attempt's ending, replayed: the run goes on
@@ -323,7 +375,7 @@ export class ProgressRun extends HTMLElement {
     if (!silent() || this.#poll || Date.now() - this.#lastCheck < STALE_CHECK_EVERY_MS) return;
     this.#lastCheck = Date.now();
     const generation = this.#generation;
-    const result = await this.#get(this.#runPath);
+    const result = await this.#read();
     if (result.status !== 200 || generation !== this.#generation) return;
     const run = result.data.data; this.#renderRun(run);
     if (TERMINAL.includes(run.status)) this.#finish(run);
@@ -340,11 +392,14 @@ export class ProgressRun extends HTMLElement {
     this.#el("pct").textContent = `${pct.toFixed(pct % 1 ? 1 : 0)}%`;
     const bar = this.#el("bar");
     bar.setAttribute("aria-valuenow", String(pct));
-    if (bar.dataset.state !== status) { bar.dataset.state = status; this.#announce(`Run ${status}`); }
+    if (bar.dataset.state !== status) {
+      bar.dataset.state = status; this.#announce(`${this.#batch ? "Batch" : "Run"} ${status}`);
+    }
   }
 
   #renderRun(run) {
     this.#run = run;
+    if (run.seq > this.#seq) this.#seq = run.seq;
     if (run.heartbeat_at) this.#heartbeat = new Date(run.heartbeat_at);
     this.#setBar(run.percentage, run.stale ? "stale" : run.status);
     this.#el("message").textContent = run.message || "";
@@ -369,12 +424,15 @@ export class ProgressRun extends HTMLElement {
 
   #renderProgress(data) {
     this.#heartbeat = new Date();
-    if (this.#run) Object.assign(this.#run, { status: data.status, percentage: data.percentage, message: data.message });
+    this.#renderStale(false);
+    this.#showConnection("");
+    if (data.seq <= this.#seq) return;  // replayed, or already in the snapshot drawn
+    this.#seq = data.seq;
+    const { status, percentage, message } = data;
+    if (this.#run) Object.assign(this.#run, { status, percentage, message });
     this.#setBar(data.percentage, data.status);
     this.#el("message").textContent = data.message || "";
     this.#renderRate(data.rate, data.eta_s);
-    this.#renderStale(false);
-    this.#showConnection("");
     this.#renderControls();
     if (data.step) {
       const li = [...this.#el("steps").children].find((item) => item.dataset.step === data.step.name);
@@ -382,7 +440,9 @@ export class ProgressRun extends HTMLElement {
         li.dataset.status = data.step.status;
         li.textContent = stepText(data.step.name, data.step.status, data.processed, data.total, data.skipped);
         if (data.step.status === "completed") {  // the steps before are done too
-          for (let prev = li.previousElementSibling; prev; prev = prev.previousElementSibling) prev.dataset.status = "completed";
+          for (let prev = li.previousElementSibling; prev; prev = prev.previousElementSibling) {
+            prev.dataset.status = "completed";
+          }
         }
       }
     }
@@ -405,8 +465,20 @@ export class ProgressRun extends HTMLElement {
   #renderControls() {
     const shown = this.hasAttribute("controls") && this.#run !== null;
     const status = this.#run ? this.#run.status : "pending";
-    this.#el("cancel").hidden = !shown || TERMINAL.includes(status);
-    this.#el("resume").hidden = !shown || !(this.#run.resumable && (status === "failed" || status === "cancelled"));
+    const refused = shown && this.#run.admin_only && this.#role !== null && this.#role !== "admin";  // 403
+    this.#showButton("cancel", shown && !TERMINAL.includes(status));
+    this.#showButton("resume", shown && !refused && this.#run.resumable && ["failed", "cancelled"].includes(status));
+  }
+
+  /** A button hidden while it has the focus hands it to the bar, never to the page's top. */
+  #showButton(action, shown) {
+    const button = this.#el(action);
+    if (!shown && !button.hidden && this.#root.activeElement === button) this.#el("bar").focus();
+    button.hidden = !shown;
+    // While its request is in flight, a click does nothing (#once). Not `disabled`: that would
+    // take the focus from it, to the page's top.
+    if (this.#writing.has(action)) button.setAttribute("aria-disabled", "true");
+    else button.removeAttribute("aria-disabled");
   }
 
   #showConnection(text) { const c = this.#el("connection"); c.textContent = text; c.hidden = !text; }
@@ -425,7 +497,8 @@ export class ProgressRun extends HTMLElement {
     if (result.status !== 401 && result.status !== 404) return false;
     this.#stop();
     const what = this.#batch ? "batch" : "run";
-    const message = result.status === 401 ? `Sign in to see this ${what}.` : `This ${what} does not exist, or is not yours.`;
+    const message = result.status === 401
+      ? `Sign in to see this ${what}.` : `This ${what} does not exist, or is not yours.`;
     const outcome = this.#el("outcome");
     outcome.textContent = message; outcome.dataset.status = "problem"; outcome.hidden = false;
     this.#dispatch("progress-run:problem", { status: result.status, message });
@@ -435,13 +508,28 @@ export class ProgressRun extends HTMLElement {
   /** The session's CSRF token for writes; the element asks for it when it is not given. */
   set csrfToken(value) { this.#csrf = value || null; }
 
+  /** The session's role (`admin` or `member`): Resume of an `admin_only` batch is an admin's. */
+  set sessionRole(value) { this.#role = value || null; this.#renderControls(); }
+
+  /** One request per action at a time: a double click sends one (its button says it is busy). */
+  #once(action, work) {
+    if (!this.#writing.has(action)) {
+      const done = work().finally(() => { this.#writing.delete(action); this.#renderControls(); });
+      this.#writing.set(action, done); this.#renderControls();
+    }
+    return this.#writing.get(action);
+  }
+
   async #write(action, expected) {
     const post = () => request(this.#base, "POST", `${this.#runPath}/${action}`, { csrf: this.#csrf });
     let result = this.#csrf ? await post() : { status: 403 };
     if (result.status === 403 && !(result.data && result.data.error && result.data.error.code === "admin_required")) {
       const session = await this.#get("api/session");  // no token yet, or one of an older session
-      if (session.status === 200 && session.data.signed_in) { this.#csrf = session.data.csrf_token || null; result = await post(); }
-      else result = session.status === 200 ? { status: 401, data: {} } : session;
+      if (session.status === 200 && session.data.signed_in) {
+        this.#useSession(session.data); result = await post();
+      } else {
+        result = session.status === 200 ? { status: 401, data: {} } : session;
+      }
     }
     if (result.status !== expected) {
       this.#dispatch("progress-run:problem", { status: result.status, message: errorText(result) });

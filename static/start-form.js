@@ -136,7 +136,8 @@ export function drawForm(kind) {
   for (const [name, field] of Object.entries(schema.properties || {})) {
     form.append(drawField(name, field, schema, required.has(name)));
   }
-  form.append(el("div", { className: "actions" }, el("button", { id: "start-button", type: "submit", textContent: "Start" })));
+  const start = el("button", { id: "start-button", type: "submit", textContent: "Start" });
+  form.append(el("div", { className: "actions" }, start));
   return form;
 }
 

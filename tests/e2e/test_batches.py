@@ -4,11 +4,18 @@ its reason; Cancel and Resume; a dropped connection and a reload; the recent lis
 batch as one row; and the month-end close started with its button next to the month picker
 (issue 18).
 
+Then what a careful user runs into: leaving a batch while it loads, a late answer racing the
+events, live updates back after polling, a resumed batch after a reload, a close of a month
+whose close already runs, reasons as they happen, long names, double clicks, a browser whose
+clock is off, and the keyboard. Each delays, refuses or cuts a request on loopback (Playwright
+routes, the cuttable proxy), bounded in time.
+
 Expected outcomes come from the scenario (which child was told to fail), not from the page.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from collections.abc import AsyncIterator
@@ -17,8 +24,11 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic import BaseModel
 
 from progress_sse.accounting.seed import seed_assets
+from progress_sse.jobs.kinds import JobKind
+from progress_sse.runs.progress import StepSpec
 from tests.e2e.pages import (
     NO_SIDEWAYS_SCROLL,
     VIEWPORTS,
@@ -26,10 +36,11 @@ from tests.e2e.pages import (
     choose_period,
     close_month,
     open_batch,
+    open_run,
     signed_in_page,
 )
 from tests.integration.test_asset_import import csv_text, good_rows
-from tests.proxy import cuttable
+from tests.proxy import CuttableProxy, cuttable
 from tests.support import Server, collect, run_server, start_run, wait_for
 
 BAR = "#batch-progress >> #bar"
@@ -53,19 +64,40 @@ def demo(name: str, *, items: int = 3, delay_ms: int = 5, **more: Any) -> dict[s
     return {"name": name, "kind": "demo", "params": params}
 
 
-async def start_batch(client: httpx.AsyncClient, name: str, *children: dict[str, Any]) -> str:
-    response = await client.post("/api/batches", json={"name": name, "children": list(children)})
+async def start_batch(
+    client: httpx.AsyncClient, name: str, *children: dict[str, Any], parallel: bool = False
+) -> str:
+    body = {"name": name, "parallel": parallel, "children": list(children)}
+    response = await client.post("/api/batches", json=body)
     assert response.status_code == 202, response.text
     batch_id = response.json()["id"]
     assert isinstance(batch_id, str)
     return batch_id
 
 
+class PauseParams(BaseModel):
+    seconds: float = 10
+
+
+async def pause(ctx: Any, params: PauseParams) -> dict[str, Any]:
+    """Take its time, reporting progress, and never write: on SQLite, where runs take turns
+    writing, it runs beside a demo child instead of before or after it."""
+    ticks = round(params.seconds * 10)
+    async with ctx.step("wait", total=ticks, message="Waiting"):
+        for tick in range(1, ticks + 1):
+            await asyncio.sleep(0.1)
+            await ctx.progress(processed=tick)
+    return {}
+
+
+PAUSE = JobKind(name="pause", params=PauseParams, run=pause, steps=(StepSpec("wait", 0, 100),))
+
+
 @contextlib.asynccontextmanager
 async def page_on(
-    make_settings: Any, browser: Any, **context: Any
+    make_settings: Any, browser: Any, *, jobs: list[JobKind] | None = None, **context: Any
 ) -> AsyncIterator[tuple[Server, Any]]:
-    async with run_server(make_settings(progress_interval_s=0.05)) as srv:
+    async with run_server(make_settings(progress_interval_s=0.05), jobs=jobs or []) as srv:
         page = await signed_in_page(browser, srv.base_url, srv.keys["acme"], **context)
         yield srv, page
 
@@ -299,3 +331,375 @@ async def test_the_month_end_close_is_started_with_its_button(
         async with srv.client() as client:
             locked = [p["period"] for p in (await client.get("/api/periods")).json()["data"]]
         assert sorted(locked) == ["2026-11", "2026-12"]
+
+
+# -- what a careful user runs into --------------------------------------------------------
+
+TRACK_STREAMS = """(() => { const Real = window.EventSource; window.__streams = [];
+  window.EventSource = class extends Real {
+    constructor(...args) { super(...args); window.__streams.push(this); } }; })();"""
+OPEN_STREAMS = "window.__streams.filter(s => s.readyState !== 2).map(s => new URL(s.url).pathname)"
+ROWS_SAY = """([first, second]) => {
+  const rows = [...document.querySelectorAll('#batch-children li.child')];
+  const said = rows.map(li => li.dataset.status);
+  return said.length === 2 && said[0] === first && said[1] === second; }"""
+RUNNING = "document.getElementById('batch-progress').status === 'running'"
+LIVE_UNAVAILABLE = "#batch-progress >> #connection:has-text('Live updates unavailable')"
+
+
+def long_child(name: str = "a") -> dict[str, Any]:
+    """A child that runs about 16 s: what a test does to it happens while it runs."""
+    return demo(name, items=800, delay_ms=20)
+
+
+def batch_only(batch_id: str) -> Any:
+    """Playwright's URL predicate for the batch as a whole (`GET api/batches/{id}`)."""
+    return lambda url: url.split("?")[0].endswith(f"/api/batches/{batch_id}")
+
+
+@contextlib.asynccontextmanager
+async def cancelled_at_the_end(srv: Server, batch_id: str) -> AsyncIterator[str]:
+    """The batch, cancelled when the test is done with it, passed or failed (a server stops
+    quickly only once its runs have)."""
+    try:
+        yield batch_id
+    finally:
+        async with srv.client() as client:
+            await client.post(f"/api/batches/{batch_id}/cancel")
+
+            async def stopped() -> bool:
+                batch = (await client.get(f"/api/batches/{batch_id}")).json()["data"]
+                return batch["status"] != "running"
+
+            await wait_for(stopped)
+
+
+@contextlib.asynccontextmanager
+async def running_batch(
+    srv: Server, name: str, *children: dict[str, Any], parallel: bool = False
+) -> AsyncIterator[str]:
+    """A batch started over HTTP, cancelled at the end of the test."""
+    async with srv.client() as client:
+        batch_id = await start_batch(client, name, *children, parallel=parallel)
+    async with cancelled_at_the_end(srv, batch_id):
+        yield batch_id
+
+
+async def first_child_succeeded(srv: Server, batch_id: str) -> bool:
+    async with srv.client() as client:
+        batch = (await client.get(f"/api/batches/{batch_id}")).json()["data"]
+    return bool(batch["children"][0]["status"] == "succeeded")
+
+
+async def test_a_batch_left_while_it_loads_opens_no_stream(
+    make_settings: Any, browser: Any
+) -> None:
+    async with (
+        page_on(make_settings, browser, init_script=TRACK_STREAMS) as (srv, page),
+        running_batch(srv, "Long", long_child(), demo("b")) as batch_id,
+    ):
+        async with srv.client() as client:
+            run_id = await start_run(client, items=800, delay_ms=20, lock="solo")
+        answered = asyncio.Event()
+
+        async def slowly(route: Any) -> None:  # a slow network: the snapshot takes a second
+            await asyncio.sleep(1)
+            await route.continue_()
+            answered.set()
+
+        await page.route(batch_only(batch_id), slowly)
+        try:
+            await page.click("#only-failed")
+            await page.click("#only-failed")
+            await page.click(f"#recent-rows tr[data-batch='{batch_id}']")
+            await page.click(f"#recent-rows tr:has-text('{run_id}')")  # before the batch loaded
+            await page.wait_for_selector(f"#run-id:has-text('{run_id}')")
+            await asyncio.wait_for(answered.wait(), 10)
+            await asyncio.sleep(0.5)  # time to open a stream, if the batch's element still would
+            streams = await page.evaluate(OPEN_STREAMS)
+        finally:
+            async with srv.client() as client:
+                await client.post(f"/api/runs/{run_id}/cancel")
+    assert streams == [f"/api/runs/{run_id}/events"], "the batch left the page, and its stream too"
+
+
+async def test_an_answer_older_than_the_events_never_draws_over_them(
+    make_settings: Any, browser: Any
+) -> None:
+    settings = make_settings(progress_interval_s=0.05, retry_ms=400)
+    r1, r2 = demo("r1", items=90, delay_ms=60), demo("r2", items=400, delay_ms=30)  # 5 s, 12 s
+    async with run_server(settings) as srv, cuttable(srv.base_url) as proxy:
+        page = await signed_in_page(browser, proxy.base_url, srv.keys["acme"])
+        async with running_batch(srv, "Race", r1, r2) as batch_id:
+            rows = await late_answer_drawn(page, proxy, batch_id)
+    assert rows == ["succeeded", "running"], "r1 ended; the late answer says it runs"
+
+
+async def late_answer_drawn(page: Any, proxy: CuttableProxy, batch_id: str) -> list[str]:
+    """The rows once a re-read of the batch, read while r1 ran, arrived after r1 ended."""
+    asked = [0]
+    held: list[str] = []  # r1's status in the answer held back, then "delivered"
+    release = asyncio.Event()
+
+    async def late(route: Any) -> None:  # the re-read after the reconnect arrives late
+        asked[0] += 1
+        if asked[0] != 2:
+            await route.continue_()
+            return
+        answer = await route.fetch()
+        held.append((await answer.json())["data"]["children"][0]["status"])
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(release.wait(), 20)
+        await route.fulfill(response=answer)
+        held.append("delivered")
+
+    async def read() -> bool:
+        return len(held) == 1
+
+    async def delivered() -> bool:
+        return "delivered" in held
+
+    await page.route(batch_only(batch_id), late)
+    await open_batch(page, batch_id)
+    await page.wait_for_function(ROW_MOVING)
+    proxy.cut()
+    await page.wait_for_selector("#batch-progress >> #connection:has-text('Reconnecting')")
+    proxy.heal()
+    await wait_for(read)  # the re-read was read on the server (r1 still running)
+    await page.wait_for_function(ROWS_SAY, arg=["succeeded", "running"], timeout=15_000)
+    release.set()  # the events moved on: now the older answer arrives
+    await wait_for(delivered)
+    await asyncio.sleep(1)  # time to draw it, if the page would
+    assert held[0] == "running", "the answer held back is older than the events after it"
+    return [r["status"] for r in await child_rows(page)]
+
+
+async def test_live_updates_back_after_polling_read_the_whole_batch_again(
+    make_settings: Any, browser: Any
+) -> None:
+    first, long = demo("first", items=60, delay_ms=50), demo("long", items=400, delay_ms=30)
+    async with (
+        page_on(make_settings, browser) as (srv, page),
+        running_batch(srv, "Gap", first, long) as batch_id,
+    ):
+        opened = [0]
+
+        async def refused_then_late(route: Any) -> None:
+            opened[0] += 1
+            if opened[0] == 1:  # refused: the element polls, then tries live updates again
+                await route.fulfill(status=503, body="no")
+                return
+            if opened[0] == 2:  # ... and that stream opens only after `first` has ended
+                await wait_for(lambda: first_child_succeeded(srv, batch_id), limit_s=20)
+            await route.continue_()
+
+        stream = f"/api/batches/{batch_id}/events"
+        await page.route(lambda url: url.endswith(stream), refused_then_late)
+        await open_batch(page, batch_id)
+        await page.wait_for_selector(LIVE_UNAVAILABLE)
+        assert (await child_rows(page))[0]["status"] == "running"
+        # The stream's events name only the child that moved (`long`): `first` ended unseen.
+        await page.wait_for_function(ROWS_SAY, arg=["succeeded", "running"], timeout=10_000)
+        assert opened[0] == 2
+
+
+async def test_a_resumed_batch_is_followed_again_after_a_reload_and_on_a_fresh_page(
+    make_settings: Any, browser: Any
+) -> None:
+    async with (
+        page_on(make_settings, browser) as (srv, page),
+        running_batch(srv, "Again", long_child(), demo("b")) as batch_id,
+    ):
+        await open_batch(page, batch_id)
+        await page.wait_for_function(ROW_MOVING)
+        await page.click("#batch-progress >> #cancel")
+        assert (await ended(page)).startswith("Cancelled"), "then resumed: it runs again"
+        assert await page.evaluate("Object.entries(localStorage)") == []
+        await page.click("#batch-progress >> #resume")
+        await page.wait_for_function(RUNNING)
+        stored = await page.evaluate("Object.entries(localStorage)")
+        assert stored == [["progress-sse.batch", batch_id]], "a reload follows it again"
+
+        await page.reload()
+        await page.wait_for_selector(f"#batch-id:has-text('{batch_id}')", timeout=10_000)
+        assert await page.is_hidden("#run"), "never its child as a run of its own"
+        # A page that never saw it: the active run is the batch's child, so the batch is shown.
+        fresh = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        await fresh.wait_for_selector(f"#batch-id:has-text('{batch_id}')", timeout=10_000)
+        assert await fresh.is_hidden("#run")
+        await fresh.wait_for_selector("#batch-children li.child")
+
+
+async def test_closing_a_month_whose_close_runs_shows_that_close(
+    make_settings: Any, browser: Any
+) -> None:
+    settings = make_settings(progress_interval_s=0.05)
+    await seed_assets(settings, "acme", 60)
+    async with run_server(settings) as srv:
+        page = await signed_in_page(browser, srv.base_url, srv.keys["acme"])
+        register = csv_text([row.replace("A-", "Z-", 1) for row in good_rows(999)]).encode()
+        async with srv.client() as client:  # a close of May 2027 started elsewhere, slow to import
+            started = await client.post(
+                "/api/close/2027/5?allow_earlier_unposted=true&chunk_size=1&filename=new.csv",
+                content=register, headers={"Content-Type": "text/csv"},
+            )  # fmt: skip
+            other = await start_run(client, items=1, delay_ms=0, lock="other")
+        assert started.status_code == 202, started.text
+        async with cancelled_at_the_end(srv, started.json()["id"]) as batch_id:
+            await choose_period(page, 2027, 5)
+            await page.click("#close-month")
+            await page.wait_for_selector("#close-anyway:not([hidden]), #alert:has-text('running')")
+            if await page.is_visible("#close-anyway"):  # the register goes back years: said first
+                await page.click("#close-anyway")
+            await page.wait_for_selector("#alert:has-text('already running')", timeout=10_000)
+            said = await page.inner_text("#alert")
+            assert said == "Work on May 2027 is already running; showing it."
+            assert await page.inner_text("#batch-id") == batch_id
+            await page.wait_for_selector("#batch-children li.child")
+
+            await open_run(page, other)  # another run opened: what was said is gone
+            assert await page.is_hidden("#alert")
+        # Cancelled: an admin may resume it, a member may not (it locks a month).
+        await open_batch(page, batch_id)
+        await ended(page)
+        assert await page.is_visible("#batch-progress >> #resume")
+        member = await signed_in_page(browser, srv.base_url, srv.keys["acme-member"])
+        await open_batch(member, batch_id)
+        assert (await ended(member)).startswith("Cancelled")
+        assert await member.is_hidden("#batch-progress >> #resume"), "the server would refuse it"
+
+
+async def test_a_failed_child_and_the_ones_it_skips_say_why_while_the_batch_runs(
+    make_settings: Any, browser: Any
+) -> None:
+    def pause_child(name: str, seconds: float) -> dict[str, Any]:
+        return {"name": name, "kind": "pause", "params": {"seconds": seconds}}
+
+    children = [
+        pause_child("slow", 15),
+        pause_child("gate", 2),  # the page is open before `bad` starts
+        {**demo("bad", items=40, delay_ms=60, fail_at=25), "after": ["gate"]},
+        {**demo("after bad"), "after": ["bad"]},
+    ]
+    said = """() => { const rows = [...document.querySelectorAll('#batch-children li.child')];
+      const reason = (li) => (li.querySelector('.child-reason') || {}).textContent;
+      return rows.length === 4 && reason(rows[2]) && reason(rows[3])
+        && document.getElementById('batch-progress').status === 'running'; }"""
+    async with (
+        page_on(make_settings, browser, jobs=[PAUSE]) as (srv, page),
+        running_batch(srv, "Why", *children, parallel=True) as batch_id,
+    ):
+        await open_batch(page, batch_id)
+        assert (await child_rows(page))[2]["status"] == "pending", "the page sees it start"
+        await page.wait_for_function(said, timeout=10_000)
+        rows = await child_rows(page)
+    assert [r["status"] for r in rows] == ["running", "succeeded", "failed", "skipped"]
+    assert "Item 25 could not be processed" in rows[2]["reason"]
+    assert rows[3]["reason"] == "skipped: it waits for child 2 (bad), which failed"
+
+
+LONG = "Quarterly_reconciliation_of_the_northern_subsidiary_ledgers_" + "X" * 40  # 100, no space
+
+
+async def test_names_of_100_letters_without_a_space_never_scroll_sideways(
+    make_settings: Any, browser: Any
+) -> None:
+    assert len(LONG) == 100
+    async with page_on(make_settings, browser, viewport=VIEWPORTS["phone"]) as (srv, page):
+        async with srv.client() as client:
+            batch_id = await start_batch(
+                client, LONG, demo(LONG, items=5, fail_at=2, lock="p1"), demo("B" * 100, lock="p2")
+            )
+        await open_batch(page, batch_id)
+        assert (await ended(page)).startswith(f"Failed: {LONG} failed")
+        for width in (1280, 641, 390, 320):
+            await page.set_viewport_size({"width": width, "height": 800})
+            assert await page.evaluate(NO_SIDEWAYS_SCROLL), f"{width} px wide"
+
+
+async def test_a_double_click_sends_one_cancel_and_one_resume(
+    make_settings: Any, browser: Any
+) -> None:
+    async with (
+        page_on(make_settings, browser) as (srv, page),
+        running_batch(srv, "Twice", long_child(), demo("b")) as batch_id,
+    ):
+        posts: list[str] = []
+        page.on(
+            "request",
+            lambda r: posts.append(r.url.rsplit("/", 1)[1]) if r.method == "POST" else None,
+        )
+        await open_batch(page, batch_id)
+        await page.wait_for_function(ROW_MOVING)
+        await page.dblclick("#batch-progress >> #cancel")
+        assert (await ended(page)).startswith("Cancelled")
+        await page.dblclick("#batch-progress >> #resume")
+        await page.wait_for_function(RUNNING)
+        await asyncio.sleep(0.5)  # a second request would have been sent by now
+        assert posts == ["cancel", "resume"]
+        assert await page.is_hidden("#alert"), "no refusal of a second request to explain"
+
+
+# The browser's clock is ten minutes slow: a child's time must come from the server's clock.
+SLOW_CLOCK = """(() => { const Real = Date, skew = -10 * 60 * 1000;
+  globalThis.Date = class extends Real {
+    constructor(...args) { if (args.length) super(...args); else super(Real.now() + skew); }
+    static now() { return Real.now() + skew; } }; })();"""
+# took() and countsText() of the page's batch-view module, as the page loaded it.
+SAID = """async () => {
+  const app = document.querySelector('script[src*="/app."]').src;
+  const imports = (await (await fetch(app)).text());
+  const name = imports.match(/from "\\.\\/(batch-view\\.[0-9a-f]+\\.js)"/)[1];
+  const { took, countsText } = await import(new URL(name, app).href);
+  return [took({ duration_s: 179.6 }), took({ duration_s: 119.96 }), took({ duration_s: 1.25 }),
+    countsText({ succeeded: 1, failed: 0, cancelled: 0, skipped: 0, running: 1, pending: 2 })]; }"""
+RUNNING_FOR_A_WHILE = """() => {
+  const li = document.querySelector('#batch-children li.child[data-status="running"]');
+  const seconds = li ? parseFloat(li.querySelector('.child-took').textContent) : 0;
+  return seconds >= 1.5 && seconds < 60; }"""
+
+
+async def test_times_and_counts_are_said_right_even_when_the_browsers_clock_is_off(
+    make_settings: Any, browser: Any
+) -> None:
+    children = demo("a", items=200, delay_ms=30), demo("b"), demo("c")
+    async with (
+        page_on(make_settings, browser, init_script=SLOW_CLOCK) as (srv, page),
+        running_batch(srv, "Clock", *children) as batch_id,
+    ):
+        said = await page.evaluate(SAID)
+        assert said == ["3 min 0 s", "2 min 0 s", "1.3 s", "1 of 4 done · 1 running · 2 waiting"]
+        await open_batch(page, batch_id)
+        await page.wait_for_function(ROW_MOVING)
+        assert await page.inner_text("#batch-counts") == "0 of 3 done · 1 running · 2 waiting"
+        await page.wait_for_function(RUNNING_FOR_A_WHILE, timeout=10_000)  # counting up
+
+
+FOCUSED = """() => { const host = document.activeElement;
+  const inner = host && host.shadowRoot ? host.shadowRoot.activeElement : null;
+  return [host ? host.id : '', inner ? inner.id : '']; }"""
+ANNOUNCED = "document.getElementById('batch-progress').shadowRoot.getElementById('announce')"
+
+
+async def test_rows_open_like_buttons_and_the_focus_follows(
+    make_settings: Any, browser: Any
+) -> None:
+    async with (
+        page_on(make_settings, browser) as (srv, page),
+        running_batch(srv, "Keys", long_child(), demo("b")) as batch_id,
+    ):
+        await page.click("#only-failed")
+        await page.click("#only-failed")
+        row = f"#recent-rows tr[data-batch='{batch_id}']"
+        assert await page.get_attribute(row, "role") == "button"
+        await page.focus(row)
+        await page.keyboard.press(" ")  # Space opens it, as a button
+        await page.wait_for_selector(f"#batch-id:has-text('{batch_id}')")
+        assert await page.evaluate(FOCUSED) == ["batch-title", ""], "the focus moves to the batch"
+        assert await page.get_attribute(BAR, "aria-label") == "Batch progress"
+        await page.wait_for_function(ROW_MOVING)
+        await page.click("#batch-progress >> #cancel")  # it hides itself when the batch ends
+        await ended(page)
+        assert await page.evaluate(FOCUSED) == ["batch-progress", "bar"], "not lost with it"
+        assert await page.evaluate(f"{ANNOUNCED}.textContent") == "Batch cancelled"
+        assert await page.inner_text("#announce") == "", "said once, by the element"
