@@ -113,40 +113,35 @@ class BatchStore:
             lock_key=new.lock_key, idempotency_key=new.idempotency_key,
             created_by=new.created_by,
         )  # fmt: skip
-        if new.idempotency_key:
-            earlier = await self.runs.by_idempotency_key(new.tenant_id, new.idempotency_key)
-            if earlier is not None:
-                return self.runs.check_idempotent(earlier, request), False
-        try:
-            async with self.runs.sessions.begin() as session:
-                batch = await self.runs.insert_run(
-                    session, request, status=RunStatus.RUNNING, message="Starting.", announce=False
+
+        async def add_children(session: AsyncSession, batch: Run) -> None:
+            children = [
+                BatchChild(
+                    batch_id=batch.id, index=i, name=c.name, kind=c.kind,
+                    params=dict(c.params), weight=c.weight, after=list(deps),
+                    state=ChildState.PENDING.value, percentage=0.0, message="",
                 )
-                children = [
-                    BatchChild(
-                        batch_id=batch.id, index=i, name=c.name, kind=c.kind,
-                        params=dict(c.params), weight=c.weight, after=list(deps),
-                        state=ChildState.PENDING.value, percentage=0.0, message="",
-                    )
-                    for i, (c, deps) in enumerate(
-                        zip(new.spec.children, new.spec.dependencies, strict=True)
-                    )
-                ]  # fmt: skip
-                session.add_all(children)
-                await session.flush()
-                await self._settle(session, batch, children, None)
-        except IntegrityError:
-            try:
-                return await self.runs.explain_conflict(request), False
-            except Conflict as exc:
-                if exc.code != "run_active":
-                    raise
-                raise Conflict(
-                    "A batch for the same work is already active.",
-                    code="run_active",
-                    batch_id=exc.extra.get("run_id"),
-                ) from None
-        return batch, True
+                for i, (c, deps) in enumerate(
+                    zip(new.spec.children, new.spec.dependencies, strict=True)
+                )
+            ]  # fmt: skip
+            session.add_all(children)
+            await session.flush()
+            await self._settle(session, batch, children, None)
+
+        try:
+            return await self.runs.create_run(
+                request, status=RunStatus.RUNNING, message="Starting.", announce=False,
+                then=add_children,
+            )  # fmt: skip
+        except Conflict as exc:
+            if exc.code != "run_active":
+                raise
+            raise Conflict(
+                "A batch for the same work is already active.",
+                code="run_active",
+                batch_id=exc.extra.get("run_id"),
+            ) from None
 
     async def get(self, tenant_id: str, batch_id: str) -> BatchView:
         """The caller's batch with its children and their runs (404 for anyone else's)."""
@@ -263,6 +258,11 @@ class BatchStore:
         ending, or writing its own progress), only this child's row is written, and the
         batch's next event shows it. Progress of many children never queues on one row.
         """
+        moved = {
+            "percentage": float(latest["percentage"]),
+            "message": latest["message"],
+            "step": dict(latest["step"]) if latest["step"] else None,
+        }
         batch = await self._lock(session, batch_id, skip_locked=True)
         if batch is None:
             await session.execute(
@@ -272,9 +272,8 @@ class BatchStore:
                     BatchChild.run_id == run_id,
                     BatchChild.state == ChildState.RUNNING.value,
                 )
-                .values(percentage=float(latest["percentage"]), message=latest["message"],
-                        step=dict(latest["step"]) if latest["step"] else None)
-            )  # fmt: skip
+                .values(**moved)
+            )
             return
         if batch.status != RunStatus.RUNNING.value:
             return
@@ -282,9 +281,8 @@ class BatchStore:
         child = next((c for c in children if c.run_id == run_id), None)
         if child is None or child.state != ChildState.RUNNING.value:
             return
-        child.percentage = float(latest["percentage"])
-        child.message = latest["message"]
-        child.step = dict(latest["step"]) if latest["step"] else None
+        for name, value in moved.items():
+            setattr(child, name, value)
         await self._event(session, batch, children, child, said.progress_message(child))
 
     async def child_finished(self, session: AsyncSession, run: Run) -> None:

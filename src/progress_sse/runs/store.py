@@ -125,7 +125,11 @@ class RunStore:
 
     # -- creating and reading -------------------------------------------------
 
-    async def create_run(self, new: NewRun) -> tuple[Run, bool]:
+    async def create_run(
+        self, new: NewRun, *, status: RunStatus = RunStatus.PENDING,
+        message: str = "Waiting for a worker", announce: bool = True,
+        then: Callable[[AsyncSession, Run], Awaitable[object]] | None = None,
+    ) -> tuple[Run, bool]:  # fmt: skip
         """Insert a pending run and its first event; (run, created).
 
         An `Idempotency-Key` seen before returns the earlier run; an active
@@ -137,7 +141,11 @@ class RunStore:
                 return self.check_idempotent(earlier, new), False
         try:
             async with self.sessions.begin() as session:
-                run = await self.insert_run(session, new)
+                run = await self.insert_run(
+                    session, new, status=status, message=message, announce=announce
+                )
+                if then is not None:  # more rows in the same transaction (a batch's children)
+                    await then(session, run)
         except IntegrityError:
             return await self.explain_conflict(new), False
         return run, True

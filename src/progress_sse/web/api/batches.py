@@ -18,17 +18,11 @@ from starlette.routing import Route
 
 from progress_sse.batches.plan import MAX_CHILDREN, BatchSpec, ChildSpec, spec_problems
 from progress_sse.batches.store import BatchView, NewBatch
-from progress_sse.errors import BadRequest, ValidationFailed
+from progress_sse.errors import ValidationFailed
 from progress_sse.jobs.kinds import JobKind, JobRegistry
 from progress_sse.web.api import stream
 from progress_sse.web.api.body import query_int, read_json_object
-from progress_sse.web.api.runs import (
-    MAX_IDEMPOTENCY_KEY,
-    caller,
-    parse_cursor,
-    root_path,
-    status_filter,
-)
+from progress_sse.web.api.runs import admit, caller, parse_cursor, root_path, status_filter
 from progress_sse.web.api.serialize import batch_json
 from progress_sse.web.security.auth import Principal
 from progress_sse.web.security.ratelimit import Scope
@@ -174,15 +168,7 @@ async def start_batch(
     """Create a checked batch and answer 202 (shared by every route that starts batches).
     Each child's precheck runs now, on the books as they are: a batch that cannot run is
     refused before anything is written (its jobs check again when they run)."""
-    idem = request.headers.get("idempotency-key")
-    if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
-        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
-    if any(kind.admin_only for kind, _ in kinds):
-        who.require_admin()
-    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))  # a batch is one start
-    for kind, parsed in kinds:
-        if kind.precheck is not None:
-            await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
+    idem = await admit(svc, who, request, kinds)
     batch, created = await svc.batches.create(
         NewBatch(who.tenant_id, spec, who.key_prefix, idem, lock_key=lock_key)
     )
@@ -213,8 +199,12 @@ async def list_batches(request: Request) -> Response:
 
 def shown(svc: Services, request: Request, view: BatchView) -> BatchJson:
     """A batch as every route shows it (URLs under the path the service is mounted at)."""
-    admin_only = any(svc.registry.admin_only(c.child.kind) for c in view.children)
-    return batch_json(view, svc.settings.stale_after_s, root_path(request), admin_only)
+    return batch_json(view, svc.settings.stale_after_s, root_path(request), admin_only(svc, view))
+
+
+def admin_only(svc: Services, view: BatchView) -> bool:
+    """A child's kind only an admin may start: only an admin may resume the batch."""
+    return any(svc.registry.admin_only(c.child.kind) for c in view.children)
 
 
 async def _answer(svc: Services, who: Principal, request: Request, batch_id: str) -> Response:
@@ -248,7 +238,7 @@ async def resume_batch(request: Request) -> Response:
     """Run again what did not succeed: a start as a new batch is (admin-only kinds, limit)."""
     svc, who = await caller(request)
     view = await svc.batches.get(who.tenant_id, request.path_params["batch_id"])
-    if shown(svc, request, view)["admin_only"]:
+    if admin_only(svc, view):
         who.require_admin()
     await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
     batch = await svc.batches.resume(who.tenant_id, view.batch.id)

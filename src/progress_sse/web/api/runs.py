@@ -72,18 +72,29 @@ async def create_run(request: Request) -> Response:
     return await start(svc, who, request, kind, parsed)
 
 
+async def admit(
+    svc: Services, who: Principal, request: Request, kinds: Sequence[tuple[JobKind, BaseModel]]
+) -> str | None:
+    """What every start passes before anything is written (a run, or a batch of several
+    kinds, which counts as one start): its `Idempotency-Key` (returned), an admin for a kind
+    only admins may start, the starts limit, and each kind's precheck."""
+    idem = request.headers.get("idempotency-key")
+    if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
+        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
+    if any(kind.admin_only for kind, _ in kinds):
+        who.require_admin()
+    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
+    for kind, parsed in kinds:
+        if kind.precheck is not None:
+            await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
+    return idem
+
+
 async def start(
     svc: Services, who: Principal, request: Request, kind: JobKind, parsed: BaseModel
 ) -> Response:
     """Create a validated run and answer 202 (shared by every route that starts jobs)."""
-    idem = request.headers.get("idempotency-key")
-    if idem is not None and not (0 < len(idem) <= MAX_IDEMPOTENCY_KEY):
-        raise BadRequest(f"Idempotency-Key must be 1-{MAX_IDEMPOTENCY_KEY} characters.")
-    if kind.admin_only:
-        who.require_admin()
-    await svc.rate_limits.hit(Scope.STARTS, str(who.key_id))
-    if kind.precheck is not None:
-        await kind.precheck(svc.business_sessions, who.tenant_id, parsed)
+    idem = await admit(svc, who, request, [(kind, parsed)])
     run, created = await svc.store.create_run(
         NewRun(
             tenant_id=who.tenant_id,
