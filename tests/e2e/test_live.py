@@ -195,8 +195,8 @@ async def test_an_admin_resets_the_tenant_and_resumes_the_failed_month(
         await page.click("#resume")
         await page.wait_for_selector("#resume[hidden]", state="attached")
         assert await page.is_hidden("#summary") and await page.is_hidden("#outcome")
-        assert not await page.is_enabled("#start-button")
         await page.wait_for_selector("#message:has-text('Resumed; waiting for a worker')")
+        assert not await page.is_enabled("#start-button"), "the resumed run is the active one"
         async with srv.client() as client:
             state = await run_status(client, run_id)
     assert state["status"] == "pending" and state["error"] is None
