@@ -179,6 +179,10 @@ class Run(Base):
     active_lock: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
     cancel_requested: Mapped[bool] = mapped_column(sa.Boolean, default=False)
+    # Asked to pause at its next safe point (migration 0007); `status` says once it has.
+    pause_requested: Mapped[bool] = mapped_column(
+        sa.Boolean, default=False, server_default=sa.false()
+    )
     lease_token: Mapped[str | None] = mapped_column(sa.String(64), nullable=True)
     worker_id: Mapped[str | None] = mapped_column(sa.String(128), nullable=True)
     heartbeat_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
