@@ -85,7 +85,7 @@ const TEMPLATE = `
   .fill { height: 100%; width: 0; background: var(--progress-run-running); transition: width .2s ease-out; }
   .bar[data-state="completed"] .fill { background: var(--progress-run-ok); }
   .bar[data-state="failed"] .fill, .bar[data-state="stale"] .fill { background: var(--progress-run-bad); }
-  .bar[data-state="cancelled"] .fill { background: var(--progress-run-muted); }
+  .bar[data-state="cancelled"] .fill, .bar[data-state="paused"] .fill { background: var(--progress-run-muted); }
   .pct { position: absolute; inset: 0; display: flex; align-items: center; justify-content: center;
     font-weight: 600; }
   .message, .outcome { overflow-wrap: anywhere; }  /* a name of 100 letters without a space */
@@ -119,6 +119,7 @@ const TEMPLATE = `
 <ol id="steps" class="steps" part="steps"></ol>
 <p id="outcome" class="outcome" part="outcome" hidden></p>
 <div class="actions" part="actions">
+  <button id="pause" type="button" part="pause" hidden>Pause</button>
   <button id="cancel" type="button" part="cancel" hidden>Cancel</button>
   <button id="resume" type="button" part="resume" hidden>Resume</button>
 </div>
@@ -127,7 +128,8 @@ const TEMPLATE = `
 
 /**
  * `<progress-run run-id="…">`: attributes `run-id` (required), `base` (the service's root
- * URL; default: where this module was served from), `controls` (show Cancel and Resume),
+ * URL; default: where this module was served from), `controls` (show Pause, Cancel and
+ * Resume; Pause only for a run whose kind can pause, and for a batch),
  * `stale-after-s` (default: the signed-in session's, else 300), `batch` (the id is a
  * batch's: follow `api/batches/{id}`, whose stream keeps a run's contract).
  *
@@ -163,6 +165,7 @@ export class ProgressRun extends HTMLElement {
     this.#root.innerHTML = TEMPLATE;
     this.#el("cancel").addEventListener("click", () => this.cancel());
     this.#el("resume").addEventListener("click", () => this.resume());
+    this.#el("pause").addEventListener("click", () => this.pause());
   }
 
   /** The run's id (the `run-id` attribute). */
@@ -172,7 +175,8 @@ export class ProgressRun extends HTMLElement {
   /** The newest snapshot of the run the element knows (`GET /api/runs/{id}`), or null. */
   get run() { return this.#run; }
 
-  /** The run's status as shown: pending, running, stale, completed, failed or cancelled. */
+  /** The run's status as shown: pending, running, paused, stale, completed, failed or
+   * cancelled. */
   get status() { return this.#el("bar").dataset.state; }
 
   /** The bar's percentage, 0-100. */
@@ -203,7 +207,20 @@ export class ProgressRun extends HTMLElement {
   /** Ask the server to cancel the run; resolves to the answer ({status, data}). */
   cancel() { return this.#once("cancel", () => this.#write("cancel", 202)); }
 
-  /** Ask the server to resume the failed or cancelled run, and follow it again. */
+  /** Ask the server to pause the run at its next chunk's end (a batch: between children);
+   * the stream then says `paused`, and Resume continues it. */
+  pause() {
+    return this.#once("pause", async () => {
+      const result = await this.#write("pause", 202);
+      if (result.status === 202 && this.isConnected && result.data && result.data.data) {
+        const run = result.data.data;
+        if (run.seq >= this.#seq) this.#renderRun(run);  // "Pausing…" until the chunk ends
+      }
+      return result;
+    });
+  }
+
+  /** Ask the server to resume the failed, cancelled or paused run, and follow it again. */
   resume() {
     return this.#once("resume", async () => {
       const result = await this.#write("resume", 202);
@@ -467,7 +484,15 @@ export class ProgressRun extends HTMLElement {
     const status = this.#run ? this.#run.status : "pending";
     const refused = shown && this.#run.admin_only && this.#role !== null && this.#role !== "admin";  // 403
     this.#showButton("cancel", shown && !TERMINAL.includes(status));
-    this.#showButton("resume", shown && !refused && this.#run.resumable && ["failed", "cancelled"].includes(status));
+    // A batch's `resumable` is its status's (which events move); a run's, its kind's.
+    const resumable = shown && (this.#batch || this.#run.resumable);
+    this.#showButton("resume", resumable && !refused && ["failed", "cancelled", "paused"].includes(status));
+    const pausable = shown && (this.#batch || this.#run.pausable);
+    this.#showButton("pause", pausable && ["pending", "running"].includes(status));
+    const pausing = pausable && Boolean(this.#run.pause_requested) && status === "running";
+    const pause = this.#el("pause");
+    pause.textContent = pausing ? "Pausing…" : "Pause";
+    if (pausing) pause.setAttribute("aria-disabled", "true");  // asked: it stops at the chunk's end
   }
 
   /** A button hidden while it has the focus hands it to the bar, never to the page's top. */

@@ -109,3 +109,11 @@ class RunCancelled(JobError):
 
     def __init__(self) -> None:
         super().__init__("The run was cancelled.", code="cancelled")
+
+
+class RunPaused(JobError):
+    """Raised as a chunk begins once a pause was requested: the runner records `paused`
+    (nothing is open: the chunk before has committed), and a resume continues with it."""
+
+    def __init__(self) -> None:
+        super().__init__("The run was paused.", code="paused")

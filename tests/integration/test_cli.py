@@ -422,7 +422,7 @@ async def test_runs_resume_through_the_api(make_settings, tmp_path: Path) -> Non
     assert resumed.returncode == 0, resumed.stderr
     assert f"resumed {run_id}" in resumed.stdout
     assert state["status"] == "completed" and state["attempt"] == 2
-    assert again.returncode == 1 and "Only a failed or cancelled run" in again.stderr
+    assert again.returncode == 1 and "Only a failed, cancelled or paused run" in again.stderr
     assert no_key.returncode == 1 and "API key" in no_key.stderr
 
 

@@ -135,7 +135,7 @@ async def test_cancel_exits_watch_with_4_and_resume_runs_it_again(server: Server
     assert again.err == "error: The batch has already ended (cancelled). (HTTP 409 run_finished)\n"
     assert resumed.code == 0 and resumed.json()["status"] == "running"
     assert resumed.json()["counts"]["running"] == 1 and resumed.json()["counts"]["pending"] == 1
-    assert busy.code == 1 and "Only a failed or cancelled batch can be resumed" in busy.err
+    assert busy.code == 1 and "Only a failed, cancelled or paused batch can be resumed" in busy.err
     assert "HTTP 409 not_resumable" in busy.err
     assert stopped.code == 0 and stopped.json()["id"] == batch_id
     assert done["status"] == "cancelled"
@@ -215,3 +215,23 @@ def _batch_streams(proxy: CuttableProxy) -> list[Recorded]:
 
 async def _streamed(proxy: CuttableProxy) -> bool:
     return any(stream.event_ids() for stream in _batch_streams(proxy))
+
+
+async def test_pause_waits_for_the_running_child_and_resume_continues(server: Server) -> None:
+    async with server.client() as client:
+        batch_id = await start(client, "Two", demo("a", items=40, delay_ms=20), demo("b"))
+        await wait_for(lambda: _moving(client, batch_id))
+        pausing = await cli(server, "batches", "pause", batch_id)
+
+        async def paused() -> bool:
+            return bool((await shown(client, batch_id))["status"] == "paused")
+
+        await wait_for(paused)
+        again = await cli(server, "batches", "pause", batch_id)
+        resumed = await cli(server, "batches", "resume", batch_id)
+        await ended(client, batch_id)
+        done = await shown(client, batch_id)
+    assert pausing.code == 0 and pausing.out.startswith(f"pausing {batch_id} (")
+    assert again.code == 0 and again.out == f"paused {batch_id} (1/2 ok, 1 pending)\n"
+    assert resumed.code == 0 and resumed.out.startswith(f"resumed {batch_id}: running")
+    assert done["status"] == "completed"

@@ -271,3 +271,37 @@ async def test_serve_workers_share_one_view_of_the_metrics(
 async def _streams_open(client: httpx.AsyncClient, expected: int) -> float:
     value = samples((await client.get("/metrics")).text).get("progress_sse_streams_open", 0)
     return value if value == expected else 0
+
+
+async def test_a_pause_asked_through_one_process_stops_a_worker_in_another(
+    pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    """No fast path here: the flag reaches the worker with its next progress write, it stops
+    before its next chunk, and a resume is taken by whichever worker is free."""
+    key = await admin_key(pg_env["PROGRESS_SSE_DATABASE_URL"])
+    params = {"tables": ["customers"], "batch_size": 20, "scale": 0.5, "delay_ms": 50}
+    async with (
+        serve(pg_env, tmp_path / "api.log") as api,
+        spawn("worker", env=pg_env, log=tmp_path / "worker.log"),
+        httpx.AsyncClient(base_url=api, headers={"Authorization": f"Bearer {key}"}) as client,
+    ):
+        started = await client.post("/api/runs", json={"kind": "table_sync", "params": params})
+        run_url = started.json()["url"]
+
+        async def state(*statuses: str) -> dict[str, Any] | None:
+            run: dict[str, Any] = (await client.get(run_url)).json()["data"]
+            return run if run["status"] in statuses or (not statuses and run["processed"]) else None
+
+        await wait_for(lambda: state(), limit_s=30)  # it has committed a chunk or more
+        asked = await client.post(f"{run_url}/pause")
+        paused = await wait_for(lambda: state("paused"), limit_s=30)
+        resumed = await client.post(f"{run_url}/resume")
+        frames = await collect(client, started.json()["events_url"], headers={"Last-Event-ID": "0"})
+    assert asked.status_code == 202 and asked.json()["data"]["pause_requested"] is True
+    assert 0 < paused["processed"] < 600, "it stopped partway"
+    assert resumed.status_code == 202
+    assert frames[-2].event == "complete" and frames[-2].data["result"]["records_processed"] == 600
+    statuses = [f.data.get("status") for f in frames if f.event == "message"]
+    assert "paused" in statuses and statuses.index("paused") < len(statuses) - 1
+    ids = [f.seq for f in frames if f.event != "end"]
+    assert ids == sorted(set(ids))

@@ -107,3 +107,19 @@ def test_validate_checks_the_kind_first() -> None:
     with pytest.raises(ValidationFailed) as info:
         default_registry().validate("nope", {"items": 0})
     assert info.value.code == "unknown_kind"
+
+
+def test_a_pausable_kind_must_be_resumable() -> None:
+    """A pause ends an attempt; continuing is a resume, so a kind that cannot resume cannot
+    pause either."""
+    with pytest.raises(ValueError, match="pausable kind must be resumable"):
+        JobKind(name="p", params=Params, run=nothing, pausable=True)
+    registry = JobRegistry([JobKind(name="p", params=Params, run=nothing, resumable=True,
+                                    pausable=True), kind("q")])  # fmt: skip
+    assert registry.pausable("p") and not registry.pausable("q")
+    assert not registry.pausable("gone"), "a kind no longer installed never pauses"
+
+
+def test_the_installed_kinds_that_pause_are_those_that_commit_in_chunks() -> None:
+    registry = discover(Settings()).registry
+    assert [n for n in registry.names if registry.pausable(n)] == ["asset_import", "table_sync"]

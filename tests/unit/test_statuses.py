@@ -24,12 +24,18 @@ ALLOWED = {
     (RunStatus.RUNNING, RunStatus.CANCELLED),
     (RunStatus.FAILED, RunStatus.PENDING),  # resume
     (RunStatus.CANCELLED, RunStatus.PENDING),  # resume
+    (RunStatus.PENDING, RunStatus.PAUSED),  # paused before a worker took it
+    (RunStatus.RUNNING, RunStatus.PAUSED),  # at a chunk's end
+    (RunStatus.PAUSED, RunStatus.PENDING),  # resume: continue with the next chunk
+    (RunStatus.PAUSED, RunStatus.RUNNING),  # a batch's own row continues
+    (RunStatus.PAUSED, RunStatus.CANCELLED),
+    (RunStatus.PAUSED, RunStatus.FAILED),  # an admin's reset
 }
 
 
 def test_terminal_and_active_statuses_partition_all_statuses() -> None:
     assert {RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED} == TERMINAL_STATUSES
-    assert {RunStatus.PENDING, RunStatus.RUNNING} == ACTIVE_STATUSES
+    assert {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED} == ACTIVE_STATUSES
     assert set(RunStatus) == TERMINAL_STATUSES | ACTIVE_STATUSES
     assert not TERMINAL_STATUSES & ACTIVE_STATUSES
 
@@ -61,6 +67,7 @@ def test_wire_names_are_the_contract_strings() -> None:
     assert [s.value for s in RunStatus] == [
         "pending",
         "running",
+        "paused",
         "completed",
         "failed",
         "cancelled",

@@ -10,7 +10,7 @@ import pytest
 
 from progress_sse.jobs.writer import Draft, ProgressWriter
 from progress_sse.runs.events import RunEvent
-from progress_sse.runs.store import LeaseLost, RunStore
+from progress_sse.runs.store import LeaseLost, Requests, RunStore
 
 
 class FakeStore:
@@ -30,14 +30,14 @@ class FakeStore:
         events: Sequence[RunEvent],
         run_values: dict[str, Any],
         steps: Sequence[dict[str, Any]],
-    ) -> bool:
+    ) -> Requests:
         assert (run_id, lease) == ("r", "lease-1")
         if self.fail is not None:
             fail, self.fail = self.fail, None
             self.failures += 1
             raise fail
         self.calls.append((list(events), dict(run_values), list(steps)))
-        return self.cancel
+        return Requests(cancel=self.cancel)
 
     @property
     def events(self) -> list[RunEvent]:
@@ -282,7 +282,7 @@ async def test_a_milestone_offered_during_a_failed_write_keeps_its_order() -> No
     writer: ProgressWriter
 
     class FailingWhileJobRuns(FakeStore):
-        async def write_progress(self, *args: Any) -> bool:
+        async def write_progress(self, *args: Any) -> Requests:
             if self.fail is not None:
                 writer.offer_milestone(draft("B"))  # the job moved on meanwhile
                 job.message = "after B"

@@ -21,6 +21,7 @@ from progress_sse.wire import (
     BatchCountsJson,
     BatchProgressEventJson,
     ChildStatusName,
+    RunStatusName,
     StepRefJson,
     StepStatusName,
 )
@@ -28,6 +29,7 @@ from progress_sse.wire import (
 CHILD_STATE_OF_RUN = {
     RunStatus.PENDING: ChildState.RUNNING,  # started: waiting for a worker
     RunStatus.RUNNING: ChildState.RUNNING,
+    RunStatus.PAUSED: ChildState.RUNNING,  # not ended (a child pauses only with its batch)
     RunStatus.COMPLETED: ChildState.SUCCEEDED,
     RunStatus.FAILED: ChildState.FAILED,
     RunStatus.CANCELLED: ChildState.CANCELLED,
@@ -77,14 +79,16 @@ def child_ref(child: BatchChild) -> BatchChildRefJson:
 def progress_data(
     *, batch_id: str, seq: int, percentage: float, message: str,
     children: Sequence[BatchChild], current: BatchChild | None, ts: datetime,
+    status: RunStatusName = "running",
 ) -> BatchProgressEventJson:  # fmt: skip
-    """A batch's unnamed event: the weighted percentage, the child that moved, the counts."""
+    """A batch's unnamed event: the weighted percentage, the child that moved, the counts
+    (`status` is `paused` once a pausing batch has no child running)."""
     tally = counts_of(children)
     state = ChildState(current.state) if current is not None else None
     return {
         "run_id": batch_id,
         "seq": seq,
-        "status": "running",
+        "status": status,
         "percentage": float(percentage),
         "message": message,
         "step": (
@@ -144,6 +148,16 @@ def moved_message(children: Sequence[BatchChild], ended_child: BatchChild | None
 def cancelling_message(children: Sequence[BatchChild]) -> str:
     running = [c.name for c in children if c.state == ChildState.RUNNING]
     return f"Cancelling: waiting for {', '.join(running)} to stop." if running else "Cancelling."
+
+
+def pausing_message(children: Sequence[BatchChild]) -> str:
+    running = [c.name for c in children if c.state == ChildState.RUNNING]
+    return f"Pausing: no part starts after {', '.join(running)} finish(es)."
+
+
+def paused_message(children: Sequence[BatchChild]) -> str:
+    tally, n = counts_of(children), len(children)
+    return f"Paused: {tally['succeeded']} of {n} part(s) done; resume to continue."
 
 
 def ending_message(outcome: Outcome, children: Sequence[BatchChild]) -> str:

@@ -37,10 +37,11 @@ from progress_sse.runs.events import RunEvent, utc_now
 from progress_sse.runs.models import BATCH_KIND, Run
 from progress_sse.runs.statuses import RunStatus
 from progress_sse.runs.store import NEVER_STARTED, Ending, NewRun, RunStore, reopen
-from progress_sse.wire import ProgressEventJson
+from progress_sse.wire import ProgressEventJson, RunStatusName
 
 log = logging.getLogger(__name__)
 Publish = Callable[[str, list[RunEvent]], Awaitable[None]]
+ACTIVE = (RunStatus.RUNNING.value, RunStatus.PAUSED.value)  # a batch is never pending
 UNSENT = "progress_sse.batch_events"  # the session's events to publish after COMMIT
 STARTED = "progress_sse.batch_started"  # the session queued child runs
 
@@ -192,10 +193,11 @@ class BatchStore:
         batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
         async with self.runs.sessions.begin() as session:
             locked = await self._lock(session, batch.id)
-            if locked is None or locked.status != RunStatus.RUNNING.value:
+            if locked is None or locked.status not in ACTIVE:
                 raise Conflict(
                     f"The batch has already ended ({batch.status}).", code="run_finished"
                 )
+            locked.status = RunStatus.RUNNING.value  # a paused one ends from running, now
             locked.cancel_requested = True
             queued = await session.execute(
                 sa.select(Run.id)
@@ -219,18 +221,35 @@ class BatchStore:
                 )
         return await self.runs.get_run(tenant_id, batch_id, batch=True), running
 
+    async def pause(self, tenant_id: str, batch_id: str) -> Run:
+        """Start no more children: the running ones finish, and the batch is `paused` once
+        none is running (at once when none is). A paused batch stays as it is."""
+        batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
+        async with self.runs.sessions.begin() as session:
+            locked = await self._lock(session, batch.id)
+            if locked is None or locked.status not in ACTIVE:
+                raise Conflict(
+                    f"The batch has already ended ({batch.status}).", code="run_finished"
+                )
+            if locked.cancel_requested:
+                raise Conflict("The batch is being cancelled.", code="cancelling")
+            if locked.status == RunStatus.RUNNING.value and not locked.pause_requested:
+                locked.pause_requested = True
+                await self._settle(session, locked, await self._children(session, batch.id), None)
+        return await self.runs.get_run(tenant_id, batch_id, batch=True)
+
     async def resume(self, tenant_id: str, batch_id: str) -> Run:
         """Run again what did not succeed: a failed or cancelled child of a resumable kind
         resumes its own run (from its last committed chunk), any other starts a new run,
-        and a child that succeeded is never run twice."""
+        and a child that succeeded is never run twice. A paused batch continues."""
         batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
         try:
             async with self.runs.sessions.begin() as session:
                 locked = await self._lock(session, batch.id)
-                if locked is None or locked.status not in ("failed", "cancelled"):
+                if locked is None or locked.status not in ("failed", "cancelled", "paused"):
                     raise Conflict(
-                        "Only a failed or cancelled batch can be resumed; this one is "
-                        f"{batch.status}.",
+                        "Only a failed, cancelled or paused batch can be resumed; this one "
+                        f"is {batch.status}.",
                         code="not_resumable",
                     )
                 children = await self._children(session, batch.id)
@@ -316,12 +335,15 @@ class BatchStore:
         """Apply the rules until nothing changes (a child that cannot start fails, and
         that may skip others), then write one event: the batch's progress, or its end."""
         cancelling = batch.cancel_requested
+        pausing = batch.pause_requested and not cancelling  # nothing more starts
         deps = [c.after for c in children]
         names = [c.name for c in children]
         while True:
             skips, starts = plan.advance(deps, said.states(children), names, cancelling=cancelling)
             for i, reason in skips.items():
                 children[i].state, children[i].reason = ChildState.SKIPPED.value, reason
+            if pausing:
+                break
             started = [await self._start(session, batch, children[i]) for i in starts]
             if all(started):
                 break
@@ -331,6 +353,13 @@ class BatchStore:
             await self._end(session, batch, children, outcome)
         elif cancelling:
             await self._event(session, batch, children, moved, said.cancelling_message(children))
+        elif pausing and not any(c.state == ChildState.RUNNING for c in children):
+            batch.status, batch.pause_requested = RunStatus.PAUSED.value, False
+            await self._event(
+                session, batch, children, moved, said.paused_message(children), "paused"
+            )
+        elif pausing:
+            await self._event(session, batch, children, moved, said.pausing_message(children))
         else:
             await self._event(session, batch, children, moved, said.moved_message(children, moved))
 
@@ -400,7 +429,7 @@ class BatchStore:
 
     async def _event(
         self, session: AsyncSession, batch: Run, children: Sequence[BatchChild],
-        current: BatchChild | None, message: str,
+        current: BatchChild | None, message: str, status: RunStatusName = "running",
     ) -> None:  # fmt: skip
         """A progress event of the batch: the weighted percentage, counts, the current child."""
         percentage = self._percentage(children)
@@ -410,7 +439,7 @@ class BatchStore:
         self._count(batch, children)
         data = said.progress_data(
             batch_id=batch.id, seq=batch.seq, percentage=percentage, message=message,
-            children=children, current=current, ts=now,
+            children=children, current=current, ts=now, status=status,
         )  # fmt: skip
         event = RunEvent(batch.id, batch.seq, None, dict(data))
         await session.flush()

@@ -170,11 +170,23 @@ def cancel(
     ))  # fmt: skip
 
 
+@batches_app.command("pause")
+def pause(
+    batch_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
+) -> None:
+    """Pause a batch between children: the running ones finish, no other starts."""
+    post_action(url, key, f"/api/batches/{batch_id}/pause", as_json, lambda batch: (
+        f"{batch['status'] if batch['status'] == 'paused' else 'pausing'} {batch['id']} "
+        f"({tally(batch['counts'])})"
+    ))  # fmt: skip
+
+
 @batches_app.command("resume")
 def resume(
     batch_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
 ) -> None:
-    """Run again what did not succeed in a failed or cancelled batch."""
+    """Continue a paused batch, or run again what did not succeed in a failed or
+    cancelled one."""
     post_action(url, key, f"/api/batches/{batch_id}/resume", as_json, lambda batch: (
         f"resumed {batch['id']}: {batch['status']} ({tally(batch['counts'])})"
     ))  # fmt: skip

@@ -20,6 +20,7 @@ STATUS_STYLE = {
     "cancelled": "yellow",
     "running": "cyan",
     "pending": "dim",
+    "paused": "magenta",
     "in_progress": "cyan",
     "skipped": "dim",
 }

@@ -13,7 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from progress_sse.errors import RunCancelled
+from progress_sse.errors import RunCancelled, RunPaused
 from progress_sse.jobs.lockwatch import LockWatch
 from progress_sse.jobs.writer import Draft, ProgressWriter, Snapshot
 from progress_sse.runs.events import utc_now
@@ -68,6 +68,9 @@ class Execution:
         self.percentage = 0.0
         self.message = ""
         self.cancel_requested = False
+        self.pause_requested = False
+        # Its kind stops at a chunk's end when asked (`JobKind.pausable`); set by the runner.
+        self.pausable = False
         self.chunks_committed = 0  # this attempt's: what a cancel or failure leaves in place
         self._fraction: float | None = None
         self._explicit: float | None = None
@@ -79,6 +82,10 @@ class Execution:
     def request_cancel(self) -> None:
         """Cancel from this process: the job stops at its next checkpoint."""
         self.cancel_requested = True
+
+    def request_pause(self) -> None:
+        """Pause from this process: the job stops after its current chunk commits."""
+        self.pause_requested = True
 
     # -- steps --------------------------------------------------------------------
 
@@ -297,6 +304,7 @@ class Execution:
         A `read_only` chunk reads a snapshot and never waits for SQLite's writer.
         """
         self._check()
+        self._pause_point()
         session = await self._begin_reading() if read_only else await self._begin_writing()
         watch = None if read_only else await self._watch_locks(session)
         try:
@@ -308,6 +316,14 @@ class Execution:
             if watch is not None:
                 await watch.stop()
             await session.close()  # rolls back what was not committed
+
+    def _pause_point(self) -> None:
+        """Before a chunk, so after the one before it committed and the job reported it: stop
+        here if asked to pause, unless a job's own transaction is open (`session()`), which
+        a pause would roll back."""
+        asked = self.pause_requested or self._writer.pause_requested
+        if asked and self.pausable and self._session is None:
+            raise RunPaused()
 
     async def _begin_reading(self) -> AsyncSession:
         session = self._business()
@@ -349,7 +365,10 @@ class Execution:
     # -- used by the runner ------------------------------------------------------
 
     def final_step_rows(self, status: RunStatus, error: str | None) -> list[dict[str, Any]]:
-        """Close the open step: completed after commit, failed after rollback."""
+        """Close the open step: completed after commit, failed after rollback; a pause
+        leaves every step as it stands."""
+        if status is RunStatus.PAUSED:
+            return [s.as_row() for s in self._steps]
         now = utc_now()
         for state in self._steps:
             if state.status is StepStatus.IN_PROGRESS:

@@ -29,7 +29,7 @@ from tenacity import (
     wait_exponential_jitter,
 )
 
-from progress_sse.errors import JobError, RunCancelled
+from progress_sse.errors import JobError, RunCancelled, RunPaused
 from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.execution import Execution
 from progress_sse.jobs.kinds import JobFn, JobRegistry
@@ -84,6 +84,9 @@ def cancelled_message(run: Execution) -> str:
         if run.attempt <= 1
         else "Cancelled; nothing more was changed."
     )
+
+
+PAUSED = "Paused; everything committed so far stays. Resume continues with the next chunk."
 
 
 class Runner:
@@ -154,6 +157,12 @@ class Runner:
         if execution is not None:
             execution.request_cancel()
 
+    def request_pause(self, run_id: str) -> None:
+        """Fast path when the run executes in this process; others see the DB flag."""
+        execution = self.executions.get(run_id)
+        if execution is not None:
+            execution.request_pause()
+
     async def _claim_loop(self) -> None:
         while True:
             try:
@@ -221,6 +230,8 @@ class Runner:
                     RunStatus.FAILED, "The run's parameters are invalid.", "invalid_params"
                 )
             else:
+                if kind.pausable:  # its chunks stay committed: the bar starts where it stood
+                    execution.pausable, execution.percentage = True, run.percentage
                 execution.declare_steps(steps)
                 self.executions[run.id] = execution
                 outcome = await self._outcome(run.id, lease, kind.run, params, execution)
@@ -231,6 +242,8 @@ class Runner:
             await asyncio.shield(self._conclude(run.id, lease, execution, outcome))
             raise
         await self._conclude(run.id, lease, execution, outcome)
+        if outcome is not None and outcome.status is RunStatus.PAUSED:
+            return  # not finished: no duration to count yet
         if self.on_finished is not None and outcome is not None:
             started = run.started_at
             seconds = (utc_now() - started).total_seconds() if started is not None else None
@@ -266,6 +279,8 @@ class Runner:
                 await run.close()
         except RunCancelled:
             return Outcome(RunStatus.CANCELLED, cancelled_message(run), "cancelled")
+        except RunPaused:
+            return Outcome(RunStatus.PAUSED, PAUSED, "paused")
         except LeaseLost:
             log.warning("run %s: lease lost; rolled back and left to its new owner", run_id)
             return None
@@ -305,6 +320,10 @@ class Runner:
         if outcome.status is RunStatus.COMPLETED:
             return await self.store.complete(
                 run_id, lease=lease, result=outcome.result, steps=steps
+            )
+        if outcome.status is RunStatus.PAUSED:
+            return await self.store.paused(
+                run_id, lease=lease, message=outcome.message, steps=steps
             )
         if outcome.status is RunStatus.CANCELLED:
             return await self.store.cancelled(

@@ -75,6 +75,7 @@ class ProgressWriter:
         self._warn = ThrottledWarning(log, f"run {run_id}: progress write failed (%s); will retry")
         self._on_lease_lost = on_lease_lost
         self.cancel_requested = False
+        self.pause_requested = False
         self.lease_lost = False
         self.writes = 0
         self._milestones: list[Draft] = []
@@ -163,7 +164,7 @@ class ProgressWriter:
             for draft in drafts:
                 run_values.update(draft.run_values)
             try:
-                cancel = await self.store.write_progress(
+                asked = await self.store.write_progress(
                     self.run_id, self.lease, events, run_values, list(steps.values())
                 )
             except BaseException:
@@ -174,7 +175,8 @@ class ProgressWriter:
                 self._steps = queued | self._steps
                 raise
             self.seq += len(events)
-            self.cancel_requested = self.cancel_requested or cancel
+            self.cancel_requested = self.cancel_requested or asked.cancel
+            self.pause_requested = self.pause_requested or asked.pause
             self._last_flush = time.monotonic()
             self.writes += 1
         if events:

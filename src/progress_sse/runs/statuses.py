@@ -8,6 +8,7 @@ from enum import StrEnum
 class RunStatus(StrEnum):
     PENDING = "pending"
     RUNNING = "running"
+    PAUSED = "paused"  # stopped at a safe point, holding nothing; continues when resumed
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
@@ -39,11 +40,18 @@ class EventName(StrEnum):
 
 
 TERMINAL_STATUSES = frozenset({RunStatus.COMPLETED, RunStatus.FAILED, RunStatus.CANCELLED})
-ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING})
+# Active: not ended. A paused run keeps its lock key, so nothing else starts the same work.
+ACTIVE_STATUSES = frozenset({RunStatus.PENDING, RunStatus.RUNNING, RunStatus.PAUSED})
 
 _TRANSITIONS: dict[RunStatus, frozenset[RunStatus]] = {
-    RunStatus.PENDING: frozenset({RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}),
-    RunStatus.RUNNING: frozenset(TERMINAL_STATUSES),
+    RunStatus.PENDING: frozenset(
+        {RunStatus.RUNNING, RunStatus.PAUSED, RunStatus.CANCELLED, RunStatus.FAILED}
+    ),
+    RunStatus.RUNNING: frozenset({*TERMINAL_STATUSES, RunStatus.PAUSED}),
+    # Continuing queues it again (a batch's own row goes straight back to running).
+    RunStatus.PAUSED: frozenset(
+        {RunStatus.PENDING, RunStatus.RUNNING, RunStatus.CANCELLED, RunStatus.FAILED}
+    ),
     RunStatus.COMPLETED: frozenset(),
     # A resumable failed or cancelled run may be queued again (resume).
     RunStatus.FAILED: frozenset({RunStatus.PENDING}),

@@ -69,7 +69,23 @@ class Ending:
     extra: Mapping[str, Any] = field(default_factory=dict)  # more fields of the event (a batch's)
 
 
+@dataclass(frozen=True, slots=True)
+class Requests:
+    """What was asked of a running run from outside its worker, read at each progress write."""
+
+    cancel: bool = False
+    pause: bool = False
+
+
 NEVER_STARTED = Ending(RunStatus.CANCELLED, "Cancelled before it started.", "cancelled")
+CANCELLED_WHILE_PAUSED = Ending(
+    RunStatus.CANCELLED,
+    "Cancelled while paused; what it committed before the pause stays.",
+    "cancelled",
+)
+PAUSED_BEFORE_START = "Paused before it started; resume it to start."
+RESUMED = "Resumed; waiting for a worker"
+CONTINUED = "Continuing; waiting for a worker"
 
 # Runs in the transaction that ends a run, after the run row and its event are written.
 FinishHook = Callable[[AsyncSession, Run], Awaitable[object]]
@@ -174,6 +190,7 @@ class RunStore:
             active_lock=new.lock_key,
             idempotency_key=new.idempotency_key,
             cancel_requested=False,
+            pause_requested=False,
             created_at=now,
             started_at=now if status is RunStatus.RUNNING else None,
             created_by=new.created_by,
@@ -332,15 +349,17 @@ class RunStore:
             ).scalar_one_or_none()
         return to_event(row) if row else None
 
-    # -- cancelling -------------------------------------------------------------
+    # -- cancelling and pausing ------------------------------------------------------
 
     async def request_cancel(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent | None]:
-        """Cancel a pending run at once, or flag a running one for its next checkpoint."""
+        """Cancel a pending or paused run at once (no worker holds it), or flag a running one
+        for its next checkpoint."""
         run = await self.get_run(tenant_id, run_id)
         if RunStatus(run.status).is_terminal:
             raise Conflict(f"The run has already ended ({run.status}).", code="run_finished")
-        if run.status == RunStatus.PENDING:
-            event = await self.cancel_pending(run_id)
+        if run.status in (RunStatus.PENDING, RunStatus.PAUSED):
+            ending = NEVER_STARTED if run.status == RunStatus.PENDING else CANCELLED_WHILE_PAUSED
+            event = await self._end(run_id, ending, RunStatus(run.status))
             if event is not None:
                 return await self.get_run(tenant_id, run_id), event
         async with self.sessions.begin() as session:
@@ -351,12 +370,75 @@ class RunStore:
             )
         return await self.get_run(tenant_id, run_id), None
 
+    async def request_pause(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent | None]:
+        """Pause a pending run at once, or flag a running one for its next safe point (the
+        end of its current chunk); a paused run stays as it is. Whether its kind can pause
+        at all is the caller's question (the registry knows)."""
+        run = await self.get_run(tenant_id, run_id)
+        if RunStatus(run.status).is_terminal:
+            raise Conflict(f"The run has already ended ({run.status}).", code="run_finished")
+        if run.status == RunStatus.PENDING:
+            async with self.sessions.begin() as session:
+                pending = (
+                    await session.execute(
+                        sa.select(Run)
+                        .where(Run.id == run_id, Run.status == RunStatus.PENDING.value)
+                        .with_for_update()
+                    )
+                ).scalar_one_or_none()
+                if pending is not None:
+                    event = await self.set_paused(session, pending, PAUSED_BEFORE_START)
+                    return pending, event
+        async with self.sessions.begin() as session:
+            await session.execute(
+                sa.update(Run)
+                .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+                .values(pause_requested=True)
+            )
+        return await self.get_run(tenant_id, run_id), None
+
+    async def paused(
+        self, run_id: str, *, lease: str, message: str, steps: Sequence[dict[str, Any]]
+    ) -> RunEvent | None:
+        """running -> paused, by the attempt holding `lease`, after a chunk committed: the
+        lease and heartbeat are cleared (nothing to sweep), the lock key is kept."""
+        async with self.sessions.begin() as session:
+            run = (
+                await session.execute(
+                    sa.select(Run)
+                    .where(
+                        Run.id == run_id,
+                        Run.status == RunStatus.RUNNING.value,
+                        Run.lease_token == lease,
+                    )
+                    .with_for_update()
+                )
+            ).scalar_one_or_none()
+            if run is None:
+                return None
+            for step in steps:
+                await self._upsert_step(session, run_id, step)
+            return await self.set_paused(session, run, message)
+
+    async def set_paused(self, session: AsyncSession, run: Run, message: str) -> RunEvent:
+        """Write `run` (held in `session`) as paused, with the progress event that says so."""
+        now = utc_now()
+        run.status, run.message = RunStatus.PAUSED.value, message
+        run.pause_requested = run.cancel_requested = False
+        run.lease_token = run.worker_id = run.heartbeat_at = None
+        run.rate = run.eta_s = None
+        run.seq += 1
+        event = RunEvent(run.id, run.seq, None, _snapshot_data(run, now))
+        await session.flush()
+        await self.insert_events(session, [event], now)
+        return event
+
     async def resume(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent]:
-        """Queue a failed or cancelled run again; its seq and attempt carry on."""
+        """Queue a failed, cancelled or paused run again; its seq and attempt carry on."""
         run = await self.get_run(tenant_id, run_id)
         if not can_transition(RunStatus(run.status), RunStatus.PENDING):
             raise Conflict(
-                f"Only a failed or cancelled run can be resumed; this one is {run.status}.",
+                f"Only a failed, cancelled or paused run can be resumed; this one is {run.status}.",
                 code="not_resumable",
             )
         try:
@@ -370,7 +452,8 @@ class RunStore:
                 ).scalar_one_or_none()
                 if fresh is None:
                     raise Conflict("The run changed meanwhile; try again.", code="conflict")
-                event = await self.requeue(session, fresh)
+                message = CONTINUED if fresh.status == RunStatus.PAUSED else RESUMED
+                event = await self.requeue(session, fresh, message=message)
         except IntegrityError:
             active = await self.active_run(tenant_id, run.kind)
             raise Conflict(
@@ -382,7 +465,7 @@ class RunStore:
 
     async def requeue(
         self, session: AsyncSession, run: Run, status: RunStatus = RunStatus.PENDING,
-        message: str = "Resumed; waiting for a worker",
+        message: str = RESUMED,
     ) -> RunEvent:  # fmt: skip
         """Queue an ended run again in `session`'s transaction; its seq and attempt carry on
         (an active run on the same lock key raises `IntegrityError` at the flush)."""
@@ -449,11 +532,11 @@ class RunStore:
         events: Sequence[RunEvent],
         run_values: dict[str, Any],
         steps: Sequence[dict[str, Any]],
-    ) -> bool:
+    ) -> Requests:
         """Persist events, run columns and step rows in one short transaction.
 
-        Returns whether a cancel was requested; raises `LeaseLost` when the run
-        is no longer this attempt's (the UPDATE's lease check is the fence).
+        Returns whether a cancel or a pause was requested; raises `LeaseLost` when
+        the run is no longer this attempt's (the UPDATE's lease check is the fence).
         """
         now = utc_now()
         values = dict(run_values, heartbeat_at=self.clock())
@@ -469,12 +552,12 @@ class RunStore:
                     runs.status == RunStatus.RUNNING.value,
                 )
                 .values(**values)
-                .returning(runs.cancel_requested, runs.parent_id)
+                .returning(runs.cancel_requested, runs.pause_requested, runs.parent_id)
             )
             row = result.one_or_none()
             if row is None:
                 raise LeaseLost(run_id)
-            cancel, parent_id = row
+            cancel, pause, parent_id = row
             if events:
                 await self.insert_events(session, events, now)
             for step in steps:
@@ -484,7 +567,7 @@ class RunStore:
                 for hook in self.progress_hooks:
                     await hook(session, parent_id, run_id, latest)
         self.progress_writes += 1
-        return bool(cancel)
+        return Requests(cancel=bool(cancel), pause=bool(pause))
 
     @staticmethod
     async def _upsert_step(session: AsyncSession, run_id: str, step: dict[str, Any]) -> None:
@@ -718,10 +801,11 @@ class RunStore:
 
 
 def reopen(run: Run, status: RunStatus, message: str) -> None:
-    """An ended run's row made active again (`requeue`; a batch's resume writes its own event)."""
+    """An ended (or paused) run's row made active again (`requeue`; a batch's resume writes
+    its own event)."""
     run.status = status.value
     run.message = message
-    run.cancel_requested = False
+    run.cancel_requested = run.pause_requested = False
     run.error = run.error_code = None
     run.result = None
     run.finished_at = None

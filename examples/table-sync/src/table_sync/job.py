@@ -146,4 +146,5 @@ TABLE_SYNC = JobKind(
     steps=steps,
     lock_key=lock_key,
     resumable=True,
+    pausable=True,  # every chunk end is a safe place to stop
 )

@@ -235,4 +235,5 @@ ASSET_IMPORT = JobKind(
     steps=STEPS,
     lock_key=import_lock_key,
     resumable=True,
+    pausable=True,  # every chunk end is a safe place to stop
 )

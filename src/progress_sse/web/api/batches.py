@@ -234,8 +234,18 @@ async def cancel_batch(request: Request) -> Response:
     return response
 
 
+async def pause_batch(request: Request) -> Response:
+    """Start no more children; `paused` once the running ones have finished."""
+    svc, who = await caller(request)
+    batch = await svc.batches.pause(who.tenant_id, request.path_params["batch_id"])
+    response = await _answer(svc, who, request, batch.id)
+    response.status_code = 202
+    return response
+
+
 async def resume_batch(request: Request) -> Response:
-    """Run again what did not succeed: a start as a new batch is (admin-only kinds, limit)."""
+    """Run again what did not succeed, or continue a paused batch: a start as a new batch
+    is (admin-only kinds, limit)."""
     svc, who = await caller(request)
     view = await svc.batches.get(who.tenant_id, request.path_params["batch_id"])
     if admin_only(svc, view):
@@ -259,4 +269,5 @@ def routes() -> list[Route]:
         Route("/api/batches/{batch_id}/events", batch_events, methods=["GET"]),
         Route("/api/batches/{batch_id}/cancel", cancel_batch, methods=["POST"]),
         Route("/api/batches/{batch_id}/resume", resume_batch, methods=["POST"]),
+        Route("/api/batches/{batch_id}/pause", pause_batch, methods=["POST"]),
     ]

@@ -50,6 +50,7 @@ def run_json(
     steps: Sequence[RunStep] | None = None,
     *,
     resumable: bool = False,
+    pausable: bool = False,
     summary: str | None = None,
     root: str = "",
 ) -> RunJson:
@@ -82,6 +83,8 @@ def run_json(
         "batch_id": run.parent_id,
         "stale": is_stale(run, stale_after_s),
         "resumable": resumable,
+        "pausable": pausable and run.parent_id is None,
+        "pause_requested": run.pause_requested,
         "url": f"{root}/api/runs/{run.id}",
         "events_url": f"{root}/api/runs/{run.id}/events",
     }
@@ -142,7 +145,8 @@ def batch_json(
         "admin_only": admin_only,
         "heartbeat_at": iso_or_none(max(beats)) if beats else None,
         "stale": any(is_stale(run, stale_after_s) for run in running),
-        "resumable": batch.status in ("failed", "cancelled"),
+        "resumable": batch.status in ("failed", "cancelled", "paused"),
+        "pause_requested": batch.pause_requested,
         "url": f"{root}/api/batches/{batch.id}",
         "events_url": f"{root}/api/batches/{batch.id}/events",
         "children": [child_json(v, root) for v in view.children],
