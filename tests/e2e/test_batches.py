@@ -427,15 +427,35 @@ async def test_an_answer_older_than_the_events_never_draws_over_them(
     make_settings: Any, browser: Any
 ) -> None:
     settings = make_settings(progress_interval_s=0.05, retry_ms=400)
-    r1, r2 = demo("r1", items=90, delay_ms=60), demo("r2", items=400, delay_ms=30)  # 5 s, 12 s
-    async with run_server(settings) as srv, cuttable(srv.base_url) as proxy:
+    gate = asyncio.Event()  # r1 ends when the test says: after the re-read was answered
+    r1 = {"name": "r1", "kind": "gated", "params": {}}
+    r2 = demo("r2", items=400, delay_ms=30)  # 12 s
+    async with run_server(settings, jobs=[gated(gate)]) as srv, cuttable(srv.base_url) as proxy:
         page = await signed_in_page(browser, proxy.base_url, srv.keys["acme"])
         async with running_batch(srv, "Race", r1, r2) as batch_id:
-            rows = await late_answer_drawn(page, proxy, batch_id)
+            rows = await late_answer_drawn(page, proxy, batch_id, gate)
     assert rows == ["succeeded", "running"], "r1 ended; the late answer says it runs"
 
 
-async def late_answer_drawn(page: Any, proxy: CuttableProxy, batch_id: str) -> list[str]:
+class NoParams(BaseModel):
+    pass
+
+
+def gated(gate: asyncio.Event) -> JobKind:
+    """Half way at once, then done when `gate` opens: a child that ends when the test says."""
+
+    async def run(ctx: Any, _params: NoParams) -> dict[str, Any]:
+        async with ctx.step("wait", message="Waiting for the gate"):
+            await ctx.progress(fraction=0.5)
+            await asyncio.wait_for(gate.wait(), 60)
+        return {}
+
+    return JobKind(name="gated", params=NoParams, run=run, steps=(StepSpec("wait", 0, 100),))
+
+
+async def late_answer_drawn(
+    page: Any, proxy: CuttableProxy, batch_id: str, gate: asyncio.Event
+) -> list[str]:
     """The rows once a re-read of the batch, read while r1 ran, arrived after r1 ended."""
     asked = [0]
     held: list[str] = []  # r1's status in the answer held back, then "delivered"
@@ -466,6 +486,7 @@ async def late_answer_drawn(page: Any, proxy: CuttableProxy, batch_id: str) -> l
     await page.wait_for_selector("#batch-progress >> #connection:has-text('Reconnecting')")
     proxy.heal()
     await wait_for(read)  # the re-read was read on the server (r1 still running)
+    gate.set()  # now r1 ends
     await page.wait_for_function(ROWS_SAY, arg=["succeeded", "running"], timeout=15_000)
     release.set()  # the events moved on: now the older answer arrives
     await wait_for(delivered)
