@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 from limits import parse_many
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./progress_sse.db"
@@ -229,6 +229,27 @@ class Settings(BaseSettings):
     webhook_retention_days: int = Field(
         default=30, ge=0, description="delivered and retried-dead notifications kept this long"
     )
+    # Mail (docs/mail.md): outcome emails through the same outbox; off without a host.
+    smtp_host: str | None = Field(
+        default=None, description="the SMTP server; unset: no mail is queued or sent"
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="the SMTP server's port")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (required, port 587), tls (implicit, port 465) or none",
+    )
+    smtp_username: str | None = Field(default=None, description="SMTP AUTH user")
+    smtp_password: SecretStr | None = Field(
+        default=None, description="SMTP AUTH password (never logged or shown)"
+    )
+    smtp_timeout_s: float = Field(default=10.0, gt=0, description="per SMTP conversation step")
+    mail_from: str | None = Field(
+        default=None, description="the sender address (required with SMTP_HOST)"
+    )
+    public_url: str | None = Field(
+        default=None,
+        description="how people reach this service (https://progress.example.com): mail links",
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error")
     log_format: Literal["text", "json"] = Field(
         default="text", description="text, or json (one object per line)"
@@ -298,6 +319,45 @@ class Settings(BaseSettings):
         if problem is not None:
             raise ValueError(problem)
         return self
+
+    @field_validator("smtp_host", "smtp_username", "mail_from", "public_url")
+    @classmethod
+    def _one_line(cls, value: str | None) -> str | None:
+        """Unset when empty; these reach SMTP commands and mail headers, so one line only."""
+        value = (value or "").strip()
+        if any(ord(c) < 32 or ord(c) == 127 for c in value):
+            raise ValueError("must be one line without control characters")
+        return value or None
+
+    @model_validator(mode="after")
+    def _mail_fits(self) -> Settings:
+        problem = self.mail_problem()
+        if problem is not None:
+            raise ValueError(problem)
+        return self
+
+    def mail_problem(self) -> str | None:
+        """Why the mail settings cannot work together, or None."""
+        if self.smtp_host and not self.mail_from:
+            return "PROGRESS_SSE_SMTP_HOST needs PROGRESS_SSE_MAIL_FROM (the sender address)"
+        if self.mail_from and (self.mail_from.count("@") != 1 or " " in self.mail_from):
+            return "PROGRESS_SSE_MAIL_FROM must be one address, like progress@example.com"
+        if bool(self.smtp_username) != bool(self.smtp_password):
+            return "PROGRESS_SSE_SMTP_USERNAME and PROGRESS_SSE_SMTP_PASSWORD go together"
+        if self.smtp_username and self.smtp_security == "none":
+            return "SMTP credentials are never sent in clear: set PROGRESS_SSE_SMTP_SECURITY"
+        if self.public_url and not self.public_url.startswith(("http://", "https://")):
+            return "PROGRESS_SSE_PUBLIC_URL must start with http:// or https://"
+        return None
+
+    @property
+    def mail_enabled(self) -> bool:
+        return self.smtp_host is not None
+
+    @property
+    def link_base(self) -> str:
+        """Where links in mail point: the public URL, else where `serve` answers."""
+        return (self.public_url or self.served_url).rstrip("/")
 
     @property
     def served_url(self) -> str:

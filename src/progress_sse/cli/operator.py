@@ -1,6 +1,7 @@
 """The operator commands of `progress-sse` (Typer): serve, worker, db, keys, demo,
 webhooks, notifications, cleanup; `runs` and `batches` come from `cli/runs.py` and
-`cli/batches.py`, and each plugin may add its own (`cli/main.py` merges them)."""
+`cli/batches.py`, `mail` from `cli/mail.py`, and each plugin may add its own
+(`cli/main.py` merges them)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import uvicorn
 from progress_sse.cli import admin
 from progress_sse.cli.batches import batches_app
 from progress_sse.cli.common import fail, run_async
+from progress_sse.cli.mail import mail_app
 from progress_sse.cli.remote import Json
 from progress_sse.cli.runs import runs_app
 from progress_sse.cli.terminal import emit_json, table
@@ -28,7 +30,7 @@ from progress_sse.storage import db
 from progress_sse.web.app import create_app
 from progress_sse.web.security.auth import Role
 from progress_sse.web.serving import port_problem, uvicorn_options
-from progress_sse.webhooks.models import failed_json
+from progress_sse.webhooks.models import CHANNELS, failed_json
 from progress_sse.webhooks.payload import EVENTS
 
 app = typer.Typer(
@@ -47,9 +49,12 @@ app.add_typer(runs_app, name="runs")
 app.add_typer(batches_app, name="batches")
 app.add_typer(demo_app, name="demo")
 webhooks_app = typer.Typer(no_args_is_help=True, help="Webhook endpoints (run outcomes).")
-notifications_app = typer.Typer(no_args_is_help=True, help="Failed webhook notifications.")
+notifications_app = typer.Typer(
+    no_args_is_help=True, help="Failed notifications: webhooks and mail."
+)
 app.add_typer(webhooks_app, name="webhooks")
 app.add_typer(notifications_app, name="notifications")
+app.add_typer(mail_app, name="mail")
 
 
 @db_app.command("upgrade")
@@ -181,12 +186,15 @@ def notifications_failed(
         bool | None, typer.Option("--retried/--not-retried", help="filter (default: all)")
     ] = None,
     limit: Annotated[int, typer.Option(min=1, max=500)] = 50,
+    channel: Annotated[str | None, typer.Option(help="webhook or mail (default: both)")] = None,
 ) -> None:
     """The dead letters as JSON lines (newest first), then the total."""
+    if channel is not None and channel not in CHANNELS:
+        raise typer.BadParameter(f"--channel is one of: {', '.join(CHANNELS)}")
 
     async def listed() -> tuple[list[Any], int]:
         async with admin.outbox_of(Settings()) as outbox:
-            return await outbox.failed(tenant, retried=retried, limit=limit)
+            return await outbox.failed(tenant, retried=retried, limit=limit, channel=channel)
 
     rows, total = run_async(listed())
     for row in rows:

@@ -6,14 +6,19 @@ in the row *before* it is made and extends the row's lease, so a process that
 dies mid-retry leaves a row another process resumes once the lease runs out,
 with the attempts already spent. After the last attempt the row goes to the
 dead-letter table. Redirects are not followed (they could lead inside).
+
+A row of another channel (mail) goes through the same loop, retries and dead
+letters; only its one attempt differs: a `Channel` handed in (`mail/smtp.py`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Protocol
 
 import httpx
 from tenacity import (
@@ -26,7 +31,7 @@ from tenacity import (
 from progress_sse.errors import ValidationFailed
 from progress_sse.ops.tasks import cancel_and_wait
 from progress_sse.webhooks import payload
-from progress_sse.webhooks.models import Notification
+from progress_sse.webhooks.models import WEBHOOK, Notification
 from progress_sse.webhooks.outbox import Outbox
 from progress_sse.webhooks.urls import check_url
 
@@ -61,6 +66,13 @@ class Retryable(DeliveryFailed):
         super().__init__(message, status_code, retryable=True)
 
 
+class Channel(Protocol):
+    """One attempt at one outbox row of a channel other than webhooks: its status code
+    (e.g. SMTP's 250), or `DeliveryFailed` (`Retryable` when another try may succeed)."""
+
+    async def attempt(self, note: Notification) -> int: ...
+
+
 def outcome(status_code: int) -> DeliveryFailed | None:
     """2xx is delivered; 429 and 5xx are worth another try; anything else is final."""
     if 200 <= status_code < 300:
@@ -81,8 +93,10 @@ class Notifier:
         poll_interval_s: float,
         concurrency: int = 16,
         client: httpx.AsyncClient | None = None,
+        channels: Mapping[str, Channel] | None = None,
     ) -> None:
         self.outbox = outbox
+        self.channels = dict(channels or {})
         self.policy = policy
         self.allow_private = allow_private
         self.poll_interval_s = poll_interval_s
@@ -147,8 +161,8 @@ class Notifier:
                     status = await self._post_once(note)
         except DeliveryFailed as exc:
             log.warning(
-                "webhook %s to endpoint %s failed for good after %d attempt(s): %s",
-                note.id, note.webhook_id, attempts, exc,
+                "%s %s to endpoint %s failed for good after %d attempt(s): %s",
+                note.channel, note.id, note.webhook_id, attempts, exc,
             )  # fmt: skip
             await self.outbox.dead(note, attempts, str(exc), exc.status_code)
             self.dead += 1
@@ -165,6 +179,8 @@ class Notifier:
             raise
 
     async def _attempt(self, note: Notification) -> int:
+        if note.channel != WEBHOOK:
+            return await self._other_channel(note)
         try:
             await check_url(note.url, allow_private=self.allow_private)  # names can move
         except ValidationFailed as exc:
@@ -196,3 +212,17 @@ class Notifier:
             await self.outbox.record_failure(note.id, str(failure), response.status_code)
             raise failure
         return response.status_code
+
+    async def _other_channel(self, note: Notification) -> int:
+        channel = self.channels.get(note.channel)
+        try:
+            if channel is None:  # a dead letter says so, rather than a row pending forever
+                raise DeliveryFailed(
+                    f"{note.channel} is not configured in this process (docs/mail.md)",
+                    None,
+                    retryable=False,
+                )
+            return await channel.attempt(note)
+        except DeliveryFailed as exc:
+            await self.outbox.record_failure(note.id, str(exc), exc.status_code)
+            raise

@@ -11,9 +11,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 from progress_sse.runs.events import iso, iso_or_none
 from progress_sse.runs.models import Base, JSONType, UTCDateTime
 
+# How an outbox row leaves: POSTed to a URL, or mailed to an address (`mail/`). One
+# outbox, one dead-letter table and one retry for both; migration 0008 added the column.
+WEBHOOK, MAIL = "webhook", "mail"
+CHANNELS = (WEBHOOK, MAIL)
+
+
+def channel_column() -> Mapped[str]:
+    return mapped_column(sa.String(16), default=WEBHOOK, server_default=WEBHOOK)
+
 
 class Webhook(Base):
-    """An endpoint of a tenant and the terminal events it wants."""
+    """An endpoint of a tenant and the terminal events it wants: a URL (`channel` webhook),
+    or a mail recipient (`channel` mail, `url` `mailto:<address>`, an unused `secret`)."""
 
     __tablename__ = "webhooks"
 
@@ -28,13 +38,15 @@ class Webhook(Base):
     description: Mapped[str] = mapped_column(sa.String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     created_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    channel: Mapped[str] = channel_column()
 
 
 class Notification(Base):
     """The outbox: one row per (terminal event, endpoint), written with the terminal state.
 
     `id` is the delivery id receivers de-duplicate on; `body` is the exact
-    JSON that is signed and sent, so every attempt sends the same bytes.
+    JSON that is signed and sent, so every attempt sends the same bytes (for mail: the
+    whole RFC 5322 message, and `url` is `mailto:<address>`).
     """
 
     __tablename__ = "notifications"
@@ -55,6 +67,7 @@ class Notification(Base):
     last_status_code: Mapped[int | None] = mapped_column(sa.Integer, nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
+    channel: Mapped[str] = channel_column()
 
 
 class FailedNotification(Base):
@@ -79,13 +92,15 @@ class FailedNotification(Base):
     retried: Mapped[bool] = mapped_column(sa.Boolean, default=False)
     retried_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), nullable=True)
     retried_by: Mapped[str | None] = mapped_column(sa.String(200), nullable=True)
+    channel: Mapped[str] = channel_column()
 
 
 def failed_json(row: FailedNotification) -> dict[str, Any]:
     return {
         "id": row.id,
         "delivery_id": row.notification_id,
-        "webhook_id": row.webhook_id,
+        "channel": row.channel,
+        "webhook_id": row.webhook_id,  # a mail recipient's id when `channel` is mail
         "run_id": row.run_id,
         "event": row.event,
         "url": row.url,

@@ -1,5 +1,8 @@
 """Webhook endpoints, the outbox and the dead letters: every query, each a short transaction.
 
+The outbox and its dead letters carry mail too (`channel` mail, rows written by
+`mail/`); claiming, leases, dead letters, retry and cleanup are one for both.
+
 `enqueue` is the exception: it runs inside the transaction that records a
 run's terminal state, so the notification exists exactly when the outcome does.
 """
@@ -20,7 +23,7 @@ from progress_sse.runs.models import Run
 from progress_sse.runs.statuses import RunStatus
 from progress_sse.storage import db
 from progress_sse.webhooks import payload
-from progress_sse.webhooks.models import FailedNotification, Notification, Webhook
+from progress_sse.webhooks.models import WEBHOOK, FailedNotification, Notification, Webhook
 
 PENDING, DELIVERED, DEAD = "pending", "delivered", "dead"
 MAX_WEBHOOKS_PER_TENANT = 50
@@ -33,7 +36,9 @@ async def enqueue(session: AsyncSession, run: Run) -> int:
     assert now is not None, "a finished run"
     event = payload.webhook_event(status, run.error_code)
     hooks = (
-        await session.execute(sa.select(Webhook).where(Webhook.tenant_id == run.tenant_id))
+        await session.execute(
+            sa.select(Webhook).where(Webhook.tenant_id == run.tenant_id, Webhook.channel == WEBHOOK)
+        )
     ).scalars()
     summary = payload.run_summary(
         run_id=run.id,
@@ -106,7 +111,7 @@ class Outbox:
             count = await session.scalar(
                 sa.select(sa.func.count())
                 .select_from(Webhook)
-                .where(Webhook.tenant_id == tenant_id)
+                .where(Webhook.tenant_id == tenant_id, Webhook.channel == WEBHOOK)
             )
             if (count or 0) >= MAX_WEBHOOKS_PER_TENANT:
                 raise Conflict(
@@ -126,7 +131,7 @@ class Outbox:
         return hook
 
     async def webhooks(self, tenant_id: str | None) -> list[Webhook]:
-        query = sa.select(Webhook).order_by(Webhook.id)
+        query = sa.select(Webhook).where(Webhook.channel == WEBHOOK).order_by(Webhook.id)
         if tenant_id is not None:
             query = query.where(Webhook.tenant_id == tenant_id)
         async with self.sessions() as session:
@@ -134,13 +139,21 @@ class Outbox:
 
     async def remove_webhook(self, tenant_id: str | None, webhook_id: int) -> None:
         """Remove an endpoint (another tenant's is "not found"); its notifications go too."""
-        conditions = [Webhook.id == webhook_id]
+        await self.remove_endpoint(
+            tenant_id, webhook_id, WEBHOOK, NotFound("No such webhook.", code="webhook_not_found")
+        )
+
+    async def remove_endpoint(
+        self, tenant_id: str | None, webhook_id: int, channel: str, missing: NotFound
+    ) -> None:
+        """Remove an endpoint of one channel, with its notifications and dead letters."""
+        conditions = [Webhook.id == webhook_id, Webhook.channel == channel]
         if tenant_id is not None:
             conditions.append(Webhook.tenant_id == tenant_id)
         async with self.sessions.begin() as session:
             found = await session.scalar(sa.select(Webhook.id).where(*conditions))
             if found is None:
-                raise NotFound("No such webhook.", code="webhook_not_found")
+                raise missing
             for table in (FailedNotification, Notification):
                 await session.execute(sa.delete(table).where(table.webhook_id == webhook_id))
             await session.execute(sa.delete(Webhook).where(Webhook.id == webhook_id))
@@ -217,6 +230,7 @@ class Outbox:
                     last_status_code=code,
                     failed_at=now,
                     retried=False,
+                    channel=note.channel,
                 )
             )
 
@@ -229,11 +243,13 @@ class Outbox:
     # -- dead letters -----------------------------------------------------------------
 
     async def failed(
-        self, tenant_id: str | None, *, retried: bool | None, limit: int
+        self, tenant_id: str | None, *, retried: bool | None, limit: int, channel: str | None = None
     ) -> tuple[list[FailedNotification], int]:
         conditions = []
         if tenant_id is not None:
             conditions.append(FailedNotification.tenant_id == tenant_id)
+        if channel is not None:
+            conditions.append(FailedNotification.channel == channel)
         if retried is not None:
             conditions.append(FailedNotification.retried.is_(retried))
         async with self.sessions() as session:

@@ -1,4 +1,5 @@
-"""Admin routes: webhook endpoints and the dead-letter table of failed notifications."""
+"""Admin routes: webhook endpoints and the dead-letter table of failed notifications (both
+channels: webhooks and mail)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from progress_sse.errors import NotFound, ValidationFailed
 from progress_sse.runs.events import iso
 from progress_sse.web.api.body import query_int, read_json_object
 from progress_sse.web.api.runs import caller
-from progress_sse.webhooks.models import Webhook, failed_json
+from progress_sse.webhooks.models import CHANNELS, Webhook, failed_json
 from progress_sse.webhooks.payload import EVENTS
 from progress_sse.webhooks.urls import check_url
 
@@ -29,7 +30,7 @@ def webhook_json(hook: Webhook) -> dict[str, Any]:
     }
 
 
-def _path_id(request: Request, name: str) -> int:
+def path_id(request: Request, name: str) -> int:
     raw = request.path_params[name]
     if not raw.isascii() or not raw.isdigit() or len(raw) > 12:
         raise NotFound("Not found.", code=f"{name.removesuffix('_id')}_not_found")
@@ -80,12 +81,13 @@ async def list_webhooks(request: Request) -> Response:
 async def delete_webhook(request: Request) -> Response:
     svc, who = await caller(request)
     who.require_admin()
-    await svc.outbox.remove_webhook(who.tenant_id, _path_id(request, "webhook_id"))
+    await svc.outbox.remove_webhook(who.tenant_id, path_id(request, "webhook_id"))
     return JSONResponse({"success": True})
 
 
 async def list_failed(request: Request) -> Response:
-    """`?retried=false&limit=50`: the dead letters, newest first, with their total."""
+    """`?retried=false&channel=mail&limit=50`: the dead letters, newest first, with their
+    total."""
     svc, who = await caller(request)
     who.require_admin()
     raw = request.query_params.get("retried")
@@ -95,8 +97,16 @@ async def list_failed(request: Request) -> Response:
             fields=[{"field": "retried", "message": "true or false"}],
         )
     retried = None if not raw else raw == "true"
+    channel = request.query_params.get("channel") or None
+    if channel is not None and channel not in CHANNELS:
+        raise ValidationFailed(
+            f"'channel' must be one of: {', '.join(CHANNELS)}.",
+            fields=[{"field": "channel", "message": " or ".join(CHANNELS)}],
+        )
     limit = query_int(request, "limit", 50, 1, 500)
-    rows, total = await svc.outbox.failed(who.tenant_id, retried=retried, limit=limit)
+    rows, total = await svc.outbox.failed(
+        who.tenant_id, retried=retried, limit=limit, channel=channel
+    )
     return JSONResponse({"success": True, "data": [failed_json(r) for r in rows], "total": total})
 
 
@@ -104,7 +114,7 @@ async def retry_failed(request: Request) -> Response:
     """Queue the notification again (same delivery id); the letter is marked retried."""
     svc, who = await caller(request)
     who.require_admin()
-    note = await svc.outbox.retry(who.tenant_id, _path_id(request, "failed_id"), who.key_prefix)
+    note = await svc.outbox.retry(who.tenant_id, path_id(request, "failed_id"), who.key_prefix)
     return JSONResponse(
         {"success": True, "data": {"delivery_id": note.id, "status": note.status}},
         status_code=202,

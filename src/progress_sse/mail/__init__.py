@@ -1,0 +1,1 @@
+"""Run and batch outcomes by email, through the webhook outbox (docs/mail.md)."""
