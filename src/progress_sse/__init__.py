@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from progress_sse.errors import JobError, RunCancelled
     from progress_sse.jobs.context import JobContext
     from progress_sse.jobs.kinds import JobKind
+    from progress_sse.jobs.report import ReportLink, ReportSection, ReportTable
     from progress_sse.plugins import DemoSeeded, DemoSeeding, Plugin
     from progress_sse.runs.progress import StepSpec, even_steps
     from progress_sse.settings import Settings
@@ -47,6 +48,9 @@ __all__ = [
     "JobError",
     "JobKind",
     "Plugin",
+    "ReportLink",
+    "ReportSection",
+    "ReportTable",
     "RunCancelled",
     "Settings",
     "StepSpec",
@@ -61,6 +65,9 @@ _HOME = {
     "JobError": "progress_sse.errors",
     "JobKind": "progress_sse.jobs.kinds",
     "Plugin": "progress_sse.plugins",
+    "ReportLink": "progress_sse.jobs.report",
+    "ReportSection": "progress_sse.jobs.report",
+    "ReportTable": "progress_sse.jobs.report",
     "RunCancelled": "progress_sse.errors",
     "Settings": "progress_sse.settings",
     "StepSpec": "progress_sse.runs.progress",

@@ -47,6 +47,7 @@ from progress_sse.accounting.depreciation.periods import (
 )
 from progress_sse.accounting.depreciation.posting import EntryHead, Pipeline
 from progress_sse.accounting.depreciation.register import RegisterAsset, hold_register, load_assets
+from progress_sse.accounting.depreciation.report import depreciation_report
 from progress_sse.accounting.depreciation.result import (
     DepreciationResult,
     Numbers,
@@ -272,6 +273,7 @@ ASSET_DEPRECIATION = JobKind(
     description="Depreciate every fixed asset for one month and post the month's document, "
     "in one transaction; a preview (dry run) posts nothing.",
     summarize=summaries.depreciation,
+    report=depreciation_report,
     params=DepreciationParams,
     run=run_depreciation,
     steps=STEPS,
