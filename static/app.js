@@ -176,6 +176,7 @@ function attach(runId, { focus = false } = {}) {
   localStorage.setItem(RUN_KEY, runId);
   // The id shows once the element has the server's state: never a bar at zero under it.
   $("run").hidden = false; $("run-id").textContent = ""; $("summary").hidden = true;
+  $("run-links").hidden = true;  // shown with the id, once the run is known to exist
   $("run-what").textContent = "Run";
   setBusy(true);
   $("progress").runId = runId;  // the element (re)starts following
@@ -184,6 +185,7 @@ function attach(runId, { focus = false } = {}) {
 
 function onUpdate(event) {
   $("run-id").textContent = state.runId;
+  showReportLink();
   if (event.detail.kind) $("run-what").textContent = runLabel(event.detail);  // a snapshot
   const status = event.detail.status;
   if (status && !TERMINAL.includes(status)) {  // e.g. resumed: a reload follows it again
@@ -209,6 +211,12 @@ function onProblem(event) {
   if (status === 404) { localStorage.removeItem(RUN_KEY); setBusy(false); }
   if (status === 401) alertBox("Your session has ended; sign in again.");
   else alertBox(message);
+}
+
+/** The run's printable report (api/runs/{id}/report): it says so while the run is unfinished. */
+function showReportLink() {
+  $("run-report").href = url(`api/runs/${encodeURIComponent(state.runId)}/report`);
+  $("run-links").hidden = false;
 }
 
 /** A completed run's summary: the kind's sentence, and the result as a two-column table. */
@@ -276,7 +284,7 @@ function onBatchProblem(event) {
 
 async function resetTenant() {
   const tenant = $("who").dataset.tenant;
-  const question = `Reset every pending or running run of tenant "${tenant}"? Each is failed now, and can be resumed.`;
+  const question = `Reset every pending, running or paused run of tenant "${tenant}"? Each is failed now, and can be resumed.`;
   if (!confirm(question)) return;
   const result = await api("POST", `api/admin/tenants/${encodeURIComponent(tenant)}/reset`);
   if (result.status !== 200) { alertBox(errorText(result)); return; }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NotRequired, TypedDict
 
-RunStatusName = Literal["pending", "running", "completed", "failed", "cancelled"]
+RunStatusName = Literal["pending", "running", "paused", "completed", "failed", "cancelled"]
 StepStatusName = Literal["pending", "in_progress", "completed", "failed", "skipped"]
 WebhookEventName = Literal["complete", "error", "cancelled", "stale"]
 ChildStatusName = Literal["pending", "running", "succeeded", "failed", "cancelled", "skipped"]
@@ -102,6 +102,8 @@ class RunJson(TypedDict):
     batch_id: str | None  # the batch this run is a child of
     stale: bool  # running, but its heartbeat stopped: the page shows a badge
     resumable: bool
+    pausable: bool  # its kind stops at a chunk's end when asked, and it is no batch's child
+    pause_requested: bool  # asked to pause; `status` becomes `paused` at the next chunk's end
     url: str
     events_url: str
     steps: NotRequired[list[StepJson]]  # in `GET /api/runs/{id}` and its log
@@ -199,7 +201,8 @@ class BatchJson(TypedDict):
     admin_only: bool  # a child's kind only an admin may start: only an admin may resume it
     heartbeat_at: str | None  # the newest of its running children's (a sign of life)
     stale: bool  # a running child's heartbeat stopped (its worker is presumed dead)
-    resumable: bool  # failed or cancelled: a resume runs again what did not succeed
+    resumable: bool  # failed, cancelled or paused: a resume runs what did not succeed yet
+    pause_requested: bool  # asked to pause: no child starts; `paused` once none is running
     url: str
     events_url: str
     children: list[BatchChildJson]
@@ -229,6 +232,16 @@ class WebhookJson(TypedDict):
     event: WebhookEventName
     created_at: str
     run: WebhookRunJson
+
+
+class MailRecipientJson(TypedDict):
+    """A tenant's mail recipient of run and batch outcomes (`/api/mail/recipients`)."""
+
+    id: int
+    address: str
+    events: list[WebhookEventName]  # the outcomes mailed to it, as webhooks name them
+    created_at: str
+    created_by: str | None
 
 
 class StepSpecJson(TypedDict):

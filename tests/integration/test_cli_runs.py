@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from tests.integration.test_asset_import import csv_text, good_rows
 from tests.proxy import cuttable
 from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
@@ -237,3 +238,24 @@ async def test_watch_reconnects_with_last_event_id_when_the_connection_drops(
 
 async def _streamed(proxy: Any) -> bool:
     return any(stream.event_ids() for stream in proxy.event_streams())
+
+
+async def test_pause_and_resume_an_import_and_a_refusal(make_settings: Any) -> None:
+    async with run_server(make_settings(run_jobs=False)) as srv, srv.client() as client:
+        response = await client.post(
+            "/api/assets/import?chunk_size=5&filename=register.csv",
+            content=csv_text(good_rows(7)).encode(),
+            headers={"Content-Type": "text/csv"},
+        )
+        assert response.status_code == 202, response.text
+        run_id = response.json()["id"]
+        depreciation = await start_run(client, "asset_depreciation", year=2026, month=9)
+        paused = await cli(srv, "runs", "pause", run_id)
+        refused = await cli(srv, "runs", "pause", depreciation)
+        resumed = await cli(srv, "runs", "resume", run_id, "--json")
+    assert paused.code == 0 and paused.out == f"paused {run_id}\n"
+    assert refused.code == 1 and "HTTP 409 not_pausable" in refused.err
+    assert "one transaction" in refused.err
+    assert resumed.code == 0 and resumed.json()["status"] == "pending"
+    assert resumed.json()["message"] == "Continuing; waiting for a worker"
+    no_traceback(refused)

@@ -12,6 +12,7 @@ import pytest
 from starlette.routing import Route
 
 from progress_sse.accounting.seed import seed_assets
+from progress_sse.mail.recipients import Recipients
 from progress_sse.web.security.auth import Role, create_key, revoke_key
 from tests.support import Server, collect, run_server, run_status, start_run, wait_for
 
@@ -23,7 +24,7 @@ CALLERS = ("other", "member", "revoked", "nobody", "admin")
 class Case:
     method: str
     path: str  # {run} is acme's finished run, {batch} its batch, {hook} its webhook,
-    # {failed} its dead letter
+    # {failed} its dead letter, {recipient} its mail recipient
     expect: dict[str, int]  # caller -> status
     body: Any = None
 
@@ -61,14 +62,17 @@ CASES = [
     Case("GET", "/api/runs/{run}", allowed(200, other=404)),
     Case("GET", "/api/runs/{run}/events", allowed(200, other=404)),
     Case("GET", "/api/runs/{run}/log", allowed(200, other=404)),
+    Case("GET", "/api/runs/{run}/report", allowed(200, other=404)),  # HTML, same tenancy
     Case("POST", "/api/runs/{run}/cancel", allowed(409, other=404)),
     Case("POST", "/api/runs/{run}/resume", allowed(409, other=404)),
+    Case("POST", "/api/runs/{run}/pause", allowed(409, other=404)),  # a demo run: not_pausable
     Case("POST", "/api/batches", allowed(202), "batch"),
     Case("GET", "/api/batches", allowed(200)),
     Case("GET", "/api/batches/{batch}", allowed(200, other=404)),
     Case("GET", "/api/batches/{batch}/events", allowed(200, other=404)),
     Case("POST", "/api/batches/{batch}/cancel", allowed(409, other=404)),  # it has ended
     Case("POST", "/api/batches/{batch}/resume", allowed(409, other=404)),  # it completed
+    Case("POST", "/api/batches/{batch}/pause", allowed(409, other=404)),  # it has ended
     Case("GET", "/api/kinds", allowed(200)),
     Case("GET", "/api/periods", allowed(200)),
     Case("POST", "/api/periods/{year}/{month}/lock", allowed(200, member=403)),
@@ -88,9 +92,19 @@ CASES = [
     Case("GET", "/api/webhooks", allowed(200, member=403)),
     Case("GET", "/api/notifications/failed", allowed(200, member=403)),
     Case("POST", "/api/notifications/failed/{failed}/retry", allowed(202, member=403, other=404)),
+    Case("POST", "/api/mail/recipients", allowed(422, member=403), {"address": "Bob <b@x.y>"}),
+    Case("GET", "/api/mail/recipients", allowed(200, member=403)),
+    Case(
+        "PATCH",
+        "/api/mail/recipients/{recipient}",
+        allowed(200, member=403, other=404),
+        {"events": ["error"]},
+    ),
+    Case("DELETE", "/api/mail/recipients/{recipient}", allowed(200, member=403, other=404)),
     Case("DELETE", "/api/webhooks/{hook}", allowed(200, member=403, other=404)),  # last: cascades
 ]
 ACME_HOOK = "https://acme-hook.invalid/x"  # never resolves: its notification dies at once
+ACME_MAIL = "acme-mail@example.com"  # mail is not configured here: nothing is queued for it
 
 
 def test_the_matrix_covers_every_route_of_the_app() -> None:
@@ -139,13 +153,15 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
     await seed_assets(settings, "acme", 3)
     async with run_server(settings) as srv, srv.client() as acme:
         hook = await srv.services.outbox.add_webhook("acme", ACME_HOOK, ["complete"])
+        mail = await Recipients(srv.services.sessions).add("acme", ACME_MAIL, ["complete"])
         run_id = await start_run(acme, items=2, delay_ms=0)
         await collect(acme, f"/api/runs/{run_id}/events")  # finished
         letters = await wait_for(lambda: dead_letters(srv))
         child = {"kind": "demo", "params": {"items": 1, "delay_ms": 0, "lock": "batch"}}
         batch = (await acme.post("/api/batches", json={"name": "b", "children": [child]})).json()
         await collect(acme, batch["events_url"])  # finished
-        ids = {"run": run_id, "batch": batch["id"], "hook": hook.id, "failed": letters[0].id}
+        ids = {"run": run_id, "batch": batch["id"], "hook": hook.id, "failed": letters[0].id,
+               "recipient": mail.id}  # fmt: skip
         marker_assets = [a["code"] for a in (await acme.get("/api/assets")).json()["data"]]
         revoked = await create_key(srv.services.sessions, "acme", Role.ADMIN)
         await revoke_key(srv.services.sessions, revoked[:10])
@@ -171,6 +187,7 @@ async def test_every_route_for_every_caller(make_settings: Any) -> None:
                     assert run_id not in response.text, (case, caller)
                     assert batch["id"] not in response.text, (case, caller)
                     assert "acme-hook" not in response.text, (case, caller)
+                    assert ACME_MAIL not in response.text, (case, caller)
                     assert not any(code in response.text for code in marker_assets), (case, caller)
                 if response.status_code >= 400:
                     assert response.json()["success"] is False
@@ -187,7 +204,9 @@ async def dead_letters(server: Server) -> list[Any]:
     return rows
 
 
-@pytest.mark.parametrize("path", ["/api/runs/{run}", "/api/runs/{run}/log"])
+@pytest.mark.parametrize(
+    "path", ["/api/runs/{run}", "/api/runs/{run}/log", "/api/runs/{run}/report"]
+)
 async def test_a_foreign_run_and_a_missing_run_answer_byte_for_byte_alike(
     server: Server, path: str
 ) -> None:

@@ -21,7 +21,7 @@ from progress_sse.jobs.context import JobContext
 from progress_sse.settings import Settings
 from progress_sse.storage import db
 from tests.integration.test_asset_import import after_chunk, csv_text, good_rows, upload
-from tests.support import Frame, collect, run_server, run_status, tripping, wait_for
+from tests.support import Frame, Server, collect, run_server, run_status, tripping, wait_for
 
 pytestmark = pytest.mark.asyncio
 ASSET_COLUMNS = [c for c in Asset.__table__.c if c.name not in ("id", "created_at", "updated_at")]
@@ -64,6 +64,19 @@ class Hold:
         if ctx.attempt == 1 and after_chunk(report, 10):
             self.reached.set()
             await asyncio.wait_for(self.release.wait(), 30)
+
+
+async def paused_import(srv: Server, client: httpx.AsyncClient) -> str:
+    """An import of 23 rows in chunks of 5, paused by a person after its second chunk."""
+    hold = Hold()
+    srv.services.registry.replace(tripping(ASSET_IMPORT, hold))
+    run_id = await upload(client, csv_text(good_rows(23)), chunk_size=5)
+    await asyncio.wait_for(hold.reached.wait(), 30)
+    assert (await pause(client, run_id)).status_code == 202
+    hold.release.set()
+    await wait_for(lambda: status_is(client, run_id, "paused"))
+    srv.services.registry.replace(ASSET_IMPORT)
+    return run_id
 
 
 async def pause(client: httpx.AsyncClient, run_id: str) -> httpx.Response:
@@ -175,18 +188,11 @@ async def test_a_paused_run_can_be_cancelled_and_keeps_what_it_committed(
     make_settings: Any,
 ) -> None:
     settings = make_settings()
-    hold = Hold()
     async with run_server(settings) as srv, srv.client() as client:
-        srv.services.registry.replace(tripping(ASSET_IMPORT, hold))
-        run_id = await upload(client, csv_text(good_rows(23)), chunk_size=5)
-        await asyncio.wait_for(hold.reached.wait(), 30)
-        assert (await pause(client, run_id)).status_code == 202
-        hold.release.set()
-        await wait_for(lambda: status_is(client, run_id, "paused"))
+        run_id = await paused_import(srv, client)
         cancelled = await client.post(f"/api/runs/{run_id}/cancel")
         frames = await collect(client, f"/api/runs/{run_id}/events", headers={"Last-Event-ID": "0"})
         finished = await pause(client, run_id)
-        srv.services.registry.replace(ASSET_IMPORT)
         next_import = await client.post(
             "/api/assets/import?chunk_size=5&filename=register.csv",
             content=csv_text(good_rows(3)).encode(), headers={"Content-Type": "text/csv"},
@@ -202,15 +208,8 @@ async def test_a_paused_run_can_be_cancelled_and_keeps_what_it_committed(
 async def test_a_paused_run_holds_its_lock_so_the_same_work_cannot_start_twice(
     make_settings: Any,
 ) -> None:
-    settings = make_settings()
-    hold = Hold()
-    async with run_server(settings) as srv, srv.client() as client:
-        srv.services.registry.replace(tripping(ASSET_IMPORT, hold))
-        run_id = await upload(client, csv_text(good_rows(23)), chunk_size=5)
-        await asyncio.wait_for(hold.reached.wait(), 30)
-        await pause(client, run_id)
-        hold.release.set()
-        await wait_for(lambda: status_is(client, run_id, "paused"))
+    async with run_server(make_settings()) as srv, srv.client() as client:
+        run_id = await paused_import(srv, client)
         second = await client.post(
             "/api/assets/import?chunk_size=5&filename=other.csv",
             content=csv_text(good_rows(3)).encode(), headers={"Content-Type": "text/csv"},
@@ -316,3 +315,114 @@ async def test_a_paused_batch_can_be_cancelled(make_settings: Any) -> None:
     assert [f.event for f in frames[-2:]] == ["cancelled", "end"]
     assert [c["status"] for c in done["children"]] == ["succeeded", "skipped"]
     assert ended.status_code == 409 and ended.json()["error"]["code"] == "run_finished"
+
+
+# -- found by an outside attack, each a regression test --------------------------------
+
+
+async def test_a_cancel_accepted_while_the_worker_pauses_still_cancels(make_settings: Any) -> None:
+    """The API and the worker in two processes: the worker has seen the pause, then a cancel
+    is answered 202 before the pause is written. The cancel wins."""
+    hold = Hold()
+    async with (
+        run_server(make_settings()) as worker,
+        run_server(make_settings(run_jobs=False)) as api,
+        api.client() as client,
+    ):
+        worker.services.registry.replace(tripping(ASSET_IMPORT, hold))
+        run_id = await upload(client, csv_text(good_rows(23)), chunk_size=5)
+        await asyncio.wait_for(hold.reached.wait(), 30)
+        assert (await pause(client, run_id)).status_code == 202
+        execution = worker.services.runner.executions[run_id]
+
+        async def seen() -> bool:
+            return execution.writer.pause_requested
+
+        await wait_for(seen)
+        cancelled = await client.post(f"/api/runs/{run_id}/cancel")
+        hold.release.set()
+        ended = await wait_for(lambda: status_is(client, run_id, "cancelled"))
+        log = (await client.get(f"/api/runs/{run_id}/log")).json()["data"]
+    assert cancelled.status_code == 202 and cancelled.json()["data"]["status"] == "running"
+    assert ended["error_code"] == "cancelled"
+    assert [e["event"] for e in log[-1:]] == ["cancelled"]
+    assert not any(e["data"]["status"] == "paused" for e in log), "never shown paused"
+
+
+async def test_cancel_and_resume_of_a_paused_run_at_once_never_answer_202_for_a_run_that_goes_on(
+    make_settings: Any,
+) -> None:
+    async with (
+        run_server(make_settings(run_jobs=False, rate_limit_starts="1000/minute")) as srv,
+        srv.client() as client,
+    ):
+        for _ in range(20):
+            run_id = await upload(client, csv_text(good_rows(3)), chunk_size=5)
+            await pause(client, run_id)
+            cancel, resume = await asyncio.gather(
+                client.post(f"/api/runs/{run_id}/cancel"),
+                client.post(f"/api/runs/{run_id}/resume"),
+            )
+            state = await run_status(client, run_id)
+            if cancel.status_code == 202:  # cancelled; a resume after it may queue it again
+                assert cancel.json()["data"]["status"] == "cancelled", resume.status_code
+            if state["status"] != "cancelled":
+                await client.post(f"/api/runs/{run_id}/cancel")  # free the lock for the next
+
+
+async def test_an_admin_reset_fails_a_paused_batch_and_frees_its_lock(make_settings: Any) -> None:
+    async with run_server(make_settings()) as srv, srv.client() as client:
+        batch = await paused_batch(client)
+        reset = await client.post("/api/admin/tenants/acme/reset")
+        after = await batch_status(client, batch["id"])
+        frames = await collect(client, batch["events_url"], headers={"Last-Event-ID": "0"})
+    assert reset.json()["reset_count"] == 1
+    assert after["status"] == "failed" and after["error_code"] == "reset_by_admin"
+    assert [c["status"] for c in after["children"]] == ["succeeded", "skipped"]
+    assert "administrator" in after["children"][1]["reason"]
+    assert [f.event for f in frames[-2:]] == ["error", "end"]
+
+
+async def test_an_admin_reset_of_a_pausing_batch_fails_it(make_settings: Any) -> None:
+    """Its running child is failed by the reset; that would leave it paused, so it ends."""
+    async with run_server(make_settings()) as srv, srv.client() as client:
+        started = await client.post("/api/batches", json={"name": "b", "children": [
+            demo_child("a", 400, 20), demo_child("b", 2, 1),
+        ]})  # fmt: skip
+        batch = started.json()["data"]
+        await wait_for(lambda: status_is(client, batch["children"][0]["run_id"], "running"))
+        assert (await client.post(f"/api/batches/{batch['id']}/pause")).status_code == 202
+        await client.post("/api/admin/tenants/acme/reset")
+        after = await batch_status(client, batch["id"])
+    assert after["status"] == "failed"
+    assert [c["status"] for c in after["children"]] == ["failed", "skipped"]
+
+
+async def test_continuing_a_paused_batch_never_reruns_a_child_that_failed(
+    make_settings: Any,
+) -> None:
+    async with run_server(make_settings()) as srv, srv.client() as client:
+        failing = demo_child("a", 20, 20)
+        failing["params"]["fail_at"] = 3
+        started = await client.post("/api/batches", json={"name": "b", "parallel": True,
+            "children": [failing, demo_child("b", 30, 40),
+                         {**demo_child("c", 2, 1), "after": ["b"]}]})  # fmt: skip
+        batch = started.json()["data"]
+        a_run = batch["children"][0]["run_id"]
+        await wait_for(lambda: status_is(client, batch["children"][1]["run_id"], "running"))
+        assert (await client.post(f"/api/batches/{batch['id']}/pause")).status_code == 202
+
+        async def paused() -> dict[str, Any] | None:
+            state = await batch_status(client, batch["id"])
+            return state if state["status"] == "paused" else None
+
+        before = await wait_for(paused)
+        resumed = await client.post(f"/api/batches/{batch['id']}/resume")
+        await collect(client, batch["events_url"], headers={"Last-Event-ID": "0"})
+        done = await batch_status(client, batch["id"])
+        a_state = await run_status(client, a_run)
+    assert [c["status"] for c in before["children"]] == ["failed", "succeeded", "pending"]
+    assert resumed.status_code == 202
+    assert [c["status"] for c in done["children"]] == ["failed", "succeeded", "succeeded"]
+    assert done["children"][0]["run_id"] == a_run and a_state["attempt"] == 1, "not run again"
+    assert done["status"] == "failed"

@@ -20,10 +20,11 @@ from progress_sse.runs.progress import terminal_payload
 from progress_sse.runs.statuses import RunStatus
 
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = [ROOT / "docs" / name for name in ("stream-contract.md", "api.md", "batches.md")]
+DOCS = [ROOT / "docs" / name for name in ("stream-contract.md", "api.md", "batches.md", "mail.md")]
 # Every shape a client reads must be shown at least once.
 SHOWN = ("ProgressEventJson", "TerminalEventJson", "RunJson", "WebhookJson", "KindJson",
-         "BatchJson", "BatchProgressEventJson", "BatchTerminalEventJson")  # fmt: skip
+         "BatchJson", "BatchProgressEventJson", "BatchTerminalEventJson",
+         "MailRecipientJson")  # fmt: skip
 MARKER = re.compile(r"^<!--\s*wire:\s*(\w+)\s*-->\s*$")
 
 

@@ -42,6 +42,7 @@ from progress_sse.wire import ProgressEventJson, RunStatusName
 log = logging.getLogger(__name__)
 Publish = Callable[[str, list[RunEvent]], Awaitable[None]]
 ACTIVE = (RunStatus.RUNNING.value, RunStatus.PAUSED.value)  # a batch is never pending
+RESET_REASON = "skipped: an administrator reset the tenant"
 UNSENT = "progress_sse.batch_events"  # the session's events to publish after COMMIT
 STARTED = "progress_sse.batch_started"  # the session queued child runs
 
@@ -192,11 +193,7 @@ class BatchStore:
         """
         batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
         async with self.runs.sessions.begin() as session:
-            locked = await self._lock(session, batch.id)
-            if locked is None or locked.status not in ACTIVE:
-                raise Conflict(
-                    f"The batch has already ended ({batch.status}).", code="run_finished"
-                )
+            locked = await self._lock_active(session, batch)
             locked.status = RunStatus.RUNNING.value  # a paused one ends from running, now
             locked.cancel_requested = True
             queued = await session.execute(
@@ -226,17 +223,44 @@ class BatchStore:
         none is running (at once when none is). A paused batch stays as it is."""
         batch = await self.runs.get_run(tenant_id, batch_id, batch=True)
         async with self.runs.sessions.begin() as session:
-            locked = await self._lock(session, batch.id)
-            if locked is None or locked.status not in ACTIVE:
-                raise Conflict(
-                    f"The batch has already ended ({batch.status}).", code="run_finished"
-                )
+            locked = await self._lock_active(session, batch)
             if locked.cancel_requested:
                 raise Conflict("The batch is being cancelled.", code="cancelling")
             if locked.status == RunStatus.RUNNING.value and not locked.pause_requested:
                 locked.pause_requested = True
                 await self._settle(session, locked, await self._children(session, batch.id), None)
         return await self.runs.get_run(tenant_id, batch_id, batch=True)
+
+    async def fail_paused(self, tenant_id: str, by: str) -> int:
+        """An admin's reset: every paused batch of the tenant ends `failed`, what had not
+        started skipped (its running children were failed by the reset itself)."""
+        async with self.runs.sessions() as session:
+            ids = list(
+                (
+                    await session.execute(
+                        sa.select(Run.id).where(
+                            Run.tenant_id == tenant_id,
+                            Run.kind == BATCH_KIND,
+                            Run.status == RunStatus.PAUSED.value,
+                        )
+                    )
+                ).scalars()
+            )
+        ended = 0
+        for batch_id in ids:
+            async with self.runs.sessions.begin() as session:
+                locked = await self._lock(session, batch_id)
+                if locked is None or locked.status != RunStatus.PAUSED.value:
+                    continue
+                children = await self._children(session, batch_id)
+                for child in children:
+                    if child.state == ChildState.PENDING.value:
+                        child.state, child.reason = ChildState.SKIPPED.value, RESET_REASON
+                locked.status = RunStatus.RUNNING.value  # it ends from running, now
+                message = f"Failed: reset by an administrator while paused ({by})."
+                await self._end(session, locked, children, "failed", message, "reset_by_admin")
+                ended += 1
+        return ended
 
     async def resume(self, tenant_id: str, batch_id: str) -> Run:
         """Run again what did not succeed: a failed or cancelled child of a resumable kind
@@ -249,11 +273,14 @@ class BatchStore:
                 if locked is None or locked.status not in ("failed", "cancelled", "paused"):
                     raise Conflict(
                         "Only a failed, cancelled or paused batch can be resumed; this one "
-                        f"is {batch.status}.",
+                        f"is {locked.status if locked is not None else batch.status}.",
                         code="not_resumable",
                     )
                 children = await self._children(session, batch.id)
-                for child, state in zip(children, plan.resumed(said.states(children)), strict=True):
+                # A paused batch goes on as it was: only what did not start yet runs.
+                states = said.states(children)
+                again = states if locked.status == "paused" else plan.resumed(states)
+                for child, state in zip(children, again, strict=True):
                     if state is ChildState.PENDING:
                         child.state, child.reason = state.value, None
                 reopen(locked, RunStatus.RUNNING, "Resumed.")
@@ -448,16 +475,18 @@ class BatchStore:
 
     async def _end(
         self, session: AsyncSession, batch: Run, children: Sequence[BatchChild],
-        outcome: plan.Outcome,
+        outcome: plan.Outcome, message: str | None = None, code: str | None = None,
     ) -> None:  # fmt: skip
         """End the batch's row as a run ends (its terminal event, its webhooks), with every
         child's outcome in the event and in the row's `result`."""
         status = said.OUTCOME_STATUS[outcome]
-        message = said.ending_message(outcome, children)
+        message = message or said.ending_message(outcome, children)
         batch.percentage = self._percentage(children)  # `end_in` keeps it, short of complete
         tally = said.counts_of(children)
         children_out = said.outcomes(children)
-        code = {"completed": None, "failed": "child_failed", "cancelled": "cancelled"}[outcome]
+        code = (
+            code or {"completed": None, "failed": "child_failed", "cancelled": "cancelled"}[outcome]
+        )
         ending = Ending(
             status, message, code, error=message if outcome == "failed" else None,
             result={"counts": dict(tally), "children": list(children_out)},
@@ -478,6 +507,15 @@ class BatchStore:
         query = sa.select(Run).where(Run.id == batch_id, Run.kind == BATCH_KIND)
         query = query.with_for_update(skip_locked=skip_locked)
         return (await session.execute(query)).scalar_one_or_none()
+
+    @classmethod
+    async def _lock_active(cls, session: AsyncSession, batch: Run) -> Run:
+        """The batch's row, locked, if it has not ended (else `409 run_finished`)."""
+        locked = await cls._lock(session, batch.id)
+        if locked is None or locked.status not in ACTIVE:
+            status = locked.status if locked is not None else batch.status
+            raise Conflict(f"The batch has already ended ({status}).", code="run_finished")
+        return locked
 
     @staticmethod
     async def _children(session: AsyncSession, batch_id: str) -> list[BatchChild]:

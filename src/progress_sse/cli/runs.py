@@ -29,6 +29,7 @@ from progress_sse.cli.remote import (
     when,
 )
 from progress_sse.cli.remote import Json as Json  # plugins' commands take it from here
+from progress_sse.cli.report import report
 from progress_sse.cli.terminal import duration, emit_json, line, table
 
 runs_app = typer.Typer(
@@ -194,7 +195,7 @@ def show_run(api: Api, run_id: str, *, failed_only: bool, as_json: bool) -> None
     steps = [s for s in run.get("steps", []) if not failed_only or s["status"] == "failed"]
     resume = (
         f"progress-sse runs resume {run['id']}"
-        if run.get("resumable") and run["status"] in ("failed", "cancelled")
+        if run.get("resumable") and run["status"] in ("failed", "cancelled", "paused")
         else None
     )
     if as_json:
@@ -258,14 +259,30 @@ def cancel(
                 lambda run: f"cancel requested for {run['id']} ({run['status']})")  # fmt: skip
 
 
+@runs_app.command("pause")
+def pause(
+    run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
+) -> None:
+    """Pause a run of a pausable kind after its current chunk (at once if pending);
+    `runs resume` continues it."""
+    post_action(url, key, f"/api/runs/{run_id}/pause", as_json, lambda run: (
+        f"paused {run['id']}" if run["status"] == "paused"
+        else f"pause requested for {run['id']}: it stops after its current chunk"
+    ))  # fmt: skip
+
+
 @runs_app.command("resume")
 def resume(
     run_id: str, url: ServerUrl = DEFAULT_URL, key: ApiKey = "", as_json: Json = False
 ) -> None:
-    """Start a new attempt of a failed or cancelled run of a resumable kind."""
+    """Continue a paused run, or start a new attempt of a failed or cancelled run of a
+    resumable kind."""
     post_action(url, key, f"/api/runs/{run_id}/resume", as_json, lambda run: (
         f"resumed {run['id']}: {run['status']} (attempt {run['attempt']} so far)"
     ))  # fmt: skip
+
+
+runs_app.command("report")(report)  # cli/report.py: the run's printable page, saved
 
 
 @runs_app.command("log")

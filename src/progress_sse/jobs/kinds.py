@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from progress_sse.errors import ValidationFailed
 from progress_sse.jobs.context import JobContext
+from progress_sse.jobs.report import ReportSection
 from progress_sse.runs.models import BATCH_KIND
 from progress_sse.runs.progress import StepSpec, validate_steps
 
@@ -25,6 +26,8 @@ StepsOf = Callable[[Any], Sequence[StepSpec]]
 # Checks that must answer the HTTP request (e.g. 409 for a locked period)
 # before a run exists: (business sessions, tenant id, parsed params).
 Precheck = Callable[[async_sessionmaker[AsyncSession], str, Any], Awaitable[None]]
+# A completed run's report sections: (its result, its params as stored) -> sections.
+Reporter = Callable[[dict[str, Any], dict[str, Any]], Sequence[ReportSection]]
 
 
 def _no_lock(_params: Any) -> str | None:
@@ -39,7 +42,9 @@ class JobKind:
     send, and its JSON schema draws the page's start form. `steps` divide the
     bar: a tuple, or a function of the params. `lock_key(params)` names what
     two runs may not do at once (`None`: no lock). A `resumable` kind commits
-    in chunks (`ctx.chunk()`) and may be resumed after a failure.
+    in chunks (`ctx.chunk()`) and may be resumed after a failure. A `pausable`
+    kind is a resumable one whose every chunk end is a safe place to stop: asked
+    to pause, it stops there, and a resume continues with the next chunk.
     """
 
     name: str
@@ -48,6 +53,7 @@ class JobKind:
     steps: tuple[StepSpec, ...] | StepsOf = ()
     lock_key: Callable[[Any], str | None] = field(default=_no_lock)
     resumable: bool = False
+    pausable: bool = False
     precheck: Precheck | None = None
     admin_only: bool = False  # only an admin key may start (or resume) one: 403 for others
     title: str = ""  # what people call it, on the page and in the CLI (default: the name)
@@ -55,12 +61,17 @@ class JobKind:
     # A completed run's result in one or two sentences a person reads (the CLI prints it
     # after a watch; the API shows it as the run's `summary`). Pure: the result only.
     summarize: Callable[[dict[str, Any]], str] | None = None
+    # A completed run's own sections of its printable report (`GET /api/runs/{id}/report`),
+    # from its result and params; without it the result is shown as a table. Pure.
+    report: Reporter | None = None
 
     def __post_init__(self) -> None:
         if not NAME.fullmatch(self.name):
             raise ValueError(f"job kind name {self.name!r}: 1-64 of a-z, 0-9, _ and -")
         if self.name == BATCH_KIND:
             raise ValueError(f"job kind name {self.name!r} is reserved for batches")
+        if self.pausable and not self.resumable:
+            raise ValueError(f"job kind {self.name!r}: a pausable kind must be resumable")
         if not callable(self.steps):
             validate_steps(self.steps)
 
@@ -115,6 +126,21 @@ class JobRegistry:
             log.warning("job kind %r could not summarize a result", name, exc_info=True)
             return None
 
+    def report(
+        self, name: str, result: dict[str, Any] | None, params: dict[str, Any]
+    ) -> list[ReportSection] | None:
+        """The kind's report sections for a completed run's result; None without them (the
+        report then shows the result as a table). A reporter that fails costs its sections,
+        never the report."""
+        kind = self._kinds.get(name)
+        if kind is None or kind.report is None or result is None:
+            return None
+        try:
+            return list(kind.report(result, params))
+        except Exception:
+            log.warning("job kind %r could not report on a result", name, exc_info=True)
+            return None
+
     def admin_only(self, name: str) -> bool:
         """Whether only an admin may start `name` (True for a kind no longer registered:
         nobody should start what cannot be checked)."""
@@ -125,6 +151,11 @@ class JobRegistry:
         """Whether runs of `name` may be resumed (False for a kind no longer registered)."""
         kind = self._kinds.get(name)
         return kind is not None and kind.resumable
+
+    def pausable(self, name: str) -> bool:
+        """Whether runs of `name` stop at a chunk's end when asked (False when unknown)."""
+        kind = self._kinds.get(name)
+        return kind is not None and kind.pausable
 
     def validate(self, name: str, params: Any) -> tuple[JobKind, BaseModel]:
         """Parse `params` with the kind's model; a failure names every bad field."""

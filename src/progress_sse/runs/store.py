@@ -354,21 +354,26 @@ class RunStore:
     async def request_cancel(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent | None]:
         """Cancel a pending or paused run at once (no worker holds it), or flag a running one
         for its next checkpoint."""
-        run = await self.get_run(tenant_id, run_id)
-        if RunStatus(run.status).is_terminal:
-            raise Conflict(f"The run has already ended ({run.status}).", code="run_finished")
-        if run.status in (RunStatus.PENDING, RunStatus.PAUSED):
-            ending = NEVER_STARTED if run.status == RunStatus.PENDING else CANCELLED_WHILE_PAUSED
+        for _ in range(3):  # a resume or a claim may move it between the read and the write
+            run = await self.get_run(tenant_id, run_id)
+            if RunStatus(run.status).is_terminal:
+                raise Conflict(f"The run has already ended ({run.status}).", code="run_finished")
+            if run.status == RunStatus.RUNNING:
+                async with self.sessions.begin() as session:
+                    flagged = await session.execute(
+                        sa.update(Run)
+                        .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
+                        .values(cancel_requested=True)
+                    )
+                if flagged.rowcount == 1:  # type: ignore[attr-defined]
+                    return await self.get_run(tenant_id, run_id), None
+                continue
+            paused = run.status == RunStatus.PAUSED
+            ending = CANCELLED_WHILE_PAUSED if paused else NEVER_STARTED
             event = await self._end(run_id, ending, RunStatus(run.status))
             if event is not None:
                 return await self.get_run(tenant_id, run_id), event
-        async with self.sessions.begin() as session:
-            await session.execute(
-                sa.update(Run)
-                .where(Run.id == run_id, Run.status == RunStatus.RUNNING.value)
-                .values(cancel_requested=True)
-            )
-        return await self.get_run(tenant_id, run_id), None
+        raise Conflict("The run changed meanwhile; try again.", code="conflict")
 
     async def request_pause(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent | None]:
         """Pause a pending run at once, or flag a running one for its next safe point (the
@@ -401,21 +406,20 @@ class RunStore:
         self, run_id: str, *, lease: str, message: str, steps: Sequence[dict[str, Any]]
     ) -> RunEvent | None:
         """running -> paused, by the attempt holding `lease`, after a chunk committed: the
-        lease and heartbeat are cleared (nothing to sweep), the lock key is kept."""
+        lease and heartbeat are cleared (nothing to sweep), the lock key is kept. A cancel
+        that came meanwhile wins: the run ends `cancelled` instead (its answer was 202)."""
+        conditions = [
+            Run.id == run_id, Run.status == RunStatus.RUNNING.value, Run.lease_token == lease
+        ]  # fmt: skip
         async with self.sessions.begin() as session:
-            run = (
-                await session.execute(
-                    sa.select(Run)
-                    .where(
-                        Run.id == run_id,
-                        Run.status == RunStatus.RUNNING.value,
-                        Run.lease_token == lease,
-                    )
-                    .with_for_update()
-                )
-            ).scalar_one_or_none()
+            query = sa.select(Run).where(*conditions).with_for_update()
+            run = (await session.execute(query)).scalar_one_or_none()
             if run is None:
                 return None
+            if run.cancel_requested:
+                ending = Ending(RunStatus.CANCELLED, CANCELLED_WHILE_PAUSED.message,
+                                "cancelled", steps=steps)  # fmt: skip
+                return await self._end_in(session, conditions, ending, skip_locked=False)
             for step in steps:
                 await self._upsert_step(session, run_id, step)
             return await self.set_paused(session, run, message)
@@ -706,6 +710,7 @@ class RunStore:
         run.error_code, run.result = ending.code, result
         run.active_lock = run.lease_token = None
         run.rate = run.eta_s = None
+        run.pause_requested = False  # asked too late: it ended first
         await self.insert_events(session, [event], now)
         for step in ending.steps:
             await self._upsert_step(session, run.id, step)

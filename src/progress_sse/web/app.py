@@ -31,6 +31,8 @@ from progress_sse.jobs.kinds import JobKind
 from progress_sse.jobs.liveness import Liveness
 from progress_sse.jobs.maintenance import delete_finished
 from progress_sse.jobs.runner import Runner
+from progress_sse.mail.recipients import MailHook
+from progress_sse.mail.smtp import SmtpChannel
 from progress_sse.ops.logs import setup_logging
 from progress_sse.ops.periodic import Periodic
 from progress_sse.plugins import Plugin, Plugins, discover
@@ -44,15 +46,18 @@ from progress_sse.streaming.hub import Hub
 from progress_sse.streaming.pg_broker import PgBroker, asyncpg_dsn
 from progress_sse.streaming.sse import KeepServerSend
 from progress_sse.web.api import admin, batches, kinds, runs, session, static, stream, webhooks
+from progress_sse.web.api import mail as mail_api
 from progress_sse.web.api.errors import EXCEPTION_HANDLERS
 from progress_sse.web.metrics import Metrics, Sources
 from progress_sse.web.middleware.accesslog import AccessLog
 from progress_sse.web.middleware.guards import RequestGuard
+from progress_sse.web.report.route import run_report
 from progress_sse.web.security.auth import KeyUsage, recently_revoked
 from progress_sse.web.security.ratelimit import RateLimits, Scope
 from progress_sse.web.security.websession import SessionCodec
 from progress_sse.web.services import Services, services
-from progress_sse.webhooks.delivery import Notifier, RetryPolicy
+from progress_sse.webhooks.delivery import Channel, Notifier, RetryPolicy
+from progress_sse.webhooks.models import MAIL
 from progress_sse.webhooks.outbox import Outbox
 from progress_sse.webhooks.outbox import enqueue as enqueue_notifications
 from progress_sse.wire import ProgressEventJson
@@ -121,9 +126,14 @@ def build_services(
     ) -> None:
         await batch_store.child_progress(session, batch_id, run_id, latest)
 
+    mail_hooks = (  # no SMTP host: no mail is queued (docs/mail.md)
+        [MailHook(plugins.registry, sender=settings.mail_from, link_base=settings.link_base)]
+        if settings.mail_enabled and settings.mail_from
+        else []
+    )
     store = RunStore(
         sessions,
-        finish_hooks=[batch_child_finished, enqueue_notifications],
+        finish_hooks=[batch_child_finished, enqueue_notifications, *mail_hooks],
         progress_hooks=[batch_child_progress],
     )
     hub = Hub(
@@ -317,11 +327,13 @@ def notifier(settings: Settings, outbox: Outbox) -> Notifier | None:
         jitter_s=settings.webhook_jitter_s,
         timeout_s=settings.webhook_timeout_s,
     )
+    channels: dict[str, Channel] = {MAIL: SmtpChannel(settings)} if settings.mail_enabled else {}
     return Notifier(
         outbox,
         policy,
         allow_private=settings.webhook_allow_private,
         poll_interval_s=settings.webhook_poll_interval_s,
+        channels=channels,
     )
 
 
@@ -379,13 +391,16 @@ def routes(plugins: Plugins) -> list[BaseRoute]:
         Route("/api/runs/{run_id}", runs.show_run, methods=["GET"]),
         Route("/api/runs/{run_id}/events", stream.run_events, methods=["GET"]),
         Route("/api/runs/{run_id}/log", runs.run_log, methods=["GET"]),
+        Route("/api/runs/{run_id}/report", run_report, methods=["GET"]),
         Route("/api/runs/{run_id}/cancel", runs.cancel_run, methods=["POST"]),
         Route("/api/runs/{run_id}/resume", runs.resume_run, methods=["POST"]),
+        Route("/api/runs/{run_id}/pause", runs.pause_run, methods=["POST"]),
         Route("/api/kinds", kinds.list_kinds, methods=["GET"]),
         *batches.routes(),
         *admin.routes(),
         *session.routes(),
         *webhooks.routes(),
+        *mail_api.routes(),
         *plugins.routes(),
     ]
 
@@ -444,7 +459,7 @@ def middleware(settings: Settings) -> list[Middleware]:
                 CORSMiddleware,
                 allow_origins=settings.cors_origin_list,
                 allow_credentials=False,  # cross-origin callers use bearer keys, not cookies
-                allow_methods=["GET", "POST", "DELETE"],
+                allow_methods=["GET", "POST", "PATCH", "DELETE"],  # PATCH: mail recipients
                 allow_headers=CORS_REQUEST_HEADERS,
                 expose_headers=["Retry-After", "Location", "Idempotent-Replayed"],
                 max_age=600,

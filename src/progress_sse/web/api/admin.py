@@ -22,6 +22,8 @@ async def reset(request: Request) -> Response:
     if tenant != who.tenant_id:  # another tenant is indistinguishable from none
         raise NotFound("No such tenant.", code="tenant_not_found")
     count = await reset_tenant(svc.store, svc.broker, tenant, by=who.key_prefix)
+    # A paused batch has no running child whose failure would end it: it is ended here.
+    count += await svc.batches.fail_paused(tenant, by=who.key_prefix)
     return JSONResponse({"success": True, "reset_count": count})
 
 

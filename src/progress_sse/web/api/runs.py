@@ -42,7 +42,7 @@ def snapshot(
     summary = svc.registry.summary(run.kind, run.result) if run.status == "completed" else None
     return run_json(
         run, svc.settings.stale_after_s, steps, resumable=svc.registry.resumable(run.kind),
-        summary=summary, root=root_path(request),
+        pausable=svc.registry.pausable(run.kind), summary=summary, root=root_path(request),
     )  # fmt: skip
 
 
@@ -240,16 +240,22 @@ async def run_log(request: Request) -> Response:
     )
 
 
-async def resume_run(request: Request) -> Response:
-    svc, who = await caller(request)
-    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
-    if run.parent_id is not None:  # its batch decides what runs again, and in what order
+def not_in_batch(request: Request, run: Run, action: str) -> None:
+    """A batch's child is resumed or paused only through its batch, which decides what runs."""
+    if run.parent_id is not None:
         raise Conflict(
-            f"This run is part of batch {run.parent_id}; resume the batch instead "
-            f"(POST {root_path(request)}/api/batches/{run.parent_id}/resume).",
+            f"This run is part of batch {run.parent_id}; {action} the batch instead "
+            f"(POST {root_path(request)}/api/batches/{run.parent_id}/{action}).",
             code="in_batch",
             batch_id=run.parent_id,
         )
+
+
+async def resume_run(request: Request) -> Response:
+    """Queue a failed or cancelled run again, or continue a paused one."""
+    svc, who = await caller(request)
+    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    not_in_batch(request, run, "resume")
     kind = svc.registry.get(run.kind)
     if kind.admin_only:
         who.require_admin()
@@ -262,6 +268,29 @@ async def resume_run(request: Request) -> Response:
     await svc.broker.publish(run.id, [event])
     if svc.runner is not None:
         svc.runner.wake()
+    return JSONResponse({"success": True, "data": snapshot(svc, request, run)}, status_code=202)
+
+
+async def pause_run(request: Request) -> Response:
+    """Pause at the next chunk's end (at once when still queued); `POST …/resume` continues."""
+    svc, who = await caller(request)
+    run = await svc.store.get_run(who.tenant_id, request.path_params["run_id"])
+    not_in_batch(request, run, "pause")
+    kind = svc.registry.get(run.kind)
+    if not kind.pausable:
+        raise Conflict(
+            f"A {kind.title or kind.name} run does its work in one transaction, so it cannot "
+            "stop partway without undoing it; cancel it instead (everything is rolled back), "
+            "or let it finish.",
+            code="not_pausable",
+        )
+    if kind.admin_only:
+        who.require_admin()
+    run, event = await svc.store.request_pause(who.tenant_id, run.id)
+    if event is not None:
+        await svc.broker.publish(run.id, [event])
+    elif svc.runner is not None:
+        svc.runner.request_pause(run.id)
     return JSONResponse({"success": True, "data": snapshot(svc, request, run)}, status_code=202)
 
 
