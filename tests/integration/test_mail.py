@@ -16,8 +16,9 @@ from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.kinds import JobKind, StepSpec
 from progress_sse.runs.store import NewRun
 from progress_sse.webhooks.models import MAIL, Notification
+from tests.integration.test_webhooks import finished_run
 from tests.mailbox import Mailbox, free_port, mail_settings, smtp_server
-from tests.support import Server, collect, run_server, start_run, wait_for
+from tests.support import Server, collect, run_server, wait_for
 
 ALICE, BOB, CAROL = "alice@example.com", "bob@example.com", "carol@example.com"
 HOSTILE = "x\r\nBcc: evil@example.com"
@@ -33,12 +34,6 @@ async def add_recipient(
     assert response.status_code == 201, response.text
     data: dict[str, Any] = response.json()["data"]
     return data
-
-
-async def finished_run(client: httpx.AsyncClient, **params: Any) -> str:
-    run_id = await start_run(client, **{"items": 2, "delay_ms": 0, **params})
-    await collect(client, f"/api/runs/{run_id}/events")
-    return run_id
 
 
 async def mail_rows(server: Server) -> list[Notification]:
