@@ -97,11 +97,7 @@ class Recipients:
         return row
 
     async def listed(self, tenant_id: str | None) -> list[Webhook]:
-        query = sa.select(Webhook).where(Webhook.channel == MAIL).order_by(Webhook.id)
-        if tenant_id is not None:
-            query = query.where(Webhook.tenant_id == tenant_id)
-        async with self.sessions() as session:
-            return [*(await session.execute(query)).scalars()]
+        return await Outbox(self.sessions).endpoints(tenant_id, MAIL)
 
     async def set_events(self, tenant_id: str | None, recipient_id: int, events: Any) -> Webhook:
         """Which outcomes a recipient gets from now on (mail already queued still goes)."""

@@ -426,16 +426,11 @@ class RunStore:
 
     async def set_paused(self, session: AsyncSession, run: Run, message: str) -> RunEvent:
         """Write `run` (held in `session`) as paused, with the progress event that says so."""
-        now = utc_now()
         run.status, run.message = RunStatus.PAUSED.value, message
         run.pause_requested = run.cancel_requested = False
         run.lease_token = run.worker_id = run.heartbeat_at = None
         run.rate = run.eta_s = None
-        run.seq += 1
-        event = RunEvent(run.id, run.seq, None, _snapshot_data(run, now))
-        await session.flush()
-        await self.insert_events(session, [event], now)
-        return event
+        return await self._snapshot_event(session, run)
 
     async def resume(self, tenant_id: str, run_id: str) -> tuple[Run, RunEvent]:
         """Queue a failed, cancelled or paused run again; its seq and attempt carry on."""
@@ -473,8 +468,13 @@ class RunStore:
     ) -> RunEvent:  # fmt: skip
         """Queue an ended run again in `session`'s transaction; its seq and attempt carry on
         (an active run on the same lock key raises `IntegrityError` at the flush)."""
-        now = utc_now()
         reopen(run, status, message)
+        return await self._snapshot_event(session, run)
+
+    async def _snapshot_event(self, session: AsyncSession, run: Run) -> RunEvent:
+        """The run's row as it now stands (changed in `session`), written as its next
+        progress event."""
+        now = utc_now()
         run.seq += 1
         event = RunEvent(run.id, run.seq, None, _snapshot_data(run, now))
         await session.flush()

@@ -131,7 +131,11 @@ class Outbox:
         return hook
 
     async def webhooks(self, tenant_id: str | None) -> list[Webhook]:
-        query = sa.select(Webhook).where(Webhook.channel == WEBHOOK).order_by(Webhook.id)
+        return await self.endpoints(tenant_id, WEBHOOK)
+
+    async def endpoints(self, tenant_id: str | None, channel: str) -> list[Webhook]:
+        """The endpoints of one channel (a tenant's; None: every tenant's), oldest first."""
+        query = sa.select(Webhook).where(Webhook.channel == channel).order_by(Webhook.id)
         if tenant_id is not None:
             query = query.where(Webhook.tenant_id == tenant_id)
         async with self.sessions() as session:
