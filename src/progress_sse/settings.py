@@ -141,6 +141,10 @@ class Settings(BaseSettings):
         ge=0,
         description="at most one progress write per run this often (step changes included)",
     )
+    group_commit: bool = Field(
+        default=True,
+        description="one transaction for all of a process's progress writes ready at once",
+    )
     heartbeat_interval_s: float = Field(
         default=5.0, gt=0, description="a running run's row is touched at least this often"
     )

@@ -47,10 +47,12 @@ class FakeStore:
 class Published:
     def __init__(self) -> None:
         self.events: list[RunEvent] = []
+        self.calls: list[list[str]] = []  # the messages of each publish: one delivery each
 
     async def __call__(self, run_id: str, events: list[RunEvent]) -> None:
         assert run_id == "r"
         self.events.extend(events)
+        self.calls.append(messages(events))
 
 
 def make(
@@ -313,3 +315,111 @@ async def test_a_tick_after_close_writes_nothing_more() -> None:
     await writer.close()  # the runner closes again before its terminal write
     assert len(store.calls) == written == 1
     assert messages(store.events) == ["working"]
+
+
+class GatedStore(FakeStore):
+    """Each write waits until the test opens its gate; `entered` says one is in flight."""
+
+    def __init__(self, lose_lease_on: int | None = None) -> None:
+        super().__init__()
+        self.gates: list[asyncio.Event] = []
+        self.lose_lease_on = lose_lease_on  # the write (1-based) that finds the lease gone
+
+    async def write_progress(self, *args: Any) -> Requests:
+        gate = asyncio.Event()
+        self.gates.append(gate)
+        await gate.wait()
+        if len(self.gates) == self.lose_lease_on:
+            raise LeaseLost("r")
+        return await super().write_progress(*args)
+
+    async def started(self, writes: int) -> None:
+        """Wait until the `writes`-th write is in flight."""
+        for _ in range(1000):  # bounded: a write starts within a few loop turns
+            if len(self.gates) >= writes:
+                return
+            await asyncio.sleep(0)
+        raise AssertionError(f"write {writes} never started")
+
+    async def open_next(self) -> None:
+        """Wait for the next write to be in flight, then let it commit."""
+        for _ in range(1000):  # bounded: a write starts within a few loop turns
+            if self.gates and not self.gates[-1].is_set():
+                self.gates[-1].set()
+                return
+            await asyncio.sleep(0)
+        raise AssertionError("no write started")
+
+
+async def test_a_burst_of_step_changes_is_shown_in_one_delivery_after_both_writes() -> None:
+    """Step changes offered while a write commits go in the next write at once; the first
+    write's events wait for it, so every watcher gets the burst in one socket write."""
+    store, published = GatedStore(), Published()
+    writer = make(store, published, interval_s=0.0)
+    writer.start()
+    writer.offer_milestone(draft("init"))
+    await store.started(1)
+    writer.offer_milestone(draft("prepare"))  # offered while "init" is being written
+    writer.offer_milestone(draft("load"))
+    await store.open_next()
+    assert published.calls == [], "held: the next write follows at once"
+    await store.open_next()
+    await writer.close()
+    assert [messages(events) for events, _, _ in store.calls] == [["init"], ["prepare", "load"]]
+    assert published.calls == [["init", "prepare", "load"]]
+    assert_consecutive(published.events, 1)
+
+
+async def test_events_are_held_for_one_write_at_most() -> None:
+    store, published = GatedStore(), Published()
+    writer = make(store, published, interval_s=0.0)
+    writer.start()
+    writer.offer_milestone(draft("A"))
+    await store.started(1)
+    writer.offer_milestone(draft("B"))
+    await store.open_next()  # A committed, held for B's write
+    await store.started(2)
+    writer.offer_milestone(draft("C"))  # offered while B is written
+    await store.open_next()  # B committed: A and B are shown now, not held again
+    await store.started(3)
+    assert published.calls == [["A", "B"]]
+    await store.open_next()
+    await writer.close()
+    assert published.calls == [["A", "B"], ["C"]]
+
+
+async def test_nothing_is_held_when_the_next_write_must_wait_for_its_interval() -> None:
+    store, published = GatedStore(), Published()
+    writer = make(store, published, interval_s=10.0)
+    writer.start()
+    writer.offer_milestone(draft("A"))
+    await store.started(1)
+    writer.offer_milestone(draft("B"))
+    await store.open_next()
+    for _ in range(10):
+        await asyncio.sleep(0)
+    assert published.calls == [["A"]], "shown at once: B's write waits for the interval"
+    close = asyncio.create_task(writer.close())
+    await store.open_next()
+    await close
+    assert published.calls == [["A"], ["B"]]
+
+
+async def test_held_events_are_shown_even_when_the_next_write_finds_the_lease_lost() -> None:
+    """What was committed while the lease was ours is stored: watchers see it."""
+    store, published = GatedStore(lose_lease_on=2), Published()
+    writer = make(store, published, interval_s=0.0)
+    writer.start()
+    writer.offer_milestone(draft("A"))
+    await store.started(1)
+    writer.offer_milestone(draft("B"))
+    await store.open_next()
+    await store.open_next()  # B's write finds the lease gone
+    for _ in range(100):
+        if writer.lease_lost:
+            break
+        await asyncio.sleep(0)
+    assert writer.lease_lost
+    assert published.calls == [["A"]]
+    await writer.close()
+    assert published.calls == [["A"]]

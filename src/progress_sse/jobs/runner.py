@@ -32,6 +32,7 @@ from tenacity import (
 from progress_sse.errors import JobError, RunCancelled, RunPaused
 from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.execution import Execution
+from progress_sse.jobs.groupcommit import GroupCommit, ProgressStore
 from progress_sse.jobs.kinds import JobFn, JobRegistry
 from progress_sse.jobs.ownership import Ownership, PgOwnership, SqliteOwnership, take_ownership
 from progress_sse.jobs.writer import ProgressWriter
@@ -117,6 +118,8 @@ class Runner:
         self.on_finished = on_finished
         self._loop_task: asyncio.Task[None] | None = None
         self.ownership: Ownership | None = None
+        # Every run's progress writes go through one group commit (jobs/groupcommit.py).
+        self.progress_store: ProgressStore = GroupCommit(store) if settings.group_commit else store
 
     async def take_ownership(self) -> None:
         """Hold what marks this process as running these jobs (jobs/ownership.py), before
@@ -197,7 +200,7 @@ class Runner:
         """The runner's handle on one attempt; its writer stops the job if the lease is lost."""
         task = asyncio.current_task()
         make_writer = functools.partial(
-            ProgressWriter, self.store, self.broker.publish, run_id=run.id, lease=lease,
+            ProgressWriter, self.progress_store, self.broker.publish, run_id=run.id, lease=lease,
             seq=run.seq, interval_s=self.settings.progress_interval_s,
             heartbeat_s=self.settings.heartbeat_interval_s,
             on_lease_lost=task.cancel if task is not None else None,

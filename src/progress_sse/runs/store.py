@@ -70,6 +70,17 @@ class Ending:
 
 
 @dataclass(frozen=True, slots=True)
+class ProgressWrite:
+    """One run's progress write: its new events, run columns and step rows, fenced by `lease`."""
+
+    run_id: str
+    lease: str
+    events: Sequence[RunEvent]
+    run_values: Mapping[str, Any]
+    steps: Sequence[dict[str, Any]]
+
+
+@dataclass(frozen=True, slots=True)
 class Requests:
     """What was asked of a running run from outside its worker, read at each progress write."""
 
@@ -137,7 +148,8 @@ class RunStore:
         # Signs this process's NOTIFYs: its own events reach its hub directly.
         self.origin = secrets.token_hex(4)
         self.events_written = 0
-        self.progress_writes = 0  # write_progress transactions (metrics, benchmarks)
+        self.progress_writes = 0  # runs' progress writes (metrics, benchmarks)
+        self.progress_commits = 0  # the transactions that carried them (group commit)
 
     # -- creating and reading -------------------------------------------------
 
@@ -542,35 +554,62 @@ class RunStore:
         Returns whether a cancel or a pause was requested; raises `LeaseLost` when
         the run is no longer this attempt's (the UPDATE's lease check is the fence).
         """
+        (outcome,) = await self.write_progress_many(
+            [ProgressWrite(run_id, lease, tuple(events), run_values, tuple(steps))]
+        )
+        if isinstance(outcome, LeaseLost):
+            raise outcome
+        return outcome
+
+    async def write_progress_many(
+        self, writes: Sequence[ProgressWrite]
+    ) -> list[Requests | LeaseLost]:
+        """Several runs' progress writes in one transaction (group commit, jobs/groupcommit.py).
+
+        Each write is fenced on its own by its UPDATE's lease check: a run that is
+        no longer its attempt's gets `LeaseLost` in its place of the answer and
+        writes nothing, while the others are written. Any other failure rolls
+        back the whole transaction and propagates.
+        """
         now = utc_now()
-        values = dict(run_values, heartbeat_at=self.clock())
+        outcomes: list[Requests | LeaseLost] = []
+        async with self.sessions.begin() as session:
+            for write in writes:
+                outcomes.append(await self._write_one(session, write, now))
+        self.progress_commits += 1
+        self.progress_writes += sum(isinstance(o, Requests) for o in outcomes)
+        return outcomes
+
+    async def _write_one(
+        self, session: AsyncSession, write: ProgressWrite, now: datetime
+    ) -> Requests | LeaseLost:
+        run_id, events = write.run_id, write.events
+        values = dict(write.run_values, heartbeat_at=self.clock())
         if events:
             values["seq"] = events[-1].seq
         runs = RUNS.c
-        async with self.sessions.begin() as session:
-            result = await session.execute(
-                sa.update(RUNS)
-                .where(
-                    runs.id == run_id,
-                    runs.lease_token == lease,
-                    runs.status == RunStatus.RUNNING.value,
-                )
-                .values(**values)
-                .returning(runs.cancel_requested, runs.pause_requested, runs.parent_id)
+        result = await session.execute(
+            sa.update(RUNS)
+            .where(
+                runs.id == run_id,
+                runs.lease_token == write.lease,
+                runs.status == RunStatus.RUNNING.value,
             )
-            row = result.one_or_none()
-            if row is None:
-                raise LeaseLost(run_id)
-            cancel, pause, parent_id = row
-            if events:
-                await self.insert_events(session, events, now)
-            for step in steps:
-                await self._upsert_step(session, run_id, step)
-            if parent_id is not None and events:
-                latest: Any = events[-1].data
-                for hook in self.progress_hooks:
-                    await hook(session, parent_id, run_id, latest)
-        self.progress_writes += 1
+            .values(**values)
+            .returning(runs.cancel_requested, runs.pause_requested, runs.parent_id)
+        )
+        row = result.one_or_none()
+        if row is None:
+            return LeaseLost(run_id)
+        cancel, pause, parent_id = row
+        if events:
+            await self.insert_events(session, events, now)
+        for step in write.steps:
+            await self._upsert_step(session, run_id, step)
+        if parent_id is not None and events:
+            latest: Any = events[-1].data
+            for hook in self.progress_hooks:
+                await hook(session, parent_id, run_id, latest)
         return Requests(cancel=bool(cancel), pause=bool(pause))
 
     @staticmethod

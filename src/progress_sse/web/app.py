@@ -291,6 +291,7 @@ def metric_sources(
         conflated=lambda: hub.stats.conflated,
         events_written=lambda: store.events_written,
         progress_writes=lambda: store.progress_writes,
+        progress_commits=lambda: store.progress_commits,
         stale_detected=lambda: liveness.detected,
         webhooks_delivered=lambda: notifier.delivered if notifier else 0,
         webhooks_dead=lambda: notifier.dead if notifier else 0,

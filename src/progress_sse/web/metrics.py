@@ -46,6 +46,7 @@ class Sources:
     conflated: Count
     events_written: Count
     progress_writes: Count
+    progress_commits: Count
     stale_detected: Count
     webhooks_delivered: Count
     webhooks_dead: Count
@@ -74,7 +75,13 @@ class Metrics:
         )
         self.progress_writes = Counter(
             "progress_sse_progress_writes",
-            "Progress write transactions (at most 1/PROGRESS_INTERVAL_S per run)",
+            "Progress writes of runs (at most 1/PROGRESS_INTERVAL_S per run)",
+            **kw,
+        )
+        self.progress_commits = Counter(
+            "progress_sse_progress_commits",
+            "Transactions carrying progress writes (group commit: all of a process's runs' "
+            "writes ready at once share one)",
             **kw,
         )
         self.events_published = Counter(
@@ -135,6 +142,7 @@ class Metrics:
         self.pool_checked_out.set(s.pool_checked_out())
         self._add("published", self.events_published, s.events_written())
         self._add("writes", self.progress_writes, s.progress_writes())
+        self._add("commits", self.progress_commits, s.progress_commits())
         self._add("delivered", self.events_delivered, s.delivered())
         self._add("conflated", self.ticks_conflated, s.conflated())
         self._add("stale", self.stale_detected, s.stale_detected())
