@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from starlette.types import Message, Receive, Scope, Send
+from starlette.types import Message
 
-from progress_sse.streaming.sse import SERVER_SEND, Connection, EventStream, KeepServerSend
+from progress_sse.streaming.sse import SERVER_SEND, Connection, EventStream
 
 
 class FakeServer:
@@ -113,7 +113,7 @@ async def test_on_close_runs_even_when_the_body_fails() -> None:
     assert closed == [True]
 
 
-async def test_body_chunks_use_the_server_s_own_send_kept_by_the_outer_layer() -> None:
+async def test_body_chunks_use_the_server_s_own_send_kept_in_the_scope() -> None:
     server = FakeServer()
     wrapped: list[str] = []
 
@@ -124,11 +124,9 @@ async def test_body_chunks_use_the_server_s_own_send_kept_by_the_outer_layer() -
     async def body(out: Connection) -> None:
         await out.write(b"data: 1\n\n")
 
-    async def app(scope: Scope, receive: Receive, send: Send) -> None:
-        assert scope[SERVER_SEND] == server.send
-        await EventStream(body)(scope, receive, middleware_send)
-
-    await KeepServerSend(app)({"type": "http"}, server.receive, server.send)
+    # The app's outermost layer (web/streamfront.py) keeps it there for every request.
+    scope = {"type": "http", SERVER_SEND: server.send}
+    await EventStream(body)(scope, server.receive, middleware_send)
     # The start (and the end) pass through the middleware; body chunks go straight out.
     assert wrapped == ["http.response.start", "http.response.body"]
     assert server.bodies() == [b"data: 1\n\n", b""]

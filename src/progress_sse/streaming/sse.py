@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from progress_sse.streaming.eager import Driven, run_eagerly
 from progress_sse.streaming.wake import Wake
@@ -108,25 +108,11 @@ _RAW_HEADERS = [
     for name, value in {**HEADERS, "Content-Type": "text/event-stream; charset=utf-8"}.items()
 ]
 
-# Scope key under which `KeepServerSend` puts the server's own `send`.
+# Scope key under which the app's outermost layer (web/streamfront.py) puts the
+# server's own `send`. Each middleware wraps `send` in one more coroutine; a stream
+# writes a chunk per event per watcher, so those layers were a third of the cost of a
+# live event. No middleware of this app transforms response bodies.
 SERVER_SEND = "progress_sse.server_send"
-
-
-class KeepServerSend:
-    """Outermost ASGI layer: remember the server's `send` for event-stream bodies.
-
-    Each middleware wraps `send` in one more coroutine; a stream writes a
-    chunk per event per watcher, so those layers were a third of the cost of
-    a live event. No middleware of this app transforms response bodies.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http":
-            scope[SERVER_SEND] = send
-        await self.app(scope, receive, send)
 
 
 class EventStream(Response):

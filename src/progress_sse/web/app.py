@@ -44,7 +44,6 @@ from progress_sse.streaming.broker import Broker, LocalBroker
 from progress_sse.streaming.caps import MemoryStreamSlots, RedisStreamSlots, StreamSlots
 from progress_sse.streaming.hub import Hub
 from progress_sse.streaming.pg_broker import PgBroker, asyncpg_dsn
-from progress_sse.streaming.sse import KeepServerSend
 from progress_sse.web.api import admin, batches, kinds, runs, session, static, stream, webhooks
 from progress_sse.web.api import mail as mail_api
 from progress_sse.web.api.errors import EXCEPTION_HANDLERS
@@ -56,6 +55,7 @@ from progress_sse.web.security.auth import KeyUsage, recently_revoked
 from progress_sse.web.security.ratelimit import RateLimits, Scope
 from progress_sse.web.security.websession import SessionCodec
 from progress_sse.web.services import Services, services
+from progress_sse.web.streamfront import StreamFront
 from progress_sse.webhooks.delivery import Channel, Notifier, RetryPolicy
 from progress_sse.webhooks.models import MAIL
 from progress_sse.webhooks.outbox import Outbox
@@ -406,11 +406,22 @@ def routes(plugins: Plugins) -> list[BaseRoute]:
     ]
 
 
+# Served at the outermost layer, below no middleware (web/streamfront.py).
+STREAM_ENDPOINTS = (stream.run_events, batches.batch_events)
+
+
 class App(Starlette):
-    """Starlette, with the server's own `send` kept for event-stream bodies (streaming/sse.py)."""
+    """Starlette, with the event streams served outside the middleware (web/streamfront.py)."""
 
     def build_middleware_stack(self) -> ASGIApp:
-        return KeepServerSend(super().build_middleware_stack())
+        streams = [
+            route for route in self.router.routes
+            if isinstance(route, Route) and route.endpoint in STREAM_ENDPOINTS
+        ]  # fmt: skip
+        return StreamFront(
+            super().build_middleware_stack(), streams, self.user_middleware,
+            self.exception_handlers,
+        )  # fmt: skip
 
     def lifespan(self, _parent: object = None) -> AbstractAsyncContextManager[Any]:
         """The service's start-up and shutdown, for an application that mounts it (a mounted

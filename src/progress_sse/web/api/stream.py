@@ -9,8 +9,9 @@ is read back from the event table.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,6 +19,7 @@ from starlette.responses import Response
 from progress_sse.runs.events import END, RunEvent, retry_line, wire
 from progress_sse.runs.statuses import RunStatus
 from progress_sse.runs.store import RunStore
+from progress_sse.streaming.caps import Slot
 from progress_sse.streaming.hub import Credential, Hub, Subscriber
 from progress_sse.streaming.sse import Connection, EventStream
 from progress_sse.web.api.body import is_ascii_number
@@ -57,20 +59,37 @@ async def events(request: Request, watched: str, *, batch: bool = False) -> Resp
     """A run's stream, or a batch's: the same contract, the same code."""
     svc, who, run_id = await _watched(request, watched, batch)
     last_id = parse_last_event_id(request)
-    settings = svc.settings
     slot = await svc.stream_slots.acquire(who.tenant_id, str(who.key_id))  # 429 over a cap
+    watch = Watch(svc, run_id, last_id, (who.key_id, who.session_id), slot)
+    return EventStream(watch, on_close=watch.release)
 
-    async def body(connection: Connection) -> None:
-        await write_stream(
-            connection, svc.store, svc.hub, run_id, last_id,
+
+class Watch:
+    """What an open stream keeps: a few values in one object, no closures or request.
+
+    Thousands of streams wait for hours; each closure, cell and frame of theirs
+    is paid thousands of times (bench/RESULTS.md, finding 6).
+    """
+
+    __slots__ = ("credential", "last_id", "run_id", "slot", "svc")
+
+    def __init__(
+        self, svc: Services, run_id: str, last_id: int | None, credential: Credential, slot: Slot
+    ) -> None:
+        self.svc, self.run_id, self.last_id = svc, run_id, last_id
+        self.credential, self.slot = credential, slot
+
+    def __call__(self, connection: Connection) -> Coroutine[Any, Any, None]:
+        """The stream's body: `write_stream` itself, with no coroutine of its own around it."""
+        svc, settings = self.svc, self.svc.settings
+        return write_stream(
+            connection, svc.store, svc.hub, self.run_id, self.last_id,
             retry_ms=settings.retry_ms, page=settings.replay_page,
-            openings=svc.stream_openings, credential=(who.key_id, who.session_id),
+            openings=svc.stream_openings, credential=self.credential,
         )  # fmt: skip
 
-    async def release() -> None:
-        await svc.stream_slots.release(slot)  # however the response ends, even unstarted
-
-    return EventStream(body, on_close=release)
+    async def release(self) -> None:
+        await self.svc.stream_slots.release(self.slot)  # however the response ends
 
 
 async def _replay(store: RunStore, run_id: str, after: int, page: int) -> AsyncIterator[RunEvent]:

@@ -61,11 +61,19 @@ class AccessLog:
         try:
             await self.app(scope, receive, sending)
         finally:
-            client = scope.get("client")
-            log.info(
-                "%s %s %d %.1fms",
-                escape_request_text(client[0]) if client else "-",  # from X-Forwarded-For, maybe
-                request_line(scope["method"], scope["path"], scope.get("query_string", b"")),
-                status,
-                (time.perf_counter() - started) * 1000,
-            )
+            log_request(scope, status, started)
+
+
+def log_request(scope: Scope, status: int, started: float) -> None:
+    """The access line of one request: `started` is its `time.perf_counter()` on arrival.
+
+    Also written by the event streams' own way in (web/streamfront.py), when a stream ends.
+    """
+    client = scope.get("client")
+    log.info(
+        "%s %s %d %.1fms",
+        escape_request_text(client[0]) if client else "-",  # from X-Forwarded-For, maybe
+        request_line(scope["method"], scope["path"], scope.get("query_string", b"")),
+        status,
+        (time.perf_counter() - started) * 1000,
+    )
