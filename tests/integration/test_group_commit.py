@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
 import sqlalchemy as sa
 from pydantic import BaseModel
 
@@ -14,7 +15,15 @@ from progress_sse.jobs.kinds import JobKind
 from progress_sse.runs.events import RunEvent
 from progress_sse.runs.models import Run
 from progress_sse.runs.progress import StepSpec
-from progress_sse.runs.store import LeaseLost, NewRun, ProgressWrite, Requests, RunStore
+from progress_sse.runs.store import (
+    LeaseLost,
+    NewRun,
+    ProgressWrite,
+    Requests,
+    RowBusy,
+    RunStore,
+)
+from progress_sse.storage import db
 from tests.support import collect, run_server, start_run
 
 
@@ -62,6 +71,46 @@ async def test_one_transaction_writes_each_run_whose_lease_holds_and_none_that_l
             assert [e.data["message"] for e in events] == written
         assert (await store.get_run("acme", b.id)).seq == b.seq, "b's row is untouched"
         assert (await store.get_run("acme", a.id)).seq == a.seq + 1
+
+
+async def test_a_run_whose_row_another_transaction_holds_stalls_none_of_its_group(
+    make_settings: Any, backend: str
+) -> None:
+    """PostgreSQL: the group skips a held row (its write then waits alone), it does not wait
+    for it; SQLite has one writer, so no other transaction holds a row while we write."""
+    if backend != "postgresql":
+        pytest.skip("row locks held by another transaction exist on PostgreSQL only")
+    settings = make_settings(run_jobs=False)
+    holder = db.create_engine(settings.database_url, settings)  # no timeouts of ours
+    try:
+        async with run_server(settings) as srv, holder.connect() as conn:
+            store = srv.services.store
+            a, b, c = await running(store, 3)
+            await conn.begin()
+            await conn.execute(sa.select(Run.id).where(Run.id == b.id).with_for_update())
+            writes = [
+                progress(a, "lease-0", "a moves"),
+                progress(b, "lease-1", "b waits"),
+                progress(c, "lease-2", "c moves"),
+            ]
+            # Bounded: waiting for b's row would take the store's 5 s lock timeout, then fail.
+            outcomes = await asyncio.wait_for(store.write_progress_many(writes), 10)
+            assert outcomes[0] == Requests() and outcomes[2] == Requests()
+            assert isinstance(outcomes[1], RowBusy)
+            assert [e.data["message"] for e in await store.events_after(a.id, a.seq, 10)] == [
+                "a moves"
+            ]
+            assert await store.events_after(b.id, b.seq, 10) == []
+            await conn.rollback()
+            assert await store.write_progress(b.id, "lease-1", *_parts(progress(b, "", "b"))) == (
+                Requests()
+            ), "alone, once the row is free, it is written"
+    finally:
+        await holder.dispose()
+
+
+def _parts(write: ProgressWrite) -> tuple[Any, ...]:
+    return (write.events, dict(write.run_values), write.steps)
 
 
 class Ticks(BaseModel):

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 import pytest
 
 from progress_sse.jobs.groupcommit import GroupCommit
 from progress_sse.runs.events import RunEvent
-from progress_sse.runs.store import LeaseLost, ProgressWrite, Requests
+from progress_sse.runs.store import LeaseLost, ProgressWrite, Requests, RowBusy
 
 
 class Transactions:
@@ -21,26 +20,32 @@ class Transactions:
         self.attempts: list[list[str]] = []
         self.lost: set[str] = set()  # runs whose lease was taken
         self.broken: set[str] = set()  # runs whose write raises (a hook's bug, say)
+        self.held: dict[str, asyncio.Event] = {}  # runs whose row another transaction holds
         self.cancel: set[str] = set()
         self.gate: asyncio.Event | None = None
         self.entered = asyncio.Event()
-        self.sessions: Any = None  # read by lock watches only, which these tests start none of
 
     async def write_progress_many(
         self, writes: Sequence[ProgressWrite]
-    ) -> list[Requests | LeaseLost]:
+    ) -> list[Requests | LeaseLost | RowBusy]:
         runs = [w.run_id for w in writes]
+        if len(runs) == 1 and runs[0] in self.held:  # alone, it waits for its row
+            await self.held[runs[0]].wait()
         self.attempts.append(runs)
         self.entered.set()
         if self.gate is not None and len(self.attempts) == 1:  # holds the first transaction
             await self.gate.wait()
         if broken := self.broken.intersection(runs):
             raise RuntimeError(f"write of {sorted(broken)} failed")  # the whole transaction
-        self.committed.append(runs)
+        # In a group a held row is skipped, not waited for.
+        busy = {w.run_id for w in writes if w.run_id in self.held} if len(runs) > 1 else set()
+        self.committed.append([r for r in runs if r not in busy])
         return [
-            LeaseLost(w.run_id)
+            RowBusy(w.run_id)
+            if w.run_id in busy
+            else LeaseLost(w.run_id)
             if w.run_id in self.lost
-            else Requests(cancel=w.run_id in self.cancel)
+            else Requests(w.run_id in self.cancel)
             for w in writes
         ]
 
@@ -159,3 +164,24 @@ async def test_writers_waiting_on_a_group_are_not_left_hanging_if_the_committer_
     results = await asyncio.gather(first, second, return_exceptions=True)
     assert all(isinstance(r, asyncio.CancelledError) for r in results)
     assert store.committed == []
+
+
+async def test_a_run_whose_row_is_held_waits_alone_and_stalls_no_other_run() -> None:
+    store = Transactions()
+    store.gate = asyncio.Event()
+    released = asyncio.Event()
+    store.held = {"b": released}
+    group = GroupCommit(store)
+    first = write(group, "a")
+    await store.entered.wait()
+    b, c = write(group, "b"), write(group, "c")
+    await asyncio.sleep(0)
+    store.gate.set()
+    await first
+    assert await c == Requests(), "c is answered while b's row is still held"
+    later = write(group, "d")
+    assert await later == Requests(), "the next group does not wait for b either"
+    assert not b.done()
+    released.set()
+    assert await b == Requests()
+    assert store.committed == [["a"], ["c"], ["d"], ["b"]]

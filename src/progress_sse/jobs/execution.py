@@ -14,7 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from progress_sse.errors import RunCancelled, RunPaused
-from progress_sse.jobs.lockwatch import LockWatch
+from progress_sse.jobs.lockwatch import LockWatches, Watched
 from progress_sse.jobs.writer import Draft, ProgressWriter, Snapshot
 from progress_sse.runs.events import utc_now
 from progress_sse.runs.progress import (
@@ -48,6 +48,7 @@ class Execution:
         writer: MakeWriter,
         created_by: str | None = None,
         lock_wait_s: float | None = None,
+        lock_watches: LockWatches | None = None,
         business: async_sessionmaker[AsyncSession],
         log: logging.LoggerAdapter[logging.Logger] | None = None,
     ) -> None:
@@ -56,7 +57,8 @@ class Execution:
         self.attempt = attempt
         self.created_by = created_by  # who started the run (recorded on what it posts)
         self._lock_wait_s = lock_wait_s  # PostgreSQL's lock_timeout on business work
-        self._watch: LockWatch | None = None
+        self._lock_watches = lock_watches  # the process's (jobs/lockwatch.py)
+        self._watch: Watched | None = None
         self._last_tick = time.monotonic()
         self.log = log or logging.LoggerAdapter(logging.getLogger("progress_sse.job"), {})
         self._writer = writer(self._draft)  # it snapshots this state at each write
@@ -335,17 +337,19 @@ class Execution:
         (storage/writelock.py)."""
         return await begin_writing(self._business, self._waiting)
 
-    async def _watch_locks(self, session: AsyncSession) -> LockWatch | None:
+    async def _watch_locks(self, session: AsyncSession) -> Watched | None:
         """PostgreSQL: while this transaction waits on another's lock, the bar says whose."""
-        if self._lock_wait_s is None or session.get_bind().dialect.name != "postgresql":
+        if (
+            self._lock_wait_s is None
+            or self._lock_watches is None
+            or session.get_bind().dialect.name != "postgresql"
+        ):
             return None
         pid = await session.scalar(sa.select(sa.func.pg_backend_pid()))
-        watch = LockWatch(
-            self._writer.store.sessions, int(pid or 0), self._lock_wait_s,
+        return self._lock_watches.watch(
+            int(pid or 0), self._lock_wait_s,
             quiet_s=lambda: time.monotonic() - self._last_tick, show=self._show,
         )  # fmt: skip
-        watch.start()
-        return watch
 
     def _show(self, message: str) -> None:
         """A message from outside the job's own flow (its coroutine is blocked meanwhile)."""

@@ -7,9 +7,11 @@ being committed, so a lone run's write starts at once (no linger, no added
 latency), and under load every write that arrived meanwhile rides the next
 transaction. Each write keeps its own fence: the lease check in its UPDATE
 (`RunStore.write_progress_many`), so a run that lost its lease gets
-`LeaseLost` alone. If a group fails for any other reason, each of its writes
-is tried again in a transaction of its own, so one run's failure never
-becomes its neighbours'.
+`LeaseLost` alone. A run whose row another transaction holds is left out of
+the group (PostgreSQL's SKIP LOCKED) and waits for its row in a transaction
+of its own, as it would without group commit. If a group fails for any other
+reason, each of its writes is tried again in a transaction of its own, so
+one run's failure never becomes its neighbours'.
 """
 
 from __future__ import annotations
@@ -20,10 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from progress_sse.runs.events import RunEvent
-from progress_sse.runs.store import LeaseLost, ProgressWrite, Requests
+from progress_sse.runs.store import LeaseLost, ProgressWrite, Requests, RowBusy
 
 log = logging.getLogger(__name__)
 
@@ -32,8 +32,6 @@ MAX_GROUP = 200  # writes per transaction: bounds one transaction's time and siz
 
 class ProgressStore(Protocol):
     """What a progress writer writes to: the run store itself, or a `GroupCommit`."""
-
-    sessions: async_sessionmaker[AsyncSession]  # the run store's (a lock watch reads with it)
 
     async def write_progress(
         self,
@@ -46,11 +44,9 @@ class ProgressStore(Protocol):
 
 
 class ManyWriter(Protocol):
-    sessions: async_sessionmaker[AsyncSession]
-
     async def write_progress_many(
         self, writes: Sequence[ProgressWrite]
-    ) -> list[Requests | LeaseLost]: ...
+    ) -> list[Requests | LeaseLost | RowBusy]: ...
 
 
 @dataclass(slots=True)
@@ -66,10 +62,10 @@ class GroupCommit:
 
     def __init__(self, store: ManyWriter, max_group: int = MAX_GROUP) -> None:
         self.store = store
-        self.sessions = store.sessions
         self.max_group = max_group
         self._queue: list[_Queued] = []
         self._committing: asyncio.Task[None] | None = None
+        self._alone: set[asyncio.Task[None]] = set()  # writes whose row was held (`RowBusy`)
         self.groups = 0  # transactions committed (a write retried alone counts its own)
         self.largest = 0  # the most writes one transaction carried
 
@@ -117,14 +113,20 @@ class GroupCommit:
         self.groups += 1
         self.largest = max(self.largest, len(group))
         for queued, outcome in zip(group, outcomes, strict=True):
-            _answer(queued, outcome)
+            if isinstance(outcome, RowBusy):  # waits for its row alone, off the group's path
+                self._alone.add(asyncio.create_task(self._one_by_one([queued])))
+                self._alone = {task for task in self._alone if not task.done()}
+            else:
+                _answer(queued, outcome)
 
     async def _one_by_one(self, group: list[_Queued]) -> None:
         for queued in group:
             try:
                 (outcome,) = await self.store.write_progress_many([queued.write])
-            except Exception as exc:
+            except BaseException as exc:
                 _answer(queued, exc)
+                if not isinstance(exc, Exception):
+                    raise
             else:
                 self.groups += 1
                 _answer(queued, outcome)

@@ -34,6 +34,7 @@ from progress_sse.jobs.context import JobContext
 from progress_sse.jobs.execution import Execution
 from progress_sse.jobs.groupcommit import GroupCommit, ProgressStore
 from progress_sse.jobs.kinds import JobFn, JobRegistry
+from progress_sse.jobs.lockwatch import LockWatches
 from progress_sse.jobs.ownership import Ownership, PgOwnership, SqliteOwnership, take_ownership
 from progress_sse.jobs.writer import ProgressWriter
 from progress_sse.ops.logs import CURRENT_RUN
@@ -118,6 +119,7 @@ class Runner:
         self.on_finished = on_finished
         self._loop_task: asyncio.Task[None] | None = None
         self.ownership: Ownership | None = None
+        self.lock_watches = LockWatches(store.sessions)  # who blocks a quiet job (PostgreSQL)
         # Every run's progress writes go through one group commit (jobs/groupcommit.py).
         self.progress_store: ProgressStore = GroupCommit(store) if settings.group_commit else store
 
@@ -147,6 +149,7 @@ class Runner:
             for task in pending:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
+        await self.lock_watches.aclose()
         if self.ownership is not None:
             await self.ownership.release()
 
@@ -212,6 +215,7 @@ class Runner:
             writer=lambda snapshot: make_writer(snapshot=snapshot),
             created_by=run.created_by,
             lock_wait_s=self.settings.business_lock_wait_s,
+            lock_watches=self.lock_watches,
             business=self.business,
             log=logging.LoggerAdapter(log, {"run_id": run.id, "tenant": run.tenant_id}),
         )

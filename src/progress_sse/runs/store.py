@@ -35,6 +35,10 @@ class LeaseLost(Exception):
     """This process no longer owns the run (it was finished or taken elsewhere)."""
 
 
+class RowBusy(Exception):
+    """Another transaction holds the run's row: its write was left out of a group."""
+
+
 @dataclass(frozen=True, slots=True)
 class NewRun:
     tenant_id: str
@@ -557,28 +561,49 @@ class RunStore:
         (outcome,) = await self.write_progress_many(
             [ProgressWrite(run_id, lease, tuple(events), run_values, tuple(steps))]
         )
-        if isinstance(outcome, LeaseLost):
+        if isinstance(outcome, LeaseLost | RowBusy):
             raise outcome
         return outcome
 
     async def write_progress_many(
         self, writes: Sequence[ProgressWrite]
-    ) -> list[Requests | LeaseLost]:
+    ) -> list[Requests | LeaseLost | RowBusy]:
         """Several runs' progress writes in one transaction (group commit, jobs/groupcommit.py).
 
         Each write is fenced on its own by its UPDATE's lease check: a run that is
         no longer its attempt's gets `LeaseLost` in its place of the answer and
-        writes nothing, while the others are written. Any other failure rolls
-        back the whole transaction and propagates.
+        writes nothing, while the others are written. On PostgreSQL, a run whose
+        row another transaction holds gets `RowBusy` and is not waited for (it is
+        written alone, so one held row never stalls its neighbours). Any other
+        failure rolls back the whole transaction and propagates.
         """
         now = utc_now()
-        outcomes: list[Requests | LeaseLost] = []
+        outcomes: list[Requests | LeaseLost | RowBusy] = []
         async with self.sessions.begin() as session:
+            free = await self._lock_free_rows(session, writes)
             for write in writes:
-                outcomes.append(await self._write_one(session, write, now))
+                if free is not None and write.run_id not in free:
+                    outcomes.append(RowBusy(write.run_id))
+                else:
+                    outcomes.append(await self._write_one(session, write, now))
         self.progress_commits += 1
         self.progress_writes += sum(isinstance(o, Requests) for o in outcomes)
         return outcomes
+
+    async def _lock_free_rows(
+        self, session: AsyncSession, writes: Sequence[ProgressWrite]
+    ) -> set[str] | None:
+        """PostgreSQL, several writes: lock the rows nobody else holds (in id order); None: all."""
+        if len(writes) < 2 or not self.on_postgresql:
+            return None  # one write waits for its row as before; SQLite has one writer anyway
+        ids = sorted({write.run_id for write in writes})
+        locked = await session.scalars(
+            sa.select(RUNS.c.id)
+            .where(RUNS.c.id.in_(ids))
+            .order_by(RUNS.c.id)
+            .with_for_update(skip_locked=True)
+        )
+        return set(locked)
 
     async def _write_one(
         self, session: AsyncSession, write: ProgressWrite, now: datetime
