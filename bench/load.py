@@ -51,6 +51,7 @@ class Tally:
     """What every connection of one load process adds to."""
 
     latencies: list[float] = field(default_factory=list)
+    by_event: dict[bytes, list[float]] = field(default_factory=dict)  # keyed by the event's ts
     terminal: list[float] = field(default_factory=list)
     statuses: Counter[int] = field(default_factory=Counter)
     _ts_cache: dict[bytes, float] = field(default_factory=dict)
@@ -124,7 +125,9 @@ class Stream(asyncio.Protocol):
                 self.skip = False
                 self._set(self.ready, True)
                 continue
-            self.tally.latencies.append((now - self.tally.ts(match.group(2))) * 1000)
+            latency = (now - self.tally.ts(match.group(2))) * 1000
+            self.tally.latencies.append(latency)
+            self.tally.by_event.setdefault(match.group(2), []).append(latency)
         terminal = TERMINAL.search(whole)
         if terminal:
             ts = TS.search(whole, terminal.end())
@@ -228,6 +231,7 @@ async def run_stream(args: argparse.Namespace) -> dict[str, Any]:
     answered = sum(1 for s in streams if s.ready.done() and s.ready.result())
     t_go = await start_signal(args, {"streams": len(streams), "answered": answered})
     tally.latencies.clear()  # only what arrives after the start counts
+    tally.by_event.clear()
     pending = [asyncio.ensure_future(s.done) for s in streams if not s.done.done()]
     if args.duration:
         await asyncio.sleep(args.duration)
@@ -256,11 +260,31 @@ def stream_figures(
         "p50_ms": percentile(lat, 0.5),
         "p99_ms": percentile(lat, 0.99),
         "max_ms": percentile(lat, 1.0),
+        "slowest_events": slowest_events(tally.by_event),
         "terminal_n": len(terminal),
         "terminal_max_ms": percentile(terminal, 1.0),
         "connect_s": round(connect_s, 2),
         "run_s": round(run_s, 3),
     }
+
+
+def slowest_events(by_event: dict[bytes, list[float]], top: int = 8) -> list[dict[str, Any]]:
+    """The events with the worst median latency over their watchers: where the p99 comes from.
+
+    Each names the event by its `ts` and its place in time order among all events seen.
+    """
+    order = {ts: i for i, ts in enumerate(sorted(by_event))}
+    rows = []
+    for ts, values in by_event.items():
+        ordered = sorted(values)
+        p50 = percentile(ordered, 0.5)
+        rows.append({
+            "ts": ts.decode(), "nth": order[ts] + 1, "watchers": len(values),
+            "p50_ms": round(p50, 1) if p50 is not None else None,
+            "max_ms": round(ordered[-1], 1),
+        })  # fmt: skip
+    rows.sort(key=lambda row: row["p50_ms"] or 0, reverse=True)
+    return rows[:top]
 
 
 @dataclass

@@ -320,10 +320,11 @@ async def test_a_tick_after_close_writes_nothing_more() -> None:
 class GatedStore(FakeStore):
     """Each write waits until the test opens its gate; `entered` says one is in flight."""
 
-    def __init__(self, lose_lease_on: int | None = None) -> None:
+    def __init__(self, lose_lease_on: int | None = None, fail_on: int | None = None) -> None:
         super().__init__()
         self.gates: list[asyncio.Event] = []
         self.lose_lease_on = lose_lease_on  # the write (1-based) that finds the lease gone
+        self.fail_on = fail_on  # the write (1-based) that fails (a lost connection, say)
 
     async def write_progress(self, *args: Any) -> Requests:
         gate = asyncio.Event()
@@ -331,6 +332,8 @@ class GatedStore(FakeStore):
         await gate.wait()
         if len(self.gates) == self.lose_lease_on:
             raise LeaseLost("r")
+        if len(self.gates) == self.fail_on:
+            raise RuntimeError("connection lost")
         return await super().write_progress(*args)
 
     async def started(self, writes: int) -> None:
@@ -343,11 +346,11 @@ class GatedStore(FakeStore):
 
     async def open_next(self) -> None:
         """Wait for the next write to be in flight, then let it commit."""
-        for _ in range(1000):  # bounded: a write starts within a few loop turns
+        for _ in range(5000):  # bounded: a write starts within a few turns (or a retry's pause)
             if self.gates and not self.gates[-1].is_set():
                 self.gates[-1].set()
                 return
-            await asyncio.sleep(0)
+            await asyncio.sleep(0.001)
         raise AssertionError("no write started")
 
 
@@ -423,3 +426,24 @@ async def test_held_events_are_shown_even_when_the_next_write_finds_the_lease_lo
     assert published.calls == [["A"]]
     await writer.close()
     assert published.calls == [["A"]]
+
+
+async def test_held_events_are_shown_at_once_when_the_next_write_fails() -> None:
+    """A failed write is retried a second later: what was committed before is not kept back."""
+    store, published = GatedStore(fail_on=2), Published()
+    writer = make(store, published, interval_s=0.0, heartbeat_s=0.01)  # retries after 10 ms
+    writer.start()
+    writer.offer_milestone(draft("A"))
+    await store.started(1)
+    writer.offer_milestone(draft("B"))
+    await store.open_next()  # A committed, held for B's write
+    await store.open_next()  # B's write fails
+    for _ in range(100):  # bounded: shown as the failure is handled
+        if published.calls:
+            break
+        await asyncio.sleep(0)
+    assert published.calls == [["A"]]
+    await store.open_next()  # B again: the retry
+    await writer.close()
+    assert [m for call in published.calls for m in call] == ["A", "B"]
+    assert_consecutive(published.events, 1)

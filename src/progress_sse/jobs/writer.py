@@ -135,7 +135,6 @@ class ProgressWriter:
                 await self.flush()
             except LeaseLost:
                 self.lease_lost = True
-                await self._publish_held()  # committed while the lease was ours
                 log.warning("run %s: lease lost, stopping its writer", self.run_id)
                 if self._on_lease_lost is not None:
                     self._on_lease_lost()
@@ -148,7 +147,18 @@ class ProgressWriter:
                 await asyncio.sleep(min(self.heartbeat_s, 1.0))
 
     async def flush(self) -> None:
-        """Write whatever is pending (or just the heartbeat) in one transaction."""
+        """Write whatever is pending (or just the heartbeat) in one transaction, then show it
+        (or hold it for the write that follows at once: `_hold`)."""
+        try:
+            events = await self._write()
+        except BaseException:
+            await self._publish_held()  # committed by an earlier write: show them now
+            raise
+        if events:
+            await self.publish(self.run_id, events)
+
+    async def _write(self) -> list[RunEvent]:
+        """The write itself; returns the committed events to show now."""
         async with self._lock:
             self._wake.clear()
             milestones, queued, dirty = self._milestones, self._steps, self._dirty
@@ -185,10 +195,9 @@ class ProgressWriter:
             self.writes += 1
             if events and self._hold():
                 self._held.extend(events)
-                return
+                return []
             events, self._held = self._held + events, []
-        if events:
-            await self.publish(self.run_id, events)
+            return events
 
     def _hold(self) -> bool:
         """Show these committed events together with the write that follows at once?
