@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import cast
 
@@ -10,6 +9,7 @@ from progress_sse.runs.events import END, RunEvent
 from progress_sse.runs.statuses import EventName
 from progress_sse.runs.store import RunStore
 from progress_sse.streaming.hub import Hub
+from progress_sse.streaming.openings import Openings
 from progress_sse.streaming.sse import Connection
 from progress_sse.streaming.wake import Wake
 from progress_sse.web.api.stream import write_stream
@@ -70,7 +70,7 @@ class Client:
 async def stream(store: TableStore, client: Client, last_id: int | None) -> None:
     await write_stream(
         cast(Connection, client), cast(RunStore, store), Hub(8), "r1", last_id,
-        retry_ms=3000, page=10, openings=asyncio.Semaphore(1),
+        retry_ms=3000, page=10, openings=Openings(1),
     )  # fmt: skip
 
 

@@ -43,6 +43,7 @@ from progress_sse.storage import db
 from progress_sse.streaming.broker import Broker, LocalBroker
 from progress_sse.streaming.caps import MemoryStreamSlots, RedisStreamSlots, StreamSlots
 from progress_sse.streaming.hub import Hub
+from progress_sse.streaming.openings import Openings
 from progress_sse.streaming.pg_broker import PgBroker, asyncpg_dsn
 from progress_sse.web.api import admin, batches, kinds, runs, session, static, stream, webhooks
 from progress_sse.web.api import mail as mail_api
@@ -176,7 +177,7 @@ def build_services(
         liveness=liveness,
         rate_limits=rate_limits(settings),
         stream_slots=stream_slots(settings),
-        stream_openings=asyncio.Semaphore(max(1, settings.pool_size // 2)),
+        stream_openings=Openings(max(1, settings.pool_size // 2)),
         key_usage=KeyUsage(sessions),
         outbox=outbox,
         notifier=webhook_notifier,

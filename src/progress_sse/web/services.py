@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -19,6 +18,7 @@ from progress_sse.settings import Settings
 from progress_sse.streaming.broker import Broker
 from progress_sse.streaming.caps import StreamSlots
 from progress_sse.streaming.hub import Hub
+from progress_sse.streaming.openings import Openings
 from progress_sse.web.metrics import Metrics
 from progress_sse.web.security.auth import KeyUsage
 from progress_sse.web.security.ratelimit import RateLimits
@@ -51,7 +51,7 @@ class Services:
     stream_slots: StreamSlots
     # Opening a stream reads the database a few times; a reconnect storm of thousands
     # queues here instead of exhausting the pool (which jobs' progress writes need too).
-    stream_openings: asyncio.Semaphore
+    stream_openings: Openings  # answered streams' snapshot reads go first
 
 
 def services(conn: HTTPConnection) -> Services:

@@ -8,7 +8,6 @@ is read back from the event table.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -21,6 +20,7 @@ from progress_sse.runs.statuses import RunStatus
 from progress_sse.runs.store import RunStore
 from progress_sse.streaming.caps import Slot
 from progress_sse.streaming.hub import Credential, Hub, Subscriber
+from progress_sse.streaming.openings import Openings
 from progress_sse.streaming.sse import Connection, EventStream
 from progress_sse.web.api.body import is_ascii_number
 from progress_sse.web.api.runs import caller
@@ -44,7 +44,7 @@ def parse_last_event_id(request: Request) -> int | None:
 
 async def _watched(request: Request, run_id: str, batch: bool) -> tuple[Services, Principal, str]:
     """The caller and the id of the run (or batch) it may watch (the row is not kept)."""
-    async with services(request).stream_openings:
+    async with services(request).stream_openings.hold():
         svc, who = await caller(request)
         run = await svc.store.get_run(who.tenant_id, run_id, batch=batch)
         run = await svc.liveness.checked(run)  # a dead worker's run ends now, not never
@@ -111,7 +111,7 @@ async def write_stream(
     *,
     retry_ms: int,
     page: int,
-    openings: asyncio.Semaphore,
+    openings: Openings,
     credential: Credential = None,
 ) -> None:
     """The frames of one watcher, from first `retry:` to `end`.
@@ -151,10 +151,10 @@ class Start:
 
 async def _begin(
     out: Connection, store: RunStore, hub: Hub, sub: Subscriber, run_id: str,
-    last_id: int | None, openings: asyncio.Semaphore,
+    last_id: int | None, openings: Openings,
 ) -> bool | None:  # fmt: skip
     """Write the snapshot (or nothing, before a replay); None if the stream is over."""
-    async with openings:
+    async with openings.hold(answered=True):  # before new openings: its client waits
         start = await _starting_point(store, run_id, last_id)
     if start.frame:
         await out.write(start.frame)
