@@ -16,6 +16,7 @@ from progress_sse.errors import Conflict, NotFound
 from progress_sse.runs.events import RunEvent, utc_now
 from progress_sse.runs.ids import new_run_id
 from progress_sse.runs.models import BATCH_KIND, Run, RunEventRow, RunStep
+from progress_sse.runs.notify import encode_notice
 from progress_sse.runs.progress import StepSpec, StepState, progress_payload, terminal_payload
 from progress_sse.runs.statuses import (
     ACTIVE_STATUSES,
@@ -798,18 +799,16 @@ class RunStore:
     ) -> None:
         """Persist events; on PostgreSQL also NOTIFY, delivered only if this transaction commits.
 
-        The payload is a hint (`run_id:seq:origin`, far below the 8,000-byte
-        limit): listeners read the events themselves from this table.
+        The payload (`runs/notify.py`) carries the events when they fit in
+        PostgreSQL's 8,000 bytes, else only `run_id:seq:origin`: listeners then
+        read the events from this table. One NOTIFY per call, so a transaction
+        holding several runs' events sends one per run, each in seq order.
         """
         await session.execute(sa.insert(EVENTS), [_event_row(e, now) for e in events])
         self.events_written += len(events)  # for metrics (counted once the INSERT ran)
         if self.on_postgresql:
-            last = events[-1]
-            await session.execute(
-                sa.select(
-                    sa.func.pg_notify(NOTIFY_CHANNEL, f"{last.run_id}:{last.seq}:{self.origin}")
-                )
-            )
+            payload = encode_notice(events, self.origin)
+            await session.execute(sa.select(sa.func.pg_notify(NOTIFY_CHANNEL, payload)))
 
     # -- liveness -------------------------------------------------------------------
 

@@ -250,6 +250,13 @@ class Hub:
         if channel.ready and seq > channel.last_seq:
             self._fetch_soon(run_id, channel)
 
+    def offer(self, run_id: str, events: list[RunEvent]) -> None:
+        """Another process's committed events (consecutive, carried by its NOTIFY): delivered
+        now if they follow what was delivered here; else ignored, and its hint reads them."""
+        channel = self.channels.get(run_id)
+        if channel is not None and channel.ready and events[0].seq <= channel.last_seq + 1:
+            self.deliver(run_id, events)
+
     def resync(self) -> None:
         """After a lost listener connection: read whatever every channel may have missed."""
         for run_id, channel in self.channels.items():

@@ -1,9 +1,10 @@
 """Cross-process fan-out on PostgreSQL: LISTEN on one dedicated connection per process.
 
 Events are written and NOTIFYed in the same transaction (`RunStore`), so a
-notification arrives only for committed events; its payload is just
-`run_id:seq`. The hub reads what it missed from the event table, so nothing
-depends on a payload or on a notification arriving at all: a dropped
+notification arrives only for committed events. Its payload carries them when
+they fit (`runs/notify.py`): the hub delivers those at once if they follow
+what it delivered, and reads anything else it missed from the event table, so
+nothing depends on a payload or on a notification arriving at all: a dropped
 listener is noticed within seconds (asyncpg's termination callback and a
 periodic probe), reconnected with backoff, and every watched run is re-read.
 """
@@ -20,6 +21,7 @@ import asyncpg
 
 from progress_sse.ops.tasks import cancel_and_wait
 from progress_sse.runs.events import RunEvent
+from progress_sse.runs.notify import Notice, decode_notice, merge_notices
 from progress_sse.runs.store import NOTIFY_CHANNEL
 from progress_sse.streaming.hub import Hub
 
@@ -37,16 +39,14 @@ OWN_HINT_DELAY_S = 0.5
 
 
 def parse_hint(payload: str) -> tuple[str, int, str] | None:
-    """`run_id:seq[:origin]` -> (run_id, seq, origin); None for anything else."""
-    run_id, _, rest = payload.partition(":")
-    seq, _, origin = rest.partition(":")
-    if not run_id or not (seq.isascii() and seq.isdigit()):
-        return None
-    return run_id, int(seq), origin
+    """`run_id:seq[:origin[:events]]` -> (run_id, seq, origin); None for anything else."""
+    notice = decode_notice(payload)
+    return None if notice is None else (notice.run_id, notice.seq, notice.origin)
 
 
 class PgBroker:
-    """LISTENs for hints from every process; delivers this process's events at once."""
+    """LISTENs for every process's NOTIFYs (events or hints); delivers this process's own
+    events at once."""
 
     def __init__(self, hub: Hub, dsn: str, *, probe_s: float = 2.0, origin: str = "") -> None:
         self.hub = hub
@@ -57,6 +57,7 @@ class PgBroker:
         self._conn: Any = None
         self._lost = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._pending: dict[str, list[Notice]] = {}  # notices of this loop turn, per run
 
     @property
     def connected(self) -> bool:
@@ -90,17 +91,34 @@ class PgBroker:
                 await asyncio.wait_for(conn.close(), 2)
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
-        hint = parse_hint(payload)
-        if hint is None:
+        if payload.partition(":")[0] not in self.hub.channels:
+            return  # nobody here watches that run: its events are not even decoded
+        notice = decode_notice(payload)
+        if notice is None:
             return
-        run_id, seq, origin = hint
-        if origin and origin == self.origin:
+        if notice.origin and notice.origin == self.origin:
             # Our own commit: `publish` delivers it in a moment. A NOTIFY can arrive
             # first, and reading the table for it would be wasted, so look again later:
-            # only if the direct delivery never came (a cancelled task) is it read.
-            asyncio.get_running_loop().call_later(OWN_HINT_DELAY_S, self.hub.hint, run_id, seq)
-        else:
-            self.hub.hint(run_id, seq)
+            # only if the direct delivery never came (a cancelled task) is it used.
+            asyncio.get_running_loop().call_later(OWN_HINT_DELAY_S, self._notified, [notice])
+            return
+        # asyncpg schedules one callback per NOTIFY it read: gather those that arrived
+        # together (while the hub was writing, say), so a run's burst is one write.
+        if not self._pending:
+            asyncio.get_running_loop().call_soon(self._flush)
+        self._pending.setdefault(notice.run_id, []).append(notice)
+
+    def _flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for notices in pending.values():
+            self._notified(notices)
+
+    def _notified(self, notices: list[Notice]) -> None:
+        """Deliver the carried events if they follow on; the hint reads whatever is missing."""
+        events, seq = merge_notices(notices)
+        if events:
+            self.hub.offer(notices[0].run_id, events)
+        self.hub.hint(notices[0].run_id, seq)
 
     def _on_terminated(self, _conn: Any) -> None:
         self._lost.set()
