@@ -10,8 +10,17 @@ assets, and then:
     default 10 writes/s), timed from the run's started_at to finished_at;
   * the same job with progress tracking off (every progress call is a no-op);
   * the naive baseline: one ORM object and one flush per asset, as a
-    hand-written controller does it (run on a sample, reported as assets/s).
-Each is run --repeats times, alternating; the best time of each counts.
+    hand-written controller does it (run on a sample, reported as assets/s);
+  * the raw-driver floor: after each progress-on run, the entries it wrote
+    (read back as the table stores them) inserted again with the driver
+    alone, outside SQLAlchemy, in one transaction, into an empty copy of
+    `depreciation_entries` (same columns, indexes, constraints and foreign
+    keys): sqlite3 `executemany` on SQLite, asyncpg `copy_records_to_table`
+    on PostgreSQL. Timed again into a copy without the foreign keys, whose
+    per-row checks are part of what the books table costs (see `raw_insert`).
+Each is run --repeats times, alternating; the best time of each counts. The
+target is the run within RAW_TARGET x the raw insert measured in the same
+sitting, with a tracking cost within COST_TARGET_PCT.
 Prints one Markdown table; `--write` appends it to bench/RESULTS.md. The suite
 (bench/run.py) calls `measure_all` for its `depreciation` scenario.
 """
@@ -22,13 +31,16 @@ import argparse
 import asyncio
 import os
 import platform
+import sqlite3
 import sys
 import time
 from dataclasses import dataclass
 from datetime import date
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
+import asyncpg
 import sqlalchemy as sa
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -60,6 +72,8 @@ YEAR, MONTH = 2026, 11
 SECONDS_TARGET = 2.0
 COST_TARGET_PCT = 5.0
 WRITES_TARGET = 10.0
+RAW_TARGET = 2.0  # the run within 2x a raw-driver bulk insert of its own entries
+RAW_TABLE = "bench_raw_entries"
 
 
 @dataclass(frozen=True)
@@ -74,6 +88,9 @@ class Figures:
     ticks: int
     baseline_rate: float
     writes: int = 0  # write_progress transactions during the run
+    entries: int = 0  # rows the run wrote (and the raw insert wrote again)
+    raw_s: float = 0.0  # the raw-driver insert into an exact copy of the table
+    raw_no_fk_s: float = 0.0  # the same into a copy without the foreign keys
 
     @property
     def writes_per_s(self) -> float:
@@ -83,39 +100,60 @@ class Figures:
     def cost_pct(self) -> float:
         return 100 * (self.on_s - self.off_s) / self.off_s
 
+    @property
+    def raw_ratio(self) -> float:
+        """The run (progress on) over the raw-driver insert of its entries."""
+        return self.on_s / self.raw_s
+
+    @property
+    def met(self) -> bool:
+        return (
+            self.raw_ratio <= RAW_TARGET
+            and self.cost_pct <= COST_TARGET_PCT
+            and self.writes_per_s <= WRITES_TARGET
+        )
+
     def markdown(self) -> str:
         rate = self.assets / self.on_s
         return (
             f"| {self.label} | {self.assets:,} | {self.on_s:.2f} s | {rate:,.0f} "
             f"| {self.off_s:.2f} s | {self.cost_pct:+.1f}% | {self.writes_per_s:.1f} "
+            f"| {self.entries:,} in {self.raw_s:.2f} s ({self.raw_no_fk_s:.2f} s) "
+            f"| {self.raw_ratio:.2f}x ({self.on_s / self.raw_no_fk_s:.2f}x) "
+            f"| {'yes' if self.met else 'no'} "
             f"| {self.baseline_rate:,.0f} | {rate / self.baseline_rate:.0f}x |"
         )
 
     def row(self) -> Row:
-        met = (
-            self.on_s <= SECONDS_TARGET
-            and self.cost_pct <= COST_TARGET_PCT
-            and self.writes_per_s <= WRITES_TARGET
-        )
         figures = (
             f"{self.assets:,} assets in {self.on_s:.2f} s (progress off {self.off_s:.2f} s, "
             f"tracking cost {self.cost_pct:+.1f}%); {self.writes} progress writes, "
             f"{self.writes_per_s:.1f}/s, carrying {self.events} events ({self.ticks} coalesced "
-            "ticks, the rest step changes and the terminal event)"
+            "ticks, the rest step changes and the terminal event); its "
+            f"{self.entries:,} entries by the raw driver ({RAW_DRIVER[self.label]}) in "
+            f"{self.raw_s:.2f} s ({self.raw_no_fk_s:.2f} s without foreign keys)"
         )
         speedup = self.assets / self.on_s / self.baseline_rate
         return Row(
             "depreciation",
             f"progress-sse ({self.label})",
             figures,
-            f"≤ {SECONDS_TARGET:g} s for 100,000; cost ≤ {COST_TARGET_PCT:g}%; "
-            f"≤ {WRITES_TARGET:g} writes/s",
-            met,
-            f"{speedup:.0f}x the ORM loop's assets/s ({self.baseline_rate:,.0f}/s)",
+            f"≤ {RAW_TARGET:g}x the raw-driver insert of its entries; cost ≤ "
+            f"{COST_TARGET_PCT:g}%; ≤ {WRITES_TARGET:g} writes/s",
+            self.met,
+            f"{self.raw_ratio:.2f}x the raw-driver insert ({self.on_s / self.raw_no_fk_s:.2f}x "
+            f"without foreign keys); {speedup:.0f}x the ORM loop's assets/s "
+            f"({self.baseline_rate:,.0f}/s)",
         )
 
 
-async def run_job(settings: Settings, tracking: bool, month: int) -> dict[str, float]:
+RAW_DRIVER = {
+    "SQLite": "sqlite3 executemany",
+    "PostgreSQL": "asyncpg copy_records_to_table",
+}
+
+
+async def run_job(settings: Settings, tracking: bool, month: int) -> dict[str, Any]:
     """One posting of `month` (each run its own month: a rerun would add a reversal's work)."""
     plugins = discover(settings)
     if not tracking:
@@ -146,7 +184,10 @@ async def run_job(settings: Settings, tracking: bool, month: int) -> dict[str, f
     # A tick is a progress event inside one step (the coalesced kind); step changes and the
     # terminal event are never coalesced, by design.
     ticks = sum(1 for a, b in pairwise(events) if b.event is None and b.step_key == a.step_key)
-    return {"seconds": seconds, "events": len(events), "ticks": ticks, "writes": writes}
+    return {
+        "seconds": seconds, "events": len(events), "ticks": ticks, "writes": writes,
+        "run_id": run.id,
+    }  # fmt: skip
 
 
 _ORIGINAL = (JobContext.progress, JobContext.skip)
@@ -202,6 +243,100 @@ async def orm_baseline(settings: Settings, sample: int) -> float:
     return len(assets) / elapsed
 
 
+ENTRY_COLUMNS = (
+    "tenant_id", "document_id", "asset_id", "year", "month", "amount", "accumulated",
+    "book_value", "document_no", "run_id", "created_at",
+)  # fmt: skip
+
+
+async def raw_insert(business_url: str, run_id: str) -> tuple[int, float, float]:
+    """The entries `run_id` wrote, inserted again by the driver alone, outside SQLAlchemy.
+
+    They are read back as the table stores them (SQLite: integer cents and
+    text times; PostgreSQL: NUMERIC as Decimal, timestamptz) and inserted in
+    one transaction into an empty copy of `depreciation_entries` with its
+    columns, defaults, indexes, constraints and foreign keys: the database
+    checks each row's asset and document as it does for the run. Returns
+    (rows, seconds into that copy, seconds into a copy without the foreign
+    keys), each timed from BEGIN to after COMMIT.
+    """
+    url = sa.make_url(business_url)
+    if url.get_backend_name() == "sqlite":
+        assert url.database is not None
+        return _raw_sqlite(url.database, run_id)
+    plain = url.set(drivername="postgresql").render_as_string(hide_password=False)
+    return await _raw_postgres(plain, run_id)
+
+
+def _raw_sqlite(path: str, run_id: str) -> tuple[int, float, float]:
+    connection = sqlite3.connect(path, isolation_level=None)
+    try:
+        # As the service's own connections (storage/db.py): WAL is the file's already.
+        connection.execute("PRAGMA synchronous=NORMAL")
+        columns = ", ".join(ENTRY_COLUMNS)
+        rows = connection.execute(
+            f"SELECT {columns} FROM depreciation_entries WHERE run_id = ?", (run_id,)
+        ).fetchall()
+        ddl = [
+            sql.replace("depreciation_entries", RAW_TABLE)  # the table, its indexes
+            for (sql,) in connection.execute(
+                "SELECT sql FROM sqlite_master WHERE tbl_name = 'depreciation_entries' "
+                "AND sql IS NOT NULL ORDER BY type DESC"  # the table before its indexes
+            )
+        ]
+        marks = ", ".join("?" * len(ENTRY_COLUMNS))
+        insert = f"INSERT INTO {RAW_TABLE} ({columns}) VALUES ({marks})"
+        seconds = []
+        for foreign_keys in ("ON", "OFF"):
+            connection.execute(f"PRAGMA foreign_keys={foreign_keys}")
+            for sql in ddl:
+                connection.execute(sql)
+            start = time.perf_counter()
+            connection.execute("BEGIN")
+            connection.executemany(insert, rows)
+            connection.execute("COMMIT")
+            seconds.append(time.perf_counter() - start)
+            connection.execute(f"DROP TABLE {RAW_TABLE}")
+        return len(rows), seconds[0], seconds[1]
+    finally:
+        connection.close()
+
+
+async def _raw_postgres(url: str, run_id: str) -> tuple[int, float, float]:
+    connection = await asyncpg.connect(url)
+    try:
+        columns = ", ".join(ENTRY_COLUMNS)
+        records = await connection.fetch(
+            f"SELECT {columns} FROM depreciation_entries WHERE run_id = $1", run_id
+        )
+        rows = [tuple(record) for record in records]
+        # LIKE ... INCLUDING ALL copies all but the foreign keys: add them as they are.
+        foreign_keys = [
+            definition
+            for (definition,) in await connection.fetch(
+                "SELECT pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'depreciation_entries'::regclass AND contype = 'f'"
+            )
+        ]
+        seconds = []
+        for with_keys in (True, False):
+            await connection.execute(
+                f"CREATE TABLE {RAW_TABLE} (LIKE depreciation_entries INCLUDING ALL)"
+            )
+            for definition in foreign_keys if with_keys else ():
+                await connection.execute(f"ALTER TABLE {RAW_TABLE} ADD {definition}")
+            start = time.perf_counter()
+            async with connection.transaction():
+                await connection.copy_records_to_table(
+                    RAW_TABLE, records=rows, columns=list(ENTRY_COLUMNS)
+                )
+            seconds.append(time.perf_counter() - start)
+            await connection.execute(f"DROP TABLE {RAW_TABLE}")
+        return len(rows), seconds[0], seconds[1]
+    finally:
+        await connection.close()
+
+
 async def measure(label: str, url: str, assets: int, sample: int, repeats: int) -> Figures:
     settings = Settings(database_url=url, job_concurrency=1, poll_interval_s=0.05)
     await admin.migrate_all(settings)
@@ -212,15 +347,22 @@ async def measure(label: str, url: str, assets: int, sample: int, repeats: int) 
     await seed_assets(settings, "bench", assets)
     print(f"[{label}] seeded {assets} assets in {time.perf_counter() - t0:.1f}s", file=sys.stderr)
     # Alternate on/off and keep the best of each: these machines are noisy.
-    ons, offs, baselines = [], [], []
+    ons, offs, baselines, raws = [], [], [], []
     months = iter(range(1, 13))
     for _ in range(repeats):
         ons.append(await run_job(settings, tracking=True, month=next(months)))
+        raws.append(await raw_insert(settings.business_url, ons[-1]["run_id"]))
         offs.append(await run_job(settings, tracking=False, month=next(months)))
         baselines.append(await orm_baseline(settings, sample))
     on = min(ons, key=lambda r: r["seconds"])
     off = min(offs, key=lambda r: r["seconds"])
-    # the baseline's best, to be fair to it
+    print(
+        f"[{label}] runs {[round(r['seconds'], 3) for r in ons]}, off "
+        f"{[round(r['seconds'], 3) for r in offs]}, raw {[round(r[1], 3) for r in raws]}, "
+        f"raw without foreign keys {[round(r[2], 3) for r in raws]}",
+        file=sys.stderr,
+    )
+    # the baselines' best, to be fair to them
     return Figures(
         label,
         assets,
@@ -230,6 +372,9 @@ async def measure(label: str, url: str, assets: int, sample: int, repeats: int) 
         int(on["ticks"]),
         max(baselines),
         int(on["writes"]),
+        entries=raws[ons.index(on)][0],
+        raw_s=min(r[1] for r in raws),
+        raw_no_fk_s=min(r[2] for r in raws),
     )
 
 
@@ -258,8 +403,10 @@ async def main() -> None:
     args = parser.parse_args()
     rows = [
         "| database | assets | run (progress on) | assets/s | run (progress off) | tracking cost "
-        "| progress writes/s | ORM loop assets/s | speed-up |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| progress writes/s | raw-driver insert of its entries (without foreign keys) "
+        f"| run / raw | ≤ {RAW_TARGET:g}x, cost ≤ {COST_TARGET_PCT:g}% | ORM loop assets/s "
+        "| speed-up |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     figures = await measure_all(args.pg, args.assets, args.sample, args.repeats)
     rows += [f.markdown() for f in figures]

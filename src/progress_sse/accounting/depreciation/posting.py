@@ -1,16 +1,19 @@
 """Writing a batch of depreciation entries fast, inside the run's transaction.
 
-The hot path of a 100,000-asset run. Amounts travel as whole cents: on
-PostgreSQL one statement per batch unnests four integer arrays (the columns
-every row shares are sent once, the cents become NUMERIC in the database);
-on SQLite one executemany of plain tuples, the cents being exactly what
-`ExactDecimal` stores there (integer minor units).
+The hot path of a 100,000-asset run. Amounts travel as whole cents and
+every batch is ONE statement: the columns every row shares are sent once,
+the rows as integers. On PostgreSQL it unnests four integer arrays (the
+cents become NUMERIC in the database); on SQLite it reads the rows from one
+JSON array with `json_each`, the cents being exactly what `ExactDecimal`
+stores there (integer minor units). One statement per batch also lets the
+database work while Python computes the next batch (see `Pipeline`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Self
@@ -18,6 +21,7 @@ from typing import Any, Self
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from progress_sse.accounting.depreciation.models import DepreciationEntry
+from progress_sse.storage.bulk import driver_connection
 
 Row = tuple[int, int, int, int]  # asset id, amount, accumulated, book value (cents)
 
@@ -31,7 +35,13 @@ _PG = (
     "$4, $5, $6, $7 "
     "FROM unnest($8::int[], $9::bigint[], $10::bigint[], $11::bigint[]) AS t(a, am, ac, bv)"
 )
-_SQLITE = f"INSERT INTO depreciation_entries ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+# A JSON integer that fits 64 bits comes out of json_extract as an INTEGER, and every cent
+# amount of a NUMERIC(18, 2) column does (|cents| < 10^18 < 2^63): never a REAL.
+_SQLITE = (
+    f"INSERT INTO depreciation_entries ({_COLUMNS}) "
+    "SELECT ?, json_extract(value, '$[0]'), ?, ?, json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), ?, ?, ?, ? FROM json_each(?)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +62,7 @@ async def post_entries(session: AsyncSession, head: EntryHead, rows: list[Row]) 
         return
     connection = await session.connection()
     if connection.dialect.name == "postgresql":
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+        driver = await driver_connection(session)
         ids, amounts, accumulated, book_values = (
             list(column) for column in zip(*rows, strict=True)
         )
@@ -67,46 +76,45 @@ async def post_entries(session: AsyncSession, head: EntryHead, rows: list[Row]) 
     column = DepreciationEntry.__table__.c.created_at.type.dialect_impl(connection.dialect)
     created = column.bind_processor(connection.dialect)
     stamp = created(head.created_at) if created else head.created_at
-    shared = (head.tenant_id, head.year, head.month)
-    tail = (head.document_no, head.run_id, stamp, head.document_id)
     await connection.exec_driver_sql(
-        _SQLITE, [(shared[0], a, *shared[1:], am, ac, bv, *tail) for a, am, ac, bv in rows]
-    )
+        _SQLITE,
+        (
+            head.tenant_id, head.year, head.month, head.document_no, head.run_id, stamp,
+            head.document_id, json.dumps(rows, separators=(",", ":")),
+        ),
+    )  # fmt: skip
 
 
-INSERT_BATCH = 5_000  # rows per statement: few round trips, bounded memory
+INSERT_BATCH = 5_000  # rows per statement: few round trips, bounded memory, early overlap
 
 
 class Pipeline:
     """Keeps one batch being posted while the caller computes the next.
 
-    The PostgreSQL backend checks and indexes batch k while Python prepares
-    batch k+1: on two cores a posting run overlaps its compute with its I/O.
-    SQLite binds parameters under the GIL in its own thread, so there the
-    batch is simply posted in turn. Without a head (a dry run) nothing is posted.
+    The caller appends entries to `rows` and calls `ready()` now and then;
+    each full batch (INSERT_BATCH rows) is sent as one statement in a task of
+    its own. The database works on batch k while Python computes batch k+1:
+    the PostgreSQL backend in its own process, SQLite in aiosqlite's thread,
+    which runs a whole statement without the GIL. Without a head (a dry run)
+    nothing is posted.
     """
 
     def __init__(self, session: AsyncSession, head: EntryHead | None) -> None:
         self.session, self.head = session, head
-        self.overlap = session.get_bind().dialect.name == "postgresql"
+        self.rows: list[Row] = []
         self._task: asyncio.Task[None] | None = None
-        self._batch: list[Row] = []
 
-    async def add(self, row: Row) -> None:
-        """Keep a row; a full batch (INSERT_BATCH rows) is sent on its way."""
+    async def ready(self) -> None:
+        """Send the rows kept so far once they fill a batch (a dry run drops them)."""
         if self.head is None:
-            return
-        self._batch.append(row)
-        if len(self._batch) >= INSERT_BATCH:
-            batch, self._batch = self._batch, []
-            await self.send(batch)
+            self.rows.clear()
+        elif len(self.rows) >= INSERT_BATCH:
+            rows, self.rows = self.rows, []
+            await self.send(rows)
 
     async def send(self, rows: list[Row]) -> None:
         await self.wait()
         if self.head is None or not rows:
-            return
-        if not self.overlap:
-            await post_entries(self.session, self.head, rows)
             return
         self._task = asyncio.create_task(post_entries(self.session, self.head, rows))
         await asyncio.sleep(0)  # let it hand the batch to the database before we go on
@@ -121,7 +129,8 @@ class Pipeline:
 
     async def __aexit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
         if exc is None:
-            await self.send(self._batch)  # the last, partial batch
+            rows, self.rows = self.rows, []
+            await self.send(rows)  # the last, partial batch
             await self.wait()
             return
         with contextlib.suppress(Exception):  # the job's error wins; it rolls back anyway

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -12,11 +13,50 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from progress_sse.accounting.depreciation.models import Asset
 from progress_sse.accounting.depreciation.schedule import AssetTerms, Method, StoredTerms
-from progress_sse.storage.bulk import fetch_tuples
+from progress_sse.storage.bulk import fetch_driver_rows, fetch_tuples
 
 # asset id, its terms, its tax group (None: a commercial asset outside the tax groups)
 RegisterAsset = tuple[int, AssetTerms, str | None]
 _METHODS = {m.value: m for m in Method}
+
+# What a run reads of each asset, in plain integers the database computes (no Decimal, no
+# date is built per asset): id, cost and salvage in cents, life in months, method, the
+# annual rate in millionths (RATE_SCALE), the acquisition and disposal months as
+# `schedule.month_index` counts them (disposal None: not disposed), tax group.
+RegisterRow = tuple[int, int, int, int, str, int, int, int | None, str | None]
+RATE_SCALE = 1_000_000  # annual_rate is NUMERIC(9, 6): a whole number of millionths
+
+# The same columns on each database, converted there. PostgreSQL: NUMERIC(18, 2) x 100 and
+# NUMERIC(9, 6) x 10^6 are whole numbers, so the casts are exact. SQLite: money and rates
+# are stored in those units already (ExactDecimal), dates as YYYY-MM-DD text. A declining
+# balance always has a rate (CHECK constraint), so COALESCE only fills straight lines'.
+_REGISTER = {
+    "postgresql": (
+        "SELECT id, (cost * 100)::bigint, (salvage * 100)::bigint, life_months, method, "
+        "COALESCE((annual_rate * 1000000)::bigint, 0), "
+        "(extract(year FROM acquired_on) * 12 + extract(month FROM acquired_on))::int - 1, "
+        "(extract(year FROM disposed_on) * 12 + extract(month FROM disposed_on))::int - 1, "
+        "tax_group FROM assets WHERE tenant_id = $1 ORDER BY id"
+    ),
+    "sqlite": (
+        "SELECT id, cost, salvage, life_months, method, COALESCE(annual_rate, 0), "
+        "CAST(substr(acquired_on, 1, 4) AS INTEGER) * 12 "
+        "+ CAST(substr(acquired_on, 6, 2) AS INTEGER) - 1, "
+        "CAST(substr(disposed_on, 1, 4) AS INTEGER) * 12 "
+        "+ CAST(substr(disposed_on, 6, 2) AS INTEGER) - 1, "
+        "tax_group FROM assets WHERE tenant_id = ? ORDER BY id"
+    ),
+}
+
+
+async def load_register(session: AsyncSession, tenant_id: str) -> Sequence[RegisterRow]:
+    """The tenant's whole register by id, for a run: one query, the driver's own rows.
+
+    Read in the session's transaction through the driver (`fetch_driver_rows`):
+    a row is unpacked as it comes, with no per-row conversion in Python.
+    """
+    sql = _REGISTER[session.get_bind().dialect.name]
+    return await fetch_driver_rows(session, sql, tenant_id)
 
 
 async def load_assets(

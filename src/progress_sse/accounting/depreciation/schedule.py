@@ -236,22 +236,48 @@ Cents = tuple[int, int, int]  # amount, accumulated and book value after the mon
 
 def depreciate_cents(asset: AssetTerms, year: int, month: int) -> Cents | Skipped:
     """`depreciate` in whole cents, for callers that post many entries at once."""
-    k = months_between(asset.acquired_on, year, month)
+    rate, per = (0, 0) if asset.annual_rate is None else asset.annual_rate.as_integer_ratio()
+    disposed = asset.disposed_on
+    return month_cents(
+        _cents(asset.cost), _cents(asset.salvage), asset.life_months,
+        asset.method == Method.DECLINING_BALANCE, rate, per, month_index(asset.acquired_on),
+        None if disposed is None else month_index(disposed), year * 12 + month - 1,
+    )  # fmt: skip
+
+
+def month_index(day: date) -> int:
+    """The month of `day` as `Period.index` counts it (year x 12 + month - 1)."""
+    return day.year * 12 + day.month - 1
+
+
+def month_cents(
+    cost: int, salvage: int, life: int, declining: bool, rate: int, per: int, acquired: int,
+    disposed: int | None, index: int,
+) -> Cents | Skipped:  # fmt: skip
+    """`depreciate_cents` on plain integers, as the register query returns them.
+
+    Money in cents, the annual rate as the fraction rate / per (declining
+    balance only), months as indices (`month_index`): the acquisition month,
+    the disposal month (None: not disposed), and the month to depreciate.
+    A run calls this once per asset, so nothing here builds a Decimal or a date.
+    Checked in this order: before the acquisition month, after the disposal
+    month (the disposal month itself depreciates), past the useful life or
+    nothing left to depreciate.
+    """
+    k = index - acquired
     if k < 0:
         return NOT_ACQUIRED
-    disposed = asset.disposed_on
-    if disposed is not None and (year, month) > (disposed.year, disposed.month):
+    if disposed is not None and index > disposed:
         return DISPOSED
-    if k >= asset.life_months:
+    if k >= life:
         return FULLY_DEPRECIATED
-    if asset.method == Method.DECLINING_BALANCE:
-        return _declining_balance(asset, k, year, month)
-    return _straight_line(asset, k)
+    if declining:
+        return _declining_balance(cost, salvage, life, rate, per, acquired, k, index)
+    return _straight_line(cost, salvage, life, k)
 
 
-def _straight_line(asset: AssetTerms, k: int) -> Cents | Skipped:
-    cost, life = _cents(asset.cost), asset.life_months
-    base = cost - _cents(asset.salvage)
+def _straight_line(cost: int, salvage: int, life: int, k: int) -> Cents | Skipped:
+    base = cost - salvage
     monthly = (2 * base + life) // (2 * life)  # round_half_up(base / life), in cents
     before = _straight_line_accumulated(base, monthly, life - 1, k - 1)
     if before == base:
@@ -270,38 +296,39 @@ def _straight_line_accumulated(base: int, monthly: int, last: int, k: int) -> in
     return min(monthly * (k + 1), base)
 
 
-def _declining_balance(asset: AssetTerms, k: int, year: int, month: int) -> Cents | Skipped:
-    rate, acquired = asset.annual_rate, asset.acquired_on
-    if rate is None:  # AssetTerms refuses this; the check narrows the type
+def _declining_balance(
+    cost: int, salvage: int, life: int, rate: int, per: int, acquired: int, k: int, index: int
+) -> Cents | Skipped:
+    if per == 0:  # AssetTerms refuses a declining balance without a rate; so does the table
         raise ValueError("declining balance needs an annual rate")
-    cost, salvage = _cents(asset.cost), _cents(asset.salvage)
-    year_start, monthly = _declining_balance_year(rate, acquired, cost, salvage, year)
-    first_month = acquired.month if year == acquired.year else 1
-    before = max(year_start - monthly * (month - first_month), salvage)
+    year_start, monthly = _declining_balance_year(rate, per, acquired, cost, salvage, index // 12)
+    # Months of this calendar year depreciated before this one (from January, or from the
+    # acquisition month in the year of acquisition).
+    elapsed = index % 12 - (acquired % 12 if index // 12 == acquired // 12 else 0)
+    before = max(year_start - monthly * elapsed, salvage)
     remaining = before - salvage
     if remaining <= 0:
         return FULLY_DEPRECIATED
     # The last month of the life writes off the rest; any other month stops at salvage.
-    amount = remaining if k == asset.life_months - 1 else min(monthly, remaining)
+    amount = remaining if k == life - 1 else min(monthly, remaining)
     after = before - amount
     return amount, cost - after, after
 
 
 def _declining_balance_year(
-    rate: Decimal, acquired: date, cost: int, salvage: int, year: int
+    rate: int, per: int, acquired: int, cost: int, salvage: int, year: int
 ) -> tuple[int, int]:
     """Book value at the start of calendar `year` and that year's monthly amount, in cents.
 
     One step per calendar year, at most life / 12 + 1 of them; once salvage is
-    reached nothing is left, so the loop stops there. With rate = n / d,
-    round_half_up(rate x BV / 12) = (2 n BV + 12 d) // (24 d): exact integers.
+    reached nothing is left, so the loop stops there. With the annual rate
+    n / d, round_half_up(rate x BV / 12) = (2 n BV + 12 d) // (24 d): exact integers.
     """
-    numerator, denominator = rate.as_integer_ratio()
-    twice, half, divisor = 2 * numerator, 12 * denominator, 24 * denominator
+    twice, half, divisor = 2 * rate, 12 * per, 24 * per
     book_value = cost
     monthly = (twice * book_value + half) // divisor
-    months = 13 - acquired.month  # the acquisition year's depreciated months
-    for _ in range(year - acquired.year):
+    months = 12 - acquired % 12  # the acquisition year's depreciated months
+    for _ in range(year - acquired // 12):
         book_value -= monthly * months
         if book_value <= salvage:
             return salvage, 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -27,25 +28,39 @@ class Totals(TypedDict):
 
 @dataclass
 class Tally:
-    """Counted per asset in the hot loop, so each call does a few dict updates only."""
+    """Counted per asset in the hot loop: one dict update per entry, per (tax group, method);
+    the totals per group, per method and overall are folded from those at the end."""
 
-    entries: int = 0
-    cents: int = 0
-    by_group: dict[str, list[int]] = field(default_factory=dict)  # group -> [entries, cents]
-    by_method: dict[str, list[int]] = field(default_factory=dict)
+    by_terms: dict[tuple[str | None, str], list[int]] = field(default_factory=dict)
     skipped: Counter[str] = field(default_factory=Counter)
     skipped_ids: dict[str, list[int]] = field(default_factory=dict)
 
     def add(self, group: str | None, method: str, cents: int, entries: int = 1) -> None:
-        self.entries += entries
-        self.cents += cents
-        for key, table in ((group or NO_TAX_GROUP, self.by_group), (method, self.by_method)):
-            row = table.get(key)
-            if row is None:
-                table[key] = [entries, cents]
-            else:
-                row[0] += entries
-                row[1] += cents
+        """`entries` entries of `cents` in all (the hot loop inlines this; see entries.py)."""
+        row = self.by_terms.get((group, method))
+        if row is None:
+            self.by_terms[group, method] = [entries, cents]
+        else:
+            row[0] += entries
+            row[1] += cents
+
+    @property
+    def entries(self) -> int:
+        return sum(entries for entries, _ in self.by_terms.values())
+
+    @property
+    def cents(self) -> int:
+        return sum(cents for _, cents in self.by_terms.values())
+
+    @property
+    def by_group(self) -> dict[str, list[int]]:
+        """Tax group ("none": commercial assets) -> [entries, cents]."""
+        return _fold((group or NO_TAX_GROUP, row) for (group, _), row in self.by_terms.items())
+
+    @property
+    def by_method(self) -> dict[str, list[int]]:
+        """Method -> [entries, cents]."""
+        return _fold((method, row) for (_, method), row in self.by_terms.items())
 
     def skip(self, reason: str, asset_id: int) -> None:
         self.skipped[reason] += 1
@@ -73,3 +88,12 @@ def _table(rows: dict[str, list[int]]) -> dict[str, GroupTotal]:
         key: {"entries": entries, "amount": str(money_from_cents(cents))}
         for key, (entries, cents) in sorted(rows.items())
     }
+
+
+def _fold(rows: Iterable[tuple[str, list[int]]]) -> dict[str, list[int]]:
+    folded: dict[str, list[int]] = {}
+    for key, (entries, cents) in rows:
+        total = folded.setdefault(key, [0, 0])
+        total[0] += entries
+        total[1] += cents
+    return folded
