@@ -8,8 +8,15 @@ opens and when a request starts, disarms it once the headers are complete
 (so an open event stream is never cut), and closes the connection when it
 fires.
 
+It also makes a connection lighter: uvicorn gives each one a `deque` for
+pipelined requests and two `asyncio.Event`s (flow control, and the
+request's messages), and an empty `deque` costs 760 bytes. An idle event
+stream holds all three for hours: 2 KB of the 13.6 KB it cost
+(bench/RESULTS.md, finding 6). Here they are a list and two `LeanEvent`s.
+
 It relies on uvicorn's protocol methods (`connection_made`,
-`on_message_begin`, `on_headers_complete`, `connection_lost`), which are not
+`on_message_begin`, `on_headers_complete`, `connection_lost`) and attributes
+(`pipeline`, `flow._is_writable_event`, `cycle.message_event`), which are not
 a public API: `tests/unit/test_httpguard.py` fails loudly if they change,
 and pyproject.toml bounds uvicorn's version.
 """
@@ -34,15 +41,60 @@ def header_timeout_s() -> float:
     return Settings().timeout_request_header_s
 
 
+class LeanEvent:
+    """`asyncio.Event` as uvicorn uses it (set, clear, is_set, wait), waiters in a list."""
+
+    __slots__ = ("_value", "_waiters")
+
+    def __init__(self, value: bool = False) -> None:
+        self._value = value
+        self._waiters: list[asyncio.Future[None]] = []
+
+    def is_set(self) -> bool:
+        return self._value
+
+    def set(self) -> None:
+        if not self._value:
+            self._value = True
+            for waiter in self._waiters:
+                if not waiter.done():
+                    waiter.set_result(None)
+
+    def clear(self) -> None:
+        self._value = False
+
+    async def wait(self) -> bool:
+        if self._value:
+            return True
+        waiter = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+            return True
+        finally:
+            self._waiters.remove(waiter)
+
+
+class Pipeline(list[Any]):
+    """The queue of pipelined requests uvicorn keeps in a `deque` (rarely more than empty)."""
+
+    __slots__ = ()
+
+    def appendleft(self, item: Any) -> None:
+        self.insert(0, item)
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """Closes a connection whose request headers are not complete in `header_timeout_s()`."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._header_deadline: asyncio.TimerHandle | None = None
+        self.pipeline = Pipeline()  # type: ignore[assignment]
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self.flow._is_writable_event = LeanEvent(self.flow._is_writable_event.is_set())  # type: ignore[assignment]
         self._arm()
 
     def on_message_begin(self) -> None:
@@ -52,7 +104,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._disarm()
+        previous = self.cycle
         super().on_headers_complete()
+        if self.cycle is not previous:  # a new request's; its task has not run yet
+            self.cycle.message_event = LeanEvent()  # type: ignore[assignment]
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
