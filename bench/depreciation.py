@@ -14,13 +14,14 @@ assets, and then:
   * the raw-driver floor: after each progress-on run, the entries it wrote
     (read back as the table stores them) inserted again with the driver
     alone, outside SQLAlchemy, in one transaction, into an empty copy of
-    `depreciation_entries` (same columns, indexes, constraints and foreign
-    keys): sqlite3 `executemany` on SQLite, asyncpg `copy_records_to_table`
-    on PostgreSQL. Timed again into a copy without the foreign keys, whose
-    per-row checks are part of what the books table costs (see `raw_insert`).
+    `depreciation_entries` with its columns, defaults, indexes and checks:
+    sqlite3 `executemany` on SQLite, asyncpg `copy_records_to_table` on
+    PostgreSQL. The copy has no foreign keys (what `CREATE TABLE ... (LIKE
+    ... INCLUDING ALL)` gives); the same insert into a copy that has them,
+    whose per-row checks the run's table makes too, is shown beside it.
 Each is run --repeats times, alternating; the best time of each counts. The
-target is the run within RAW_TARGET x the raw insert measured in the same
-sitting, with a tracking cost within COST_TARGET_PCT.
+target is the run within RAW_TARGET x the raw insert (without foreign keys)
+measured in the same sitting, with a tracking cost within COST_TARGET_PCT.
 Prints one Markdown table; `--write` appends it to bench/RESULTS.md. The suite
 (bench/run.py) calls `measure_all` for its `depreciation` scenario.
 """
@@ -89,8 +90,8 @@ class Figures:
     baseline_rate: float
     writes: int = 0  # write_progress transactions during the run
     entries: int = 0  # rows the run wrote (and the raw insert wrote again)
-    raw_s: float = 0.0  # the raw-driver insert into an exact copy of the table
-    raw_no_fk_s: float = 0.0  # the same into a copy without the foreign keys
+    raw_s: float = 0.0  # the raw-driver insert into an empty copy without foreign keys
+    raw_fk_s: float = 0.0  # the same into a copy with the table's foreign keys
 
     @property
     def writes_per_s(self) -> float:
@@ -102,8 +103,13 @@ class Figures:
 
     @property
     def raw_ratio(self) -> float:
-        """The run (progress on) over the raw-driver insert of its entries."""
+        """The run (progress on) over the raw-driver insert of its entries (the target's)."""
         return self.on_s / self.raw_s
+
+    @property
+    def raw_fk_ratio(self) -> float:
+        """The same over the insert into a copy with foreign keys, as the run's table has."""
+        return self.on_s / self.raw_fk_s
 
     @property
     def met(self) -> bool:
@@ -118,8 +124,8 @@ class Figures:
         return (
             f"| {self.label} | {self.assets:,} | {self.on_s:.2f} s | {rate:,.0f} "
             f"| {self.off_s:.2f} s | {self.cost_pct:+.1f}% | {self.writes_per_s:.1f} "
-            f"| {self.entries:,} in {self.raw_s:.2f} s ({self.raw_no_fk_s:.2f} s) "
-            f"| {self.raw_ratio:.2f}x ({self.on_s / self.raw_no_fk_s:.2f}x) "
+            f"| {self.entries:,} in {self.raw_s:.2f} s ({self.raw_fk_s:.2f} s) "
+            f"| {self.raw_ratio:.2f}x ({self.raw_fk_ratio:.2f}x) "
             f"| {'yes' if self.met else 'no'} "
             f"| {self.baseline_rate:,.0f} | {rate / self.baseline_rate:.0f}x |"
         )
@@ -131,7 +137,7 @@ class Figures:
             f"{self.writes_per_s:.1f}/s, carrying {self.events} events ({self.ticks} coalesced "
             "ticks, the rest step changes and the terminal event); its "
             f"{self.entries:,} entries by the raw driver ({RAW_DRIVER[self.label]}) in "
-            f"{self.raw_s:.2f} s ({self.raw_no_fk_s:.2f} s without foreign keys)"
+            f"{self.raw_s:.2f} s ({self.raw_fk_s:.2f} s into a copy with the foreign keys)"
         )
         speedup = self.assets / self.on_s / self.baseline_rate
         return Row(
@@ -141,8 +147,8 @@ class Figures:
             f"≤ {RAW_TARGET:g}x the raw-driver insert of its entries; cost ≤ "
             f"{COST_TARGET_PCT:g}%; ≤ {WRITES_TARGET:g} writes/s",
             self.met,
-            f"{self.raw_ratio:.2f}x the raw-driver insert ({self.on_s / self.raw_no_fk_s:.2f}x "
-            f"without foreign keys); {speedup:.0f}x the ORM loop's assets/s "
+            f"{self.raw_ratio:.2f}x the raw-driver insert ({self.raw_fk_ratio:.2f}x with "
+            f"foreign keys); {speedup:.0f}x the ORM loop's assets/s "
             f"({self.baseline_rate:,.0f}/s)",
         )
 
@@ -255,10 +261,11 @@ async def raw_insert(business_url: str, run_id: str) -> tuple[int, float, float]
     They are read back as the table stores them (SQLite: integer cents and
     text times; PostgreSQL: NUMERIC as Decimal, timestamptz) and inserted in
     one transaction into an empty copy of `depreciation_entries` with its
-    columns, defaults, indexes, constraints and foreign keys: the database
-    checks each row's asset and document as it does for the run. Returns
-    (rows, seconds into that copy, seconds into a copy without the foreign
-    keys), each timed from BEGIN to after COMMIT.
+    columns, defaults, indexes, constraints and foreign keys (the database
+    checks each row's asset and document, as it does for the run), then into
+    one without the foreign keys (SQLite: `PRAGMA foreign_keys=OFF`). Returns
+    (rows, seconds with foreign keys, seconds without), each timed from
+    BEGIN to after COMMIT.
     """
     url = sa.make_url(business_url)
     if url.get_backend_name() == "sqlite":
@@ -358,8 +365,8 @@ async def measure(label: str, url: str, assets: int, sample: int, repeats: int) 
     off = min(offs, key=lambda r: r["seconds"])
     print(
         f"[{label}] runs {[round(r['seconds'], 3) for r in ons]}, off "
-        f"{[round(r['seconds'], 3) for r in offs]}, raw {[round(r[1], 3) for r in raws]}, "
-        f"raw without foreign keys {[round(r[2], 3) for r in raws]}",
+        f"{[round(r['seconds'], 3) for r in offs]}, raw {[round(r[2], 3) for r in raws]}, "
+        f"raw with foreign keys {[round(r[1], 3) for r in raws]}",
         file=sys.stderr,
     )
     # the baselines' best, to be fair to them
@@ -373,8 +380,8 @@ async def measure(label: str, url: str, assets: int, sample: int, repeats: int) 
         max(baselines),
         int(on["writes"]),
         entries=raws[ons.index(on)][0],
-        raw_s=min(r[1] for r in raws),
-        raw_no_fk_s=min(r[2] for r in raws),
+        raw_s=min(r[2] for r in raws),
+        raw_fk_s=min(r[1] for r in raws),
     )
 
 
@@ -403,8 +410,9 @@ async def main() -> None:
     args = parser.parse_args()
     rows = [
         "| database | assets | run (progress on) | assets/s | run (progress off) | tracking cost "
-        "| progress writes/s | raw-driver insert of its entries (without foreign keys) "
-        f"| run / raw | ≤ {RAW_TARGET:g}x, cost ≤ {COST_TARGET_PCT:g}% | ORM loop assets/s "
+        "| progress writes/s | raw-driver insert of its entries (into a copy with foreign keys) "
+        f"| run / raw (with) | ≤ {RAW_TARGET:g}x raw, cost ≤ {COST_TARGET_PCT:g}% "
+        "| ORM loop assets/s "
         "| speed-up |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
