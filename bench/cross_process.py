@@ -25,6 +25,7 @@ import os
 import platform
 import sys
 import tempfile
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -44,23 +45,28 @@ async def measure(
     events: int = 100,
     interval_ms: int = 10,
     progress_interval_s: float = 0.0,
+    serve_args: Sequence[str] = (),
 ) -> dict[str, Any]:
-    """Watchers on B (`serve --no-jobs`), the run on A (`worker`), one PostgreSQL."""
+    """Watchers on B (`serve --no-jobs`, plus `serve_args`), the run on A (`worker`), one
+    PostgreSQL. `per_process` counts the connections each of B's processes was handed."""
     async with harness.postgres_db(pg) as url:
         key = await harness.prepare(url)
         env = harness.ours_env(url, watchers, progress_interval_s=progress_interval_s)
-        serve_b = harness.ours(logs, key, env, "--no-jobs", name="serve-no-jobs")
+        serve_b = harness.ours(logs, key, env, "--no-jobs", *serve_args, name="serve-no-jobs")
         async with serve_b as server, harness.api(server) as client:
             params = {"items": events, "delay_ms": interval_ms, "lock": "bench"}
             run = await harness.start_run(client, params)
+            per_process: dict[int, int] = {}
             async with contextlib.AsyncExitStack() as stack:
 
-                async def start() -> None:  # process A runs the job
+                async def start() -> None:  # every watcher is in: process A runs the job
+                    per_process.update(server.connections())
                     await stack.enter_async_context(harness.worker(logs, env))
 
                 args = ["--path", run["events_url"], "--n", watchers, "--skip-first"]
                 figures = await harness.drive(server, "stream", args, start)
             figures["run_status"] = (await harness.show(client, run["id"]))["status"]
+            figures["per_process"] = sorted(per_process.values(), reverse=True)
             return figures
 
 

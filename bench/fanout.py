@@ -9,6 +9,12 @@ How soon it does is no part of the latency, which is each event's own
 receive time minus its `ts`. PROGRESS_SSE_PROGRESS_INTERVAL_S=0 makes each of
 the 100 ticks its own event, the baselines' shape; a fourth row runs the
 service's default (ticks coalesced to 10 writes/s, step changes kept).
+
+fanout-5k-procs (PostgreSQL): the same watchers and run, the job on a
+`progress-sse worker`, the watchers on `serve --no-jobs --workers 1` and then
+`--workers 2` (the kernel hands each accepted connection to one of uvicorn's
+worker processes; each row says how many each got), against the naive
+baseline and the raw limit measured in the same run.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cross_process
 import harness
 from harness import Row, fmt_ms
 
@@ -115,3 +122,37 @@ async def fanout(n: int, logs: Path) -> list[Row]:
         ours_row(name, n, mine, base),
         ours_row(name, n, default, base, "progress-sse, default coalescing (0.1 s)"),
     ]
+
+
+async def fanout_procs(pg: str | None, n: int, logs: Path, workers: tuple[int, ...]) -> list[Row]:
+    """N watchers spread over `serve --workers W` processes, for each W; same run shape."""
+    name = f"fanout-{n // 1000}k-procs"
+    if not pg:
+        return [Row(name, "progress-sse", "not run (needs --pg)")]
+    base = await naive_fanout(n, logs)
+    limit = await raw_fanout(n, logs)
+    limit_ratio = ratio(base, limit)
+    rows = [
+        Row(name, "naive_peer (baseline)", describe(base), ratio="1.0x"),
+        Row(
+            name,
+            "raw_limit (reference)",
+            describe(limit),
+            ratio="-" if limit_ratio is None else f"{limit_ratio:.1f}x better p99",
+        ),
+    ]
+    one: dict[str, Any] | None = None
+    for count in workers:
+        serve_args = ["--workers", str(count)]
+        f = await cross_process.measure(pg, n, logs, serve_args=serve_args)
+        row = ours_row(
+            name, n, f, base, f"progress-sse: worker -> serve --no-jobs --workers {count} (PG)"
+        )
+        spread = " / ".join(f"{c:,}" for c in f["per_process"])
+        versus = "" if limit_ratio is None else f" (raw limit {limit_ratio:.1f}x)"
+        if one is not None and (gain := ratio(one, f)) is not None:
+            versus += f"; {gain:.1f}x better p99 than 1 process"
+        one = one or f
+        figures = f"{row.figures}; connections per process: {spread}"
+        rows.append(Row(name, row.server, figures, row.target, row.met, row.ratio + versus))
+    return rows

@@ -133,6 +133,40 @@ def listening(port: int) -> bool:
     return any(row[1].endswith(suffix) and row[3] == "0A" for row in rows)
 
 
+def worker_pids(pid: int) -> list[int]:
+    """uvicorn's worker processes under `serve --workers N`: children of `pid` started by
+    multiprocessing's spawn (not its resource tracker)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                stat = (entry / "stat").read_text()
+                spawned = b"spawn_main" in (entry / "cmdline").read_bytes()
+                if spawned and int(stat.rpartition(")")[2].split()[1]) == pid:
+                    found.append(int(entry.name))
+    return sorted(found)
+
+
+def connections_per_process(port: int, pids: list[int]) -> dict[int, int]:
+    """Established connections to `port` held by each of `pids`, from the kernel's tables:
+    which process the kernel handed each accepted connection to."""
+    inodes: dict[str, int] = {}
+    for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError), open(name) as table:
+            for row in (line.split() for line in table.readlines()[1:]):
+                if row[1].endswith(f":{port:04X}") and row[3] == "01":
+                    inodes[row[9]] = 0
+    counts = dict.fromkeys(pids, 0)
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            for fd in Path(f"/proc/{pid}/fd").iterdir():
+                with contextlib.suppress(OSError):
+                    link = os.readlink(fd)
+                    if link.startswith("socket:[") and link[8:-1] in inodes:
+                        counts[pid] += 1
+    return counts
+
+
 @dataclass
 class Server:
     """A server process under test."""
@@ -153,6 +187,10 @@ class Server:
 
     def auth(self) -> list[str]:
         return [f"Authorization: Bearer {self.key}"] if self.key else []
+
+    def connections(self) -> dict[int, int]:
+        """Open connections per serving process: its workers under `--workers N`, else itself."""
+        return connections_per_process(self.port, worker_pids(self.pid) or [self.pid])
 
     def log_tail(self, lines: int = 15) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -336,11 +374,14 @@ async def drive(
             await gen.ready(600)  # 10,000 streams to a slow server take a while
             await gen.go()
             await trigger()
-            return await gen.line(limit_s)
+            figures = await gen.line(limit_s)
         except (RuntimeError, TimeoutError) as error:
             if dead := died(server):
                 raise dead from error
             raise
+    if slowest := figures.get("slowest_events"):  # where a p99 comes from: in the suite's log
+        print(f"  slowest events on {server.name}: {json.dumps(slowest)}", file=sys.stderr)
+    return figures
 
 
 async def hold_open(

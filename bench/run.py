@@ -13,7 +13,8 @@ baseline); `--write` puts it at the top of bench/RESULTS.md with the machine,
 versions and command. Absolute figures are noisy on a shared 2-core machine:
 the ratios within one run are the figures that count.
 
-Scenarios: fanout-1k, fanout-5k, idle-10k, cross-process (needs --pg),
+Scenarios: fanout-1k, fanout-5k, fanout-5k-procs (needs --pg: `serve --workers 1`
+against `--workers 2`), idle-10k, cross-process (needs --pg),
 depreciation, many-runs (needs --pg and max_connections ≥ 3 x runs),
 sse-vs-polling. --quick shortens sse-vs-polling to 10 s windows and runs the
 depreciation benchmark once instead of three times.
@@ -48,6 +49,7 @@ from harness import Row
 SCENARIOS = (
     "fanout-1k",
     "fanout-5k",
+    "fanout-5k-procs",
     "idle-10k",
     "cross-process",
     "depreciation",
@@ -72,7 +74,10 @@ Notes:
   one write per 0.1 s, step changes kept and written with the next write), so a step
   change can wait up to 100 ms for its write: that wait is the row's p99.
 - many-runs needs PostgreSQL max_connections >= 300 (each running demo job holds one
-  business connection); the suite checks it and says how to raise it."""
+  business connection); the suite checks it and says how to raise it.
+- fanout-5k-procs: fanout-5k's watchers and run on PostgreSQL, the job on a `worker`
+  process, the watchers on `serve --no-jobs --workers N`; "connections per process" is
+  how many of them the kernel handed each of uvicorn's worker processes (from /proc)."""
 
 
 def parse_args() -> argparse.Namespace:
@@ -108,6 +113,7 @@ def plan(args: argparse.Namespace, logs: Path) -> dict[str, Callable[[], Awaitab
     return {
         "fanout-1k": lambda: fanout.fanout(1000, logs),
         "fanout-5k": lambda: fanout.fanout(5000, logs),
+        "fanout-5k-procs": lambda: fanout.fanout_procs(args.pg, 5000, logs, (1, 2)),
         "idle-10k": lambda: idle.idle(args.idle_streams, 12.0, logs),
         "cross-process": cross,
         "depreciation": assets,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import socket
 import subprocess
@@ -305,3 +306,87 @@ async def test_a_pause_asked_through_one_process_stops_a_worker_in_another(
     assert "paused" in statuses and statuses.index("paused") < len(statuses) - 1
     ids = [f.seq for f in frames if f.event != "end"]
     assert ids == sorted(set(ids))
+
+
+async def test_serve_workers_stream_every_event_on_either_process_and_pass_a_cancel_on(
+    pg_env: dict[str, str], tmp_path: Path
+) -> None:
+    """`serve --workers 2 --no-jobs` beside a `worker`: streams held by either serving process
+    get the run's events in order (every step change, the terminal event), and a cancel
+    answered by one of them stops the job on the third process."""
+    env = pg_env | {"PROGRESS_SSE_RATE_LIMIT_REQUESTS": ""}
+    key = await admin_key(env["PROGRESS_SSE_DATABASE_URL"])
+    headers = {"Authorization": f"Bearer {key}"}
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    args = ("serve", "--workers", "2", "--no-jobs", "--port", str(port))
+    async with (
+        spawn(*args, env=env, log=tmp_path / "serve.log") as served,
+        spawn("worker", env=env, log=tmp_path / "worker.log"),
+        httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as api,
+        contextlib.AsyncExitStack() as stack,
+    ):
+        await wait_for(lambda: _healthy(api), limit_s=30)
+        pids = await wait_for(lambda: asyncio.to_thread(_serving_pids, served.pid, 2))
+        run_id = await start_run(api, items=3000, delay_ms=10)
+        url = f"/api/runs/{run_id}/events"
+        watching: list[asyncio.Task[list[Any]]] = []
+        held: dict[int, int] = {}
+        for _ in range(40):  # new connections until each serving process holds two
+            client = httpx.AsyncClient(base_url=base, headers=headers, timeout=60)
+            await stack.enter_async_context(client)
+            seen = collect(client, url, headers={"Last-Event-ID": "0"}, limit_s=90)
+            watching.append(asyncio.create_task(seen))
+            accepted = functools.partial(asyncio.to_thread, _accepted, port, pids, len(watching))
+            held = await wait_for(accepted)
+            if min(held.values()) >= 2:
+                break
+        await wait_for(lambda: _processed(api, run_id, 100), limit_s=60)  # live, not replayed
+        cancel = await api.post(f"/api/runs/{run_id}/cancel")
+        streams = await asyncio.gather(*watching)
+        run = (await api.get(f"/api/runs/{run_id}")).json()["data"]
+        log = (await api.get(f"/api/runs/{run_id}/log")).json()["data"]
+    assert min(held.values()) >= 2, f"the kernel gave every connection to one process: {held}"
+    assert cancel.status_code == 202
+    assert run["status"] == "cancelled" and run["processed"] < 3000, "the job stopped early"
+    from tests.support import Frame
+
+    persisted = [e["seq"] for e in log]
+    expected = transitions([Frame(str(e["seq"]), e["event"] or "message", e["data"]) for e in log])
+    assert expected[-1] == ("cancelled",)
+    for frames in streams:
+        ids = [f.seq for f in frames if f.event != "end"]
+        assert ids == sorted(set(ids)) and set(ids) <= set(persisted)
+        assert frames[-2].event == "cancelled" and frames[-2].seq == persisted[-1]
+        assert transitions(frames) == expected, "every step change and the end arrived"
+
+
+def _serving_pids(supervisor: int, count: int) -> list[int] | None:
+    """uvicorn's worker processes under `serve --workers N` (spawned children)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        with contextlib.suppress(OSError, ValueError):
+            parent = int((entry / "stat").read_text().rpartition(")")[2].split()[1])
+            if parent == supervisor and b"spawn_main" in (entry / "cmdline").read_bytes():
+                found.append(int(entry.name))
+    return found if len(found) == count else None
+
+
+def _accepted(port: int, pids: list[int], expected: int) -> dict[int, int] | None:
+    """Connections to `port` each process holds, once all `expected` are accepted."""
+    sockets = set()
+    with open("/proc/net/tcp") as table:
+        for row in (line.split() for line in table.readlines()[1:]):
+            if row[1].endswith(f":{port:04X}") and row[3] == "01":  # established, server side
+                sockets.add(f"socket:[{row[9]}]")
+    held = dict.fromkeys(pids, 0)
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                held[pid] += os.readlink(fd) in sockets
+    return held if sum(held.values()) == expected else None
+
+
+async def _processed(client: httpx.AsyncClient, run_id: str, at_least: int) -> bool:
+    run = (await client.get(f"/api/runs/{run_id}")).json()["data"]
+    return bool(run["processed"] >= at_least)
