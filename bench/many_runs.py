@@ -76,7 +76,7 @@ async def measure(
     async with harness.postgres_db(pg) as url:
         key = await harness.prepare(url)
         env = harness.ours_env(
-            url, runs * watchers, job_concurrency=runs, pool_size=runs + 20, max_overflow=runs,
+            url, runs * watchers, job_concurrency=runs, pool_size=40, max_overflow=20,
             group_commit="true" if group_commit else "false",
         )  # fmt: skip
         async with harness.ours(logs, key, env) as server, harness.api(server) as client:

@@ -94,7 +94,9 @@ async def test_a_run_whose_row_another_transaction_holds_stalls_none_of_its_grou
                 progress(c, "lease-2", "c moves"),
             ]
             # Bounded: waiting for b's row would take the store's 5 s lock timeout, then fail.
-            outcomes = await asyncio.wait_for(store.write_progress_many(writes), 10)
+            outcomes = await asyncio.wait_for(
+                store.write_progress_many(writes, skip_locked=True), 10
+            )
             assert outcomes[0] == Requests() and outcomes[2] == Requests()
             assert isinstance(outcomes[1], RowBusy)
             assert [e.data["message"] for e in await store.events_after(a.id, a.seq, 10)] == [

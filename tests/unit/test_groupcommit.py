@@ -26,10 +26,10 @@ class Transactions:
         self.entered = asyncio.Event()
 
     async def write_progress_many(
-        self, writes: Sequence[ProgressWrite]
+        self, writes: Sequence[ProgressWrite], *, skip_locked: bool = False
     ) -> list[Requests | LeaseLost | RowBusy]:
         runs = [w.run_id for w in writes]
-        if len(runs) == 1 and runs[0] in self.held:  # alone, it waits for its row
+        if not skip_locked and len(runs) == 1 and runs[0] in self.held:  # waits for its row
             await self.held[runs[0]].wait()
         self.attempts.append(runs)
         self.entered.set()
@@ -37,8 +37,8 @@ class Transactions:
             await self.gate.wait()
         if broken := self.broken.intersection(runs):
             raise RuntimeError(f"write of {sorted(broken)} failed")  # the whole transaction
-        # In a group a held row is skipped, not waited for.
-        busy = {w.run_id for w in writes if w.run_id in self.held} if len(runs) > 1 else set()
+        # SKIP LOCKED: a held row is skipped, not waited for.
+        busy = {w.run_id for w in writes if w.run_id in self.held} if skip_locked else set()
         self.committed.append([r for r in runs if r not in busy])
         return [
             RowBusy(w.run_id)

@@ -45,7 +45,7 @@ class ProgressStore(Protocol):
 
 class ManyWriter(Protocol):
     async def write_progress_many(
-        self, writes: Sequence[ProgressWrite]
+        self, writes: Sequence[ProgressWrite], *, skip_locked: bool = False
     ) -> list[Requests | LeaseLost | RowBusy]: ...
 
 
@@ -77,7 +77,15 @@ class GroupCommit:
         run_values: dict[str, Any],
         steps: Sequence[dict[str, Any]],
     ) -> Requests:
-        """Queue one run's write; answers once its transaction committed (or raises)."""
+        """Queue one run's write; answers once its transaction committed (or raises).
+
+        Cancelled while its write is queued, nothing of it is written. Cancelled
+        once its transaction has begun, it still waits for the outcome (one
+        transaction long), so the writer never believes a committed write
+        failed and sends its seqs again: committed, it answers, and the
+        cancellation is asked for again, to be delivered at the caller's next
+        wait; not committed, the cancellation is raised.
+        """
         queued = _Queued(ProgressWrite(run_id, lease, tuple(events), dict(run_values), steps))
         self._queue.append(queued)
         if self._committing is None or self._committing.done():
@@ -87,7 +95,23 @@ class GroupCommit:
         except asyncio.CancelledError:
             if queued in self._queue:  # not taken yet: nothing of it is written
                 self._queue.remove(queued)
-            raise
+                raise
+        try:
+            outcome = await asyncio.shield(queued.answer)
+        except Exception:
+            raise asyncio.CancelledError from None  # nothing was written: cancelled it stays
+        task = asyncio.current_task()
+        if task is not None:
+            task.cancel()  # delivered at the caller's next wait, once it recorded the write
+        return outcome
+
+    async def aclose(self) -> None:
+        """At shutdown, after the runs' tasks: end what is still waiting for a row."""
+        for task in list(self._alone):
+            task.cancel()
+        committing = [t for t in (self._committing,) if t is not None]
+        await asyncio.gather(*self._alone, *committing, return_exceptions=True)
+        self._alone.clear()
 
     async def _commit_all(self) -> None:
         group: list[_Queued] = []
@@ -102,34 +126,40 @@ class GroupCommit:
             raise
 
     async def _commit(self, group: list[_Queued]) -> None:
+        """One transaction for `group`; it never waits for a row another transaction holds
+        (`skip_locked`): such a write waits for its row alone, off the committer's path."""
         try:
-            outcomes = await self.store.write_progress_many([q.write for q in group])
+            outcomes = await self.store.write_progress_many(
+                [q.write for q in group], skip_locked=True
+            )
         except Exception as exc:
             if len(group) == 1:
                 _answer(group[0], exc)
             else:  # find the write that failed: each alone, in its own transaction
-                await self._one_by_one(group)
+                for queued in group:
+                    await self._commit([queued])
             return
         self.groups += 1
         self.largest = max(self.largest, len(group))
         for queued, outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, RowBusy):  # waits for its row alone, off the group's path
-                self._alone.add(asyncio.create_task(self._one_by_one([queued])))
-                self._alone = {task for task in self._alone if not task.done()}
+            if isinstance(outcome, RowBusy):
+                task = asyncio.create_task(self._wait_for_row(queued), name="group-commit-alone")
+                self._alone = {t for t in self._alone if not t.done()} | {task}
             else:
                 _answer(queued, outcome)
 
-    async def _one_by_one(self, group: list[_Queued]) -> None:
-        for queued in group:
-            try:
-                (outcome,) = await self.store.write_progress_many([queued.write])
-            except BaseException as exc:
-                _answer(queued, exc)
-                if not isinstance(exc, Exception):
-                    raise
-            else:
-                self.groups += 1
-                _answer(queued, outcome)
+    async def _wait_for_row(self, queued: _Queued) -> None:
+        """A write whose row was held: in a transaction of its own, waiting for the row (as
+        without group commit, up to the store's lock timeout)."""
+        try:
+            (outcome,) = await self.store.write_progress_many([queued.write])
+        except BaseException as exc:
+            _answer(queued, exc)
+            if not isinstance(exc, Exception):
+                raise
+        else:
+            self.groups += 1
+            _answer(queued, outcome)
 
 
 def _answer(queued: _Queued, outcome: Requests | BaseException) -> None:

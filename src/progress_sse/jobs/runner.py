@@ -150,6 +150,8 @@ class Runner:
                 task.cancel()
             await asyncio.gather(*pending, return_exceptions=True)
         await self.lock_watches.aclose()
+        if isinstance(self.progress_store, GroupCommit):
+            await self.progress_store.aclose()
         if self.ownership is not None:
             await self.ownership.release()
 

@@ -567,21 +567,22 @@ class RunStore:
         return outcome
 
     async def write_progress_many(
-        self, writes: Sequence[ProgressWrite]
+        self, writes: Sequence[ProgressWrite], *, skip_locked: bool = False
     ) -> list[Requests | LeaseLost | RowBusy]:
         """Several runs' progress writes in one transaction (group commit, jobs/groupcommit.py).
 
         Each write is fenced on its own by its UPDATE's lease check: a run that is
         no longer its attempt's gets `LeaseLost` in its place of the answer and
-        writes nothing, while the others are written. On PostgreSQL, a run whose
-        row another transaction holds gets `RowBusy` and is not waited for (it is
-        written alone, so one held row never stalls its neighbours). Any other
-        failure rolls back the whole transaction and propagates.
+        writes nothing, while the others are written. With `skip_locked`, on
+        PostgreSQL, a run whose row another transaction holds gets `RowBusy` and
+        is not waited for (group commit then writes it alone, so one held row
+        never stalls its neighbours). Any other failure rolls back the whole
+        transaction and propagates.
         """
         now = utc_now()
         outcomes: list[Requests | LeaseLost | RowBusy] = []
         async with self.sessions.begin() as session:
-            free = await self._lock_free_rows(session, writes)
+            free = await self._lock_free_rows(session, writes) if skip_locked else None
             for write in writes:
                 if free is not None and write.run_id not in free:
                     outcomes.append(RowBusy(write.run_id))
@@ -594,9 +595,9 @@ class RunStore:
     async def _lock_free_rows(
         self, session: AsyncSession, writes: Sequence[ProgressWrite]
     ) -> set[str] | None:
-        """PostgreSQL, several writes: lock the rows nobody else holds (in id order); None: all."""
-        if len(writes) < 2 or not self.on_postgresql:
-            return None  # one write waits for its row as before; SQLite has one writer anyway
+        """PostgreSQL: lock the rows nobody else holds (in id order); None: all of them."""
+        if not self.on_postgresql:
+            return None  # SQLite has one writer: no other transaction holds a row
         ids = sorted({write.run_id for write in writes})
         locked = await session.scalars(
             sa.select(RUNS.c.id)
