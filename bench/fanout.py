@@ -28,9 +28,11 @@ from harness import Row, fmt_ms
 
 STEPS = 100
 INTERVAL_S = 0.01
-P99_TARGET_MS = {1000: 15.0, 5000: 60.0}
-TERMINAL_TARGET_MS = 50.0
-RATIO_TARGET = 5.0
+# Targets are ratios to the raw-socket limit measured in the same run (issue 20):
+# these shared two-core machines move absolute times from run to run.
+P99_TO_LIMIT = 1.5  # p99 within 1.5x the raw limit's p99
+TERMINAL_TO_LIMIT = 2.0  # 5,000 watchers: every terminal event within 2x the raw limit's
+RATIO_TARGET = 5.0  # 1,000 watchers: p99 at least 5x better than the naive peer's
 
 
 async def naive_fanout(n: int, logs: Path) -> dict[str, Any]:
@@ -88,18 +90,30 @@ def ratio(baseline: dict[str, Any], other: dict[str, Any]) -> float | None:
 
 
 def ours_row(
-    name: str, n: int, f: dict[str, Any], base: dict[str, Any], server: str = "progress-sse"
-) -> Row:
+    name: str, n: int, f: dict[str, Any], base: dict[str, Any], limit: dict[str, Any],
+    server: str = "progress-sse",
+) -> Row:  # fmt: skip
+    """Ours against the targets, each a ratio to a reference measured in the same run."""
     better = ratio(base, f)
-    p99_target = P99_TARGET_MS[n] if n in P99_TARGET_MS else P99_TARGET_MS[5000]
-    target = f"p99 ≤ {p99_target:g} ms; every watcher's terminal event ≤ {TERMINAL_TARGET_MS:g} ms"
-    met = f["completed"] == n and f["p99_ms"] is not None and f["p99_ms"] <= p99_target
-    if n == 1000:
+    to_limit = _over(f["p99_ms"], limit["p99_ms"])
+    target = f"p99 ≤ {P99_TO_LIMIT:g}x the raw limit's"
+    met = f["completed"] == n and to_limit is not None and to_limit <= P99_TO_LIMIT
+    if n >= 5000:
+        target += f"; every terminal event ≤ {TERMINAL_TO_LIMIT:g}x the raw limit's"
+        terminal = _over(f["terminal_max_ms"], limit["terminal_max_ms"])
+        met = met and f["terminal_n"] == n and terminal is not None
+        met = met and terminal is not None and terminal <= TERMINAL_TO_LIMIT
+    else:
         target += f"; p99 ≥ {RATIO_TARGET:g}x better than naive"
-        terminal_ok = f["terminal_n"] == n and (f["terminal_max_ms"] or 1e9) <= TERMINAL_TARGET_MS
-        met = met and terminal_ok and better is not None and better >= RATIO_TARGET
-    ratio_text = "-" if better is None else f"{better:.1f}x better p99"
+        met = met and better is not None and better >= RATIO_TARGET
+    ratio_text = "-" if better is None else f"{better:.1f}x better p99 than naive"
+    if to_limit is not None:
+        ratio_text += f"; {to_limit:.1f}x the raw limit's p99"
     return Row(name, server, describe(f), target, met, ratio_text)
+
+
+def _over(mine: float | None, reference: float | None) -> float | None:
+    return None if not mine or not reference else float(mine) / float(reference)
 
 
 async def fanout(n: int, logs: Path) -> list[Row]:
@@ -119,8 +133,8 @@ async def fanout(n: int, logs: Path) -> list[Row]:
             describe(limit),
             ratio="-" if limit_ratio is None else f"{limit_ratio:.1f}x better p99",
         ),
-        ours_row(name, n, mine, base),
-        ours_row(name, n, default, base, "progress-sse, default coalescing (0.1 s)"),
+        ours_row(name, n, mine, base, limit),
+        ours_row(name, n, default, base, limit, "progress-sse, default coalescing (0.1 s)"),
     ]
 
 
@@ -146,8 +160,9 @@ async def fanout_procs(pg: str | None, n: int, logs: Path, workers: tuple[int, .
         serve_args = ["--workers", str(count)]
         f = await cross_process.measure(pg, n, logs, serve_args=serve_args)
         row = ours_row(
-            name, n, f, base, f"progress-sse: worker -> serve --no-jobs --workers {count} (PG)"
-        )
+            name, n, f, base, limit,
+            f"progress-sse: worker -> serve --no-jobs --workers {count} (PG)",
+        )  # fmt: skip
         spread = " / ".join(f"{c:,}" for c in f["per_process"])
         versus = "" if limit_ratio is None else f" (raw limit {limit_ratio:.1f}x)"
         if one is not None and (gain := ratio(one, f)) is not None:
