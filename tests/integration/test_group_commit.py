@@ -28,7 +28,7 @@ from tests.support import collect, run_server, start_run
 
 
 async def running(store: RunStore, n: int) -> list[Run]:
-    """`n` runs claimed by a pretend worker, each with its own lease."""
+    """`n` runs claimed by a pretend worker, each with its own lease `lease-<i>`."""
     runs = []
     for i in range(n):
         run, _ = await store.create_run(

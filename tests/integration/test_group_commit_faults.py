@@ -16,23 +16,10 @@ from progress_sse.jobs.groupcommit import GroupCommit
 from progress_sse.jobs.writer import Draft, ProgressWriter
 from progress_sse.runs.events import RunEvent
 from progress_sse.runs.models import Run
-from progress_sse.runs.store import LeaseLost, NewRun, ProgressWrite, Requests, RowBusy, RunStore
+from progress_sse.runs.store import LeaseLost, ProgressWrite, Requests, RowBusy, RunStore
 from progress_sse.storage import db
+from tests.integration.test_group_commit import running
 from tests.support import run_server
-
-
-async def running(store: RunStore, n: int) -> list[Run]:
-    """`n` runs claimed by a pretend worker, each with its own lease `lease-<i>`."""
-    runs = []
-    for i in range(n):
-        run, _ = await store.create_run(
-            NewRun(tenant_id="acme", kind="demo", params={}, lock_key=None, idempotency_key=None,
-                   created_by="test")
-        )  # fmt: skip
-        claimed = await store.claim(run.id, "test-worker", f"lease-{i}")
-        assert claimed is not None
-        runs.append(claimed)
-    return runs
 
 
 def one_event(run: Run, message: str) -> tuple[list[RunEvent], dict[str, Any], list[Any]]:
