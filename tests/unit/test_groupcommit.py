@@ -58,6 +58,19 @@ def write(group: GroupCommit, run_id: str) -> asyncio.Task[Requests]:
     return asyncio.create_task(group.write_progress(run_id, "lease", [event(run_id, 1)], {}, []))
 
 
+async def behind_a_commit(
+    store: Transactions, group: GroupCommit, runs: str
+) -> tuple[asyncio.Task[Requests], list[asyncio.Task[Requests]]]:
+    """Run "a"'s write into a transaction held at the store's gate, then queue `runs`'
+    writes behind it; the test opens `store.gate` when it wants "a" committed."""
+    store.gate = asyncio.Event()
+    first = write(group, "a")
+    await store.entered.wait()  # "a" is being committed
+    queued = [write(group, run_id) for run_id in runs]
+    await asyncio.sleep(0)  # they queue behind it
+    return first, queued
+
+
 async def test_a_lone_write_is_committed_at_once_in_its_own_transaction() -> None:
     store = Transactions()
     group = GroupCommit(store)
@@ -69,12 +82,8 @@ async def test_a_lone_write_is_committed_at_once_in_its_own_transaction() -> Non
 
 async def test_writes_that_arrive_during_a_commit_share_the_next_transaction() -> None:
     store = Transactions()
-    store.gate = asyncio.Event()
     group = GroupCommit(store)
-    first = write(group, "a")
-    await store.entered.wait()  # "a" is being committed
-    others = [write(group, run_id) for run_id in ("b", "c", "d")]
-    await asyncio.sleep(0)  # they queue behind it
+    first, others = await behind_a_commit(store, group, "bcd")
     store.gate.set()
     await asyncio.gather(first, *others)
     assert store.committed == [["a"], ["b", "c", "d"]]
@@ -83,14 +92,10 @@ async def test_writes_that_arrive_during_a_commit_share_the_next_transaction() -
 
 async def test_a_run_that_lost_its_lease_fails_alone_and_its_neighbours_are_written() -> None:
     store = Transactions()
-    store.gate = asyncio.Event()
     store.lost = {"c"}
     store.cancel = {"b"}
     group = GroupCommit(store)
-    first = write(group, "a")
-    await store.entered.wait()
-    b, c, d = (write(group, run_id) for run_id in ("b", "c", "d"))
-    await asyncio.sleep(0)
+    first, (b, c, d) = await behind_a_commit(store, group, "bcd")
     store.gate.set()
     await first
     assert await b == Requests(cancel=True), "each write gets its own run's answer"
@@ -102,13 +107,9 @@ async def test_a_run_that_lost_its_lease_fails_alone_and_its_neighbours_are_writ
 
 async def test_a_failing_write_is_found_by_trying_each_alone() -> None:
     store = Transactions()
-    store.gate = asyncio.Event()
     store.broken = {"c"}
     group = GroupCommit(store)
-    first = write(group, "a")
-    await store.entered.wait()
-    b, c, d = (write(group, run_id) for run_id in ("b", "c", "d"))
-    await asyncio.sleep(0)
+    first, (b, c, d) = await behind_a_commit(store, group, "bcd")
     store.gate.set()
     await first
     with pytest.raises(RuntimeError, match="'c'"):
@@ -120,12 +121,8 @@ async def test_a_failing_write_is_found_by_trying_each_alone() -> None:
 
 async def test_a_write_cancelled_before_its_turn_is_never_written() -> None:
     store = Transactions()
-    store.gate = asyncio.Event()
     group = GroupCommit(store)
-    first = write(group, "a")
-    await store.entered.wait()
-    b, c = write(group, "b"), write(group, "c")
-    await asyncio.sleep(0)
+    first, (b, c) = await behind_a_commit(store, group, "bc")
     b.cancel()
     await asyncio.sleep(0)
     store.gate.set()
@@ -137,12 +134,8 @@ async def test_a_write_cancelled_before_its_turn_is_never_written() -> None:
 
 async def test_groups_are_bounded_in_size() -> None:
     store = Transactions()
-    store.gate = asyncio.Event()
     group = GroupCommit(store, max_group=2)
-    first = write(group, "a")
-    await store.entered.wait()
-    rest = [write(group, run_id) for run_id in "bcdef"]
-    await asyncio.sleep(0)
+    first, rest = await behind_a_commit(store, group, "bcdef")
     store.gate.set()
     await asyncio.gather(first, *rest)
     assert store.committed == [["a"], ["b", "c"], ["d", "e"], ["f"]]
@@ -152,12 +145,8 @@ async def test_writers_waiting_on_a_group_are_not_left_hanging_if_the_committer_
     None
 ):
     store = Transactions()
-    store.gate = asyncio.Event()  # never opened: the commit hangs until cancelled
     group = GroupCommit(store)
-    first = write(group, "a")
-    await store.entered.wait()
-    second = write(group, "b")
-    await asyncio.sleep(0)
+    first, (second,) = await behind_a_commit(store, group, "b")  # the gate is never opened
     committing = group._committing  # the test's own object's task, not a library's
     assert committing is not None
     committing.cancel()
@@ -168,14 +157,10 @@ async def test_writers_waiting_on_a_group_are_not_left_hanging_if_the_committer_
 
 async def test_a_run_whose_row_is_held_waits_alone_and_stalls_no_other_run() -> None:
     store = Transactions()
-    store.gate = asyncio.Event()
     released = asyncio.Event()
     store.held = {"b": released}
     group = GroupCommit(store)
-    first = write(group, "a")
-    await store.entered.wait()
-    b, c = write(group, "b"), write(group, "c")
-    await asyncio.sleep(0)
+    first, (b, c) = await behind_a_commit(store, group, "bc")
     store.gate.set()
     await first
     assert await c == Requests(), "c is answered while b's row is still held"
